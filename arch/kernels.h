@@ -1,0 +1,84 @@
+// Internal kernel tables: one const table per ISA, chosen once at first use.
+#ifndef MIMIC_ARCH_KERNELS_H
+#define MIMIC_ARCH_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <mimic/mimic.h>
+
+// --- GEMM microkernel contract ---
+// C[0:mr, 0:nr] = A_panel * B_panel + beta * C[0:mr, 0:nr], with 1 <= mr <= MR, 1 <= nr <= NR.
+// a: kc columns of MR packed floats (a[p*MR + i]); b: kc rows of NR packed floats
+// (b[p*NR + j]); both zero-padded past mr / nr, 64-byte aligned. beta == 0 never reads C.
+// Edges are handled inside the kernel (masked or partial stores), never by the caller.
+typedef void (*mimic_gemm_ukernel_fn)(size_t mr, size_t nr, size_t kc, const float *a,
+                                      const float *b, float *c, size_t ldc, float beta);
+
+typedef struct {
+    mimic_gemm_ukernel_fn fn;
+    int mr, nr;
+    const char *name;
+} mimic_gemm_ukernel;
+
+// --- im2col / col2im contract (one image) ---
+// col is (C*R*S) x (P*Q) row-major; im2col writes every element (zeros for padding),
+// col2im adds each column element into the image position it came from (img not cleared).
+typedef void (*mimic_im2col_fn)(const mimic_conv2d *shape, int64_t p, int64_t q,
+                                const float *img, float *col);
+typedef void (*mimic_col2im_fn)(const mimic_conv2d *shape, int64_t p, int64_t q,
+                                const float *col, float *img);
+
+typedef struct {
+    mimic_im2col_fn im2col;
+    mimic_col2im_fn col2im;
+    const char *name;
+} mimic_conv_kernels;
+
+// --- Softmax passes (one row of n >= 1 elements each) ---
+typedef struct {
+    // max_j x[j] ignoring NaN (-inf for an all -inf row).
+    float (*row_max)(const float *x, size_t n);
+    // y[j] = exp((x[j] - m) * inv_t) if y != NULL; returns the sum of those values.
+    float (*exp_sum)(const float *x, float *y, size_t n, float m, float inv_t);
+    // y[j] *= s
+    void (*scale)(float *y, size_t n, float s);
+    // y[j] = (x[j] - m) * inv_t - c
+    void (*shift_scale)(const float *x, float *y, size_t n, float m, float inv_t, float c);
+    // returns sum_j (s[j] - t[j])^2; g[j] = (s[j] - t[j]) * g_scale if g != NULL
+    float (*sq_diff)(const float *s, const float *t, float *g, size_t n, float g_scale);
+    // With ls = (s - ms) * inv_t - lse_s and lt likewise (log-probabilities at T):
+    // returns sum_j p_j (lt_j - ls_j), p = exp(lt) (0 where p == 0);
+    // g[j] = (exp(ls_j) - p_j) * g_scale if g != NULL.
+    float (*kd_row)(const float *s, const float *t, float *g, size_t n, float ms, float lse_s,
+                    float mt, float lse_t, float inv_t, float g_scale);
+    const char *name;
+} mimic_softmax_kernels;
+
+typedef struct {
+    mimic_isa isa;
+    mimic_gemm_ukernel gemm;
+    mimic_conv_kernels conv;
+    mimic_softmax_kernels softmax;
+} mimic_kernels;
+
+// The table of the active ISA (never NULL; initialises detection on first use).
+const mimic_kernels *mimic_kernels_active(void);
+// The table compiled for @p isa, or NULL if this build has none.
+const mimic_kernels *mimic_kernels_for(mimic_isa isa);
+
+// GEMM cache blocking for a microkernel of mr x nr, from the detected cache sizes.
+typedef struct {
+    int64_t mc, kc, nc;
+} mimic_gemm_blocking;
+mimic_gemm_blocking mimic_gemm_blocking_for(int mr, int nr);
+
+// Machine facts from cpu_features and hwloc (detected once).
+typedef struct {
+    char cpu_model[64];
+    int physical_cores, logical_cpus;
+    int64_t l1d_bytes, l2_bytes, l3_bytes;
+    int supported[MIMIC_ISA_COUNT];
+} mimic_machine;
+const mimic_machine *mimic_machine_get(void);
+
+#endif

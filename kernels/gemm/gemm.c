@@ -1,0 +1,147 @@
+// mimic_sgemm: argument checks, then the Goto/BLIS loops (NC, KC, MC) around one microkernel.
+#include <stdint.h>
+
+#include "arch/workspace.h"
+#include "kernels/gemm/gemm_internal.h"
+
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+static int parse_trans(char t, int *trans)
+{
+    if (t == 'N' || t == 'n')
+        *trans = 0;
+    else if (t == 'T' || t == 't')
+        *trans = 1;
+    else
+        return 0;
+    return 1;
+}
+
+// A rows x ld matrix must be addressable: rows * ld floats within PTRDIFF_MAX bytes.
+static int extent_ok(int64_t rows, int64_t ld)
+{
+    return rows <= 0 || ld <= (int64_t)(PTRDIFF_MAX / sizeof(float)) / rows;
+}
+
+// C = beta * C for the alpha == 0 / K == 0 cases; beta == 0 writes zeros without reading.
+static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
+{
+    if (beta == 1.0f)
+        return;
+    for (int64_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        if (beta == 0.0f)
+            for (int64_t j = 0; j < N; j++)
+                c[j] = 0.0f;
+        else
+            for (int64_t j = 0; j < N; j++)
+                c[j] *= beta;
+    }
+}
+
+mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, int64_t K)
+{
+    const int64_t MR = k->gemm.mr, NR = k->gemm.nr;
+    const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm.mr, k->gemm.nr);
+    const int64_t kc = min64(bl.kc, K);
+    const int64_t mc_pad = (min64(bl.mc, M) + MR - 1) / MR * MR;
+    const int64_t nc_pad = (min64(bl.nc, N) + NR - 1) / NR * NR;
+    if (!mimic_workspace(MIMIC_WS_GEMM_A, (size_t)(kc * mc_pad)) ||
+        !mimic_workspace(MIMIC_WS_GEMM_B, (size_t)(kc * nc_pad)))
+        return MIMIC_ENOMEM;
+    return MIMIC_OK;
+}
+
+// Below this many multiply-adds a parallel region costs more than it saves.
+#define GEMM_PARALLEL_MIN_FLOPS (64 * 64 * 64)
+
+mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, int64_t M,
+                            int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                            const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    if (K == 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return MIMIC_OK;
+    }
+    const int64_t MR = k->gemm.mr, NR = k->gemm.nr;
+    const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm.mr, k->gemm.nr);
+    const int64_t kc_max = min64(bl.kc, K);
+    const int64_t mc_max = min64(bl.mc, M);
+    const int64_t nc_max = min64(bl.nc, N);
+    if (mimic_gemm_reserve(k, M, N, K) != MIMIC_OK)
+        return MIMIC_ENOMEM;
+    float *apack = mimic_workspace(MIMIC_WS_GEMM_A, 0);
+    float *bpack = mimic_workspace(MIMIC_WS_GEMM_B, 0);
+
+    const mimic_gemm_ukernel_fn ukernel = k->gemm.fn;
+    const int threads = mimic_threads_get();
+    const int parallel = threads > 1 && (double)M * N * K >= GEMM_PARALLEL_MIN_FLOPS;
+
+    // Every thread walks the same jc/pc/ic loops; work inside each step is split by
+    // `omp for`, whose barriers order packing before use. Each element of C sees the same
+    // sequence of operations whatever the thread count.
+#pragma omp parallel num_threads(threads) if (parallel)
+    for (int64_t jc = 0; jc < N; jc += nc_max) {
+        const int64_t nb = min64(nc_max, N - jc);
+        const int64_t n_panels = (nb + NR - 1) / NR;
+        for (int64_t pc = 0; pc < K; pc += kc_max) {
+            const int64_t kb = min64(kc_max, K - pc);
+            const float beta_k = pc == 0 ? beta : 1.0f;
+#pragma omp for schedule(static)
+            for (int64_t jp = 0; jp < n_panels; jp++)
+                mimic_gemm_pack_b_panel(trans_b, (size_t)kb, (size_t)min64(NR, nb - jp * NR), B,
+                                        (size_t)ldb, (size_t)pc, (size_t)(jc + jp * NR),
+                                        (size_t)NR, bpack + jp * NR * kb);
+            for (int64_t ic = 0; ic < M; ic += mc_max) {
+                const int64_t mb = min64(mc_max, M - ic);
+                const int64_t m_panels = (mb + MR - 1) / MR;
+#pragma omp for schedule(static)
+                for (int64_t ip = 0; ip < m_panels; ip++)
+                    mimic_gemm_pack_a(trans_a, (size_t)min64(MR, mb - ip * MR), (size_t)kb,
+                                      alpha, A, (size_t)lda, (size_t)(ic + ip * MR), (size_t)pc,
+                                      (size_t)MR, apack + ip * MR * kb);
+#pragma omp for collapse(2) schedule(static)
+                for (int64_t jp = 0; jp < n_panels; jp++)
+                    for (int64_t ip = 0; ip < m_panels; ip++) {
+                        const int64_t i = ic + ip * MR, j = jc + jp * NR;
+                        ukernel((size_t)min64(MR, M - i), (size_t)min64(NR, N - j), (size_t)kb,
+                                apack + ip * MR * kb, bpack + jp * NR * kb, C + i * ldc + j,
+                                (size_t)ldc, beta_k);
+                    }
+            }
+        }
+    }
+    return MIMIC_OK;
+}
+
+mimic_status mimic_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                         float *C, int64_t ldc)
+{
+    int ta, tb;
+    if (!parse_trans(transa, &ta) || !parse_trans(transb, &tb))
+        return MIMIC_EINVAL;
+    if (M < 0 || N < 0 || K < 0)
+        return MIMIC_EINVAL;
+    if (lda < max64(1, ta ? M : K) || ldb < max64(1, tb ? K : N) || ldc < max64(1, N))
+        return MIMIC_EINVAL;
+    if (!extent_ok(ta ? K : M, lda) || !extent_ok(tb ? N : K, ldb) || !extent_ok(M, ldc))
+        return MIMIC_EINVAL;
+    if (M == 0 || N == 0)
+        return MIMIC_OK;
+    if (!C)
+        return MIMIC_EINVAL;
+    const int reads_ab = K > 0 && alpha != 0.0f;
+    if (reads_ab && (!A || !B))
+        return MIMIC_EINVAL;
+    return mimic_gemm_run(mimic_kernels_active(), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta,
+                          C, ldc);
+}

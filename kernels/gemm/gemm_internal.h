@@ -1,0 +1,30 @@
+// The GEMM driver without argument checks, for other kernels (convolution) to call.
+#ifndef MIMIC_GEMM_INTERNAL_H
+#define MIMIC_GEMM_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/kernels.h"
+
+// C = alpha*op(A)*op(B) + beta*C for already-validated arguments (M, N >= 1, K >= 0,
+// trans_a/trans_b are 0 or 1). MIMIC_ENOMEM leaves C untouched.
+mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, int64_t M,
+                            int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                            const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+// Allocate the calling thread's packing buffers for a problem of this size up front, so that a
+// caller making several calls of that size can fail before writing any output.
+mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, int64_t K);
+
+// Pack rows [i0, i0+mb) x columns [p0, p0+kb) of alpha*op(A) into MR-row panels:
+// panel t holds dst[t*MR*kb + p*MR + i], zero past the last row.
+void mimic_gemm_pack_a(int trans, size_t mb, size_t kb, float alpha, const float *A, size_t lda,
+                       size_t i0, size_t p0, size_t mr, float *dst);
+
+// Pack the single NR-column panel of op(B) starting at (p0, j0), nb <= NR columns wide:
+// dst[p*NR + j], zero past the last column.
+void mimic_gemm_pack_b_panel(int trans, size_t kb, size_t nb, const float *B, size_t ldb,
+                             size_t p0, size_t j0, size_t nr, float *dst);
+
+#endif

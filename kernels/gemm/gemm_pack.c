@@ -1,0 +1,62 @@
+// Packing of A and B into the panel layouts the microkernels read (absorbs transposes and alpha).
+#include <string.h>
+
+#include "kernels/gemm/gemm_internal.h"
+
+static void pack_a_panel(int trans, size_t rows, size_t kb, float alpha, const float *A,
+                         size_t lda, size_t mr, float *dst)
+{
+    if (trans) {
+        // op(A) = A^T: row i of op(A) is column i of A, so a panel column is contiguous.
+        for (size_t p = 0; p < kb; p++) {
+            const float *src = A + p * lda;
+            float *d = dst + p * mr;
+            for (size_t i = 0; i < rows; i++)
+                d[i] = alpha * src[i];
+            for (size_t i = rows; i < mr; i++)
+                d[i] = 0.0f;
+        }
+        return;
+    }
+    for (size_t i = 0; i < rows; i++) {
+        const float *src = A + i * lda;
+        for (size_t p = 0; p < kb; p++)
+            dst[p * mr + i] = alpha * src[p];
+    }
+    for (size_t i = rows; i < mr; i++)
+        for (size_t p = 0; p < kb; p++)
+            dst[p * mr + i] = 0.0f;
+}
+
+void mimic_gemm_pack_a(int trans, size_t mb, size_t kb, float alpha, const float *A, size_t lda,
+                       size_t i0, size_t p0, size_t mr, float *dst)
+{
+    for (size_t t = 0; t * mr < mb; t++) {
+        const size_t i = i0 + t * mr;
+        const size_t rows = mb - t * mr < mr ? mb - t * mr : mr;
+        const float *src = trans ? A + p0 * lda + i : A + i * lda + p0;
+        pack_a_panel(trans, rows, kb, alpha, src, lda, mr, dst + t * mr * kb);
+    }
+}
+
+void mimic_gemm_pack_b_panel(int trans, size_t kb, size_t nb, const float *B, size_t ldb,
+                             size_t p0, size_t j0, size_t nr, float *dst)
+{
+    if (!trans) {
+        const float *src = B + p0 * ldb + j0;
+        for (size_t p = 0; p < kb; p++) {
+            memcpy(dst + p * nr, src + p * ldb, nb * sizeof(float));
+            for (size_t j = nb; j < nr; j++)
+                dst[p * nr + j] = 0.0f;
+        }
+        return;
+    }
+    // op(B) = B^T: column j of op(B) is row j of B.
+    const float *src = B + j0 * ldb + p0;
+    for (size_t j = 0; j < nb; j++)
+        for (size_t p = 0; p < kb; p++)
+            dst[p * nr + j] = src[j * ldb + p];
+    for (size_t j = nb; j < nr; j++)
+        for (size_t p = 0; p < kb; p++)
+            dst[p * nr + j] = 0.0f;
+}

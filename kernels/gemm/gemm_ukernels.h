@@ -1,0 +1,13 @@
+// Prototypes of every GEMM microkernel, generated from gemm_ukernels.inc.
+#ifndef MIMIC_GEMM_UKERNELS_H
+#define MIMIC_GEMM_UKERNELS_H
+
+#include <stddef.h>
+
+#define MIMIC_UKERNEL(isa, fn, mr, nr)                                                         \
+    void fn(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,          \
+            size_t ldc, float beta);
+#include "kernels/gemm/gemm_ukernels.inc"
+#undef MIMIC_UKERNEL
+
+#endif

@@ -1,0 +1,46 @@
+// Portable single-precision exp: the algorithm every ISA variant implements.
+// Range reduction x = n*ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact n*ln2_hi),
+// a degree-6 polynomial for e^r (Cephes' expf coefficients, error about 1 ulp), then 2^n
+// applied as two factors so results down to the smallest subnormal come out right.
+// x > 88.72 gives +inf, x < -103.97 gives 0, -inf gives 0, NaN gives NaN.
+#ifndef MIMIC_EXP_SCALAR_H
+#define MIMIC_EXP_SCALAR_H
+
+#include <stdint.h>
+#include <math.h>
+#include <string.h>
+
+#define MIMIC_EXP_HI 88.72283935546875f  // largest x with a finite e^x
+#define MIMIC_EXP_LO -103.97208404541016f // below this e^x rounds to 0
+#define MIMIC_EXP_ROUND 12582912.0f      // 1.5 * 2^23: adding it rounds to an integer
+
+static inline float mimic_bits_to_float(int32_t b)
+{
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+static inline float mimic_expf(float x)
+{
+    const float xc = x < MIMIC_EXP_LO ? MIMIC_EXP_LO : (x > MIMIC_EXP_HI ? MIMIC_EXP_HI : x);
+    const float n = (xc * 1.44269504088896341f + MIMIC_EXP_ROUND) - MIMIC_EXP_ROUND;
+    float r = xc - n * 0.693359375f; // ln2_hi has few bits, so n * ln2_hi is exact
+    r = r + n * 2.12194440e-4f;      // -(ln2 - ln2_hi)
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    // 2^n with n in [-150, 128] as 2^n1 * 2^n2, each factor a normal float.
+    const int32_t ni = (int32_t)n;
+    const int32_t n1 = ni / 2, n2 = ni - n1;
+    float y = p * mimic_bits_to_float((n1 + 127) << 23) * mimic_bits_to_float((n2 + 127) << 23);
+    y = x > MIMIC_EXP_HI ? (float)INFINITY : y;
+    y = x < MIMIC_EXP_LO ? 0.0f : y;
+    return x != x ? x : y;
+}
+
+#endif
