@@ -10,9 +10,15 @@
 #include "kernels/gemm/gemm_ukernels.h"
 #include "kernels/softmax/softmax_kernels.h"
 
-// Until an ISA has its own variant of a kernel family, its table names the best one it can
-// run; the names in `mimic info` say which ran.
-#define GEMM_ROW(fn, mr, nr) {fn, mr, nr, #fn}
+// The GEMM microkernels, filled from the single list in gemm_ukernels.inc.
+#define MIMIC_UKERNEL(isa, fn, mr, nr) [MIMIC_ISA_##isa] = {fn, mr, nr, #fn},
+const mimic_gemm_ukernel mimic_gemm_ukernels[MIMIC_ISA_COUNT] = {
+#include "kernels/gemm/gemm_ukernels.inc"
+};
+#undef MIMIC_UKERNEL
+
+// Until an ISA has its own variant of a kernel family (convolution and softmax arrive in
+// their own issues), its table uses the scalar one; `mimic info` names what runs.
 #define SCALAR_CONV {mimic_im2col__scalar, mimic_col2im__scalar, "im2col__scalar"}
 #define SCALAR_SOFTMAX                                                                         \
     {mimic_row_max__scalar, mimic_exp_sum__scalar, mimic_scale__scalar,                        \
@@ -20,7 +26,7 @@
 
 static const mimic_kernels table_scalar = {
     .isa = MIMIC_ISA_SCALAR,
-    .gemm = GEMM_ROW(mimic_gemm_f32_ukernel_4x16__scalar, 4, 16),
+    .gemm = &mimic_gemm_ukernels[MIMIC_ISA_SCALAR],
     .conv = SCALAR_CONV,
     .softmax = SCALAR_SOFTMAX,
 };
@@ -28,7 +34,7 @@ static const mimic_kernels table_scalar = {
 #if defined(MIMIC_HAVE_AVX2)
 static const mimic_kernels table_avx2 = {
     .isa = MIMIC_ISA_AVX2,
-    .gemm = GEMM_ROW(mimic_gemm_f32_ukernel_4x16__scalar, 4, 16),
+    .gemm = &mimic_gemm_ukernels[MIMIC_ISA_AVX2],
     .conv = SCALAR_CONV,
     .softmax = SCALAR_SOFTMAX,
 };
@@ -37,7 +43,7 @@ static const mimic_kernels table_avx2 = {
 #if defined(MIMIC_HAVE_AVX512)
 static const mimic_kernels table_avx512 = {
     .isa = MIMIC_ISA_AVX512,
-    .gemm = GEMM_ROW(mimic_gemm_f32_ukernel_4x16__scalar, 4, 16),
+    .gemm = &mimic_gemm_ukernels[MIMIC_ISA_AVX512],
     .conv = SCALAR_CONV,
     .softmax = SCALAR_SOFTMAX,
 };
@@ -46,7 +52,7 @@ static const mimic_kernels table_avx512 = {
 #if defined(MIMIC_HAVE_NEON)
 static const mimic_kernels table_neon = {
     .isa = MIMIC_ISA_NEON,
-    .gemm = GEMM_ROW(mimic_gemm_f32_ukernel_4x16__scalar, 4, 16),
+    .gemm = &mimic_gemm_ukernels[MIMIC_ISA_NEON],
     .conv = SCALAR_CONV,
     .softmax = SCALAR_SOFTMAX,
 };
@@ -227,13 +233,13 @@ mimic_status mimic_info_get(mimic_info *info)
     info->l1d_bytes = m->l1d_bytes;
     info->l2_bytes = m->l2_bytes;
     info->l3_bytes = m->l3_bytes;
-    info->gemm_mr = k->gemm.mr;
-    info->gemm_nr = k->gemm.nr;
-    const mimic_gemm_blocking b = mimic_gemm_blocking_for(k->gemm.mr, k->gemm.nr);
+    info->gemm_mr = k->gemm->mr;
+    info->gemm_nr = k->gemm->nr;
+    const mimic_gemm_blocking b = mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr);
     info->gemm_mc = b.mc;
     info->gemm_kc = b.kc;
     info->gemm_nc = b.nc;
-    info->gemm_ukernel = k->gemm.name;
+    info->gemm_ukernel = k->gemm->name;
     info->im2col_kernel = k->conv.name;
     info->softmax_kernel = k->softmax.name;
     return MIMIC_OK;

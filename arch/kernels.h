@@ -56,7 +56,7 @@ typedef struct {
 
 typedef struct {
     mimic_isa isa;
-    mimic_gemm_ukernel gemm;
+    const mimic_gemm_ukernel *gemm;
     mimic_conv_kernels conv;
     mimic_softmax_kernels softmax;
 } mimic_kernels;

@@ -49,8 +49,8 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
 
 mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, int64_t K)
 {
-    const int64_t MR = k->gemm.mr, NR = k->gemm.nr;
-    const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm.mr, k->gemm.nr);
+    const int64_t MR = k->gemm->mr, NR = k->gemm->nr;
+    const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr);
     const int64_t kc = min64(bl.kc, K);
     const int64_t mc_pad = (min64(bl.mc, M) + MR - 1) / MR * MR;
     const int64_t nc_pad = (min64(bl.nc, N) + NR - 1) / NR * NR;
@@ -71,8 +71,8 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
         scale_c(M, N, beta, C, ldc);
         return MIMIC_OK;
     }
-    const int64_t MR = k->gemm.mr, NR = k->gemm.nr;
-    const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm.mr, k->gemm.nr);
+    const int64_t MR = k->gemm->mr, NR = k->gemm->nr;
+    const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr);
     const int64_t kc_max = min64(bl.kc, K);
     const int64_t mc_max = min64(bl.mc, M);
     const int64_t nc_max = min64(bl.nc, N);
@@ -81,7 +81,7 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
     float *apack = mimic_workspace(MIMIC_WS_GEMM_A, 0);
     float *bpack = mimic_workspace(MIMIC_WS_GEMM_B, 0);
 
-    const mimic_gemm_ukernel_fn ukernel = k->gemm.fn;
+    const mimic_gemm_ukernel_fn ukernel = k->gemm->fn;
     const int threads = mimic_threads_get();
     const int parallel = threads > 1 && (double)M * N * K >= GEMM_PARALLEL_MIN_FLOPS;
 

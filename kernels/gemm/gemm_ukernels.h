@@ -4,10 +4,15 @@
 
 #include <stddef.h>
 
+#include "arch/kernels.h"
+
 #define MIMIC_UKERNEL(isa, fn, mr, nr)                                                         \
     void fn(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,          \
             size_t ldc, float beta);
 #include "kernels/gemm/gemm_ukernels.inc"
 #undef MIMIC_UKERNEL
+
+// The microkernel of each ISA that has one (fn == NULL where none), indexed by mimic_isa.
+extern const mimic_gemm_ukernel mimic_gemm_ukernels[MIMIC_ISA_COUNT];
 
 #endif

@@ -1,10 +1,11 @@
-// Portable 4x16 GEMM microkernel, written so the compiler keeps the tile in vector registers.
+// Portable 4x8 GEMM microkernel, written so the compiler keeps the tile in vector registers
+// (4x8: 8 accumulators of 4 lanes, which fit the 16 SSE registers of baseline x86-64).
 #include "kernels/gemm/gemm_ukernels.h"
 
 #define MR 4
-#define NR 16
+#define NR 8
 
-void mimic_gemm_f32_ukernel_4x16__scalar(size_t m, size_t n, size_t kc, const float *a,
+void mimic_gemm_f32_ukernel_4x8__scalar(size_t m, size_t n, size_t kc, const float *a,
                                          const float *b, float *c, size_t ldc, float beta)
 {
     float acc[MR][NR] = {{0.0f}};

@@ -1,0 +1,70 @@
+// AVX2+FMA GEMM microkernel, 6x16: 12 ymm accumulators (6 rows x 2 vectors), two B loads and
+// six A broadcasts per k step; with the two B vectors and one broadcast that is 15 of the 16
+// ymm registers. Edges use masked loads and stores (vmaskmovps), never a scalar loop.
+#include <immintrin.h>
+
+#include "kernels/gemm/gemm_ukernels.h"
+
+#define MR 6
+
+#define FMA_ROW(i)                                                                             \
+    do {                                                                                       \
+        const __m256 va = _mm256_broadcast_ss(a + i);                                          \
+        vacc##i##x0 = _mm256_fmadd_ps(va, vb0, vacc##i##x0);                                   \
+        vacc##i##x1 = _mm256_fmadd_ps(va, vb1, vacc##i##x1);                                   \
+    } while (0)
+
+#define STORE_ROW(i)                                                                           \
+    do {                                                                                       \
+        if (m > i) {                                                                           \
+            float *ci = c + i * ldc;                                                           \
+            if (beta != 0.0f) {                                                                \
+                vacc##i##x0 =                                                                  \
+                    _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(ci, vmask0), vacc##i##x0);       \
+                vacc##i##x1 =                                                                  \
+                    _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(ci + 8, vmask1), vacc##i##x1);   \
+            }                                                                                  \
+            _mm256_maskstore_ps(ci, vmask0, vacc##i##x0);                                      \
+            _mm256_maskstore_ps(ci + 8, vmask1, vacc##i##x1);                                  \
+        }                                                                                      \
+    } while (0)
+
+// Lane j of the mask for a vector starting at column `first` is set when first + j < n.
+static inline __m256i column_mask(size_t n, size_t first)
+{
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const int valid = n > first ? (int)(n - first < 8 ? n - first : 8) : 0;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), lanes);
+}
+
+void mimic_gemm_f32_ukernel_6x16__avx2(size_t m, size_t n, size_t kc, const float *a,
+                                       const float *b, float *c, size_t ldc, float beta)
+{
+    __m256 vacc0x0 = _mm256_setzero_ps(), vacc0x1 = _mm256_setzero_ps();
+    __m256 vacc1x0 = _mm256_setzero_ps(), vacc1x1 = _mm256_setzero_ps();
+    __m256 vacc2x0 = _mm256_setzero_ps(), vacc2x1 = _mm256_setzero_ps();
+    __m256 vacc3x0 = _mm256_setzero_ps(), vacc3x1 = _mm256_setzero_ps();
+    __m256 vacc4x0 = _mm256_setzero_ps(), vacc4x1 = _mm256_setzero_ps();
+    __m256 vacc5x0 = _mm256_setzero_ps(), vacc5x1 = _mm256_setzero_ps();
+    for (size_t p = 0; p < kc; p++) {
+        const __m256 vb0 = _mm256_load_ps(b);
+        const __m256 vb1 = _mm256_load_ps(b + 8);
+        FMA_ROW(0);
+        FMA_ROW(1);
+        FMA_ROW(2);
+        FMA_ROW(3);
+        FMA_ROW(4);
+        FMA_ROW(5);
+        a += MR;
+        b += 16;
+    }
+    const __m256i vmask0 = column_mask(n, 0);
+    const __m256i vmask1 = column_mask(n, 8);
+    const __m256 vbeta = _mm256_set1_ps(beta);
+    STORE_ROW(0);
+    STORE_ROW(1);
+    STORE_ROW(2);
+    STORE_ROW(3);
+    STORE_ROW(4);
+    STORE_ROW(5);
+}
