@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tools/setup.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMIMIC_BUILD_TESTS=ON -DMIMIC_BUILD_BENCH=ON
 cmake --build build -j"$(nproc)"
 
 ./build/mimic info

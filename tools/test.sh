@@ -12,12 +12,12 @@ bash tools/setup.sh
 step() { printf '\n=== %s ===\n' "$*"; }
 
 step "native build and tests"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMIMIC_BUILD_TESTS=ON -DMIMIC_BUILD_BENCH=ON
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
 step "AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIMIC_SANITIZE=ON \
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIMIC_SANITIZE=ON -DMIMIC_BUILD_TESTS=ON \
   -DMIMIC_BUILD_BENCH=OFF
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -26,7 +26,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 if [[ "$(uname -m)" == x86_64 ]]; then
   step "AArch64 cross build, tests under qemu-aarch64"
   cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-aarch64.cmake" \
-    -DCMAKE_BUILD_TYPE=Release -DMIMIC_BUILD_BENCH=OFF
+    -DCMAKE_BUILD_TYPE=Release -DMIMIC_BUILD_TESTS=ON -DMIMIC_BUILD_BENCH=OFF
   cmake --build build-arm64 -j"$jobs"
   ctest --test-dir build-arm64 --output-on-failure -j"$jobs"
 fi

@@ -23,7 +23,10 @@ static inline float mimic_bits_to_float(int32_t b)
 
 static inline float mimic_expf(float x)
 {
-    const float xc = x < MIMIC_EXP_LO ? MIMIC_EXP_LO : (x > MIMIC_EXP_HI ? MIMIC_EXP_HI : x);
+    // NaN is replaced by 0 here (and restored at the end) so the integer conversion below
+    // never sees it.
+    float xc = x < MIMIC_EXP_LO ? MIMIC_EXP_LO : (x > MIMIC_EXP_HI ? MIMIC_EXP_HI : x);
+    xc = x != x ? 0.0f : xc;
     const float n = (xc * 1.44269504088896341f + MIMIC_EXP_ROUND) - MIMIC_EXP_ROUND;
     float r = xc - n * 0.693359375f; // ln2_hi has few bits, so n * ln2_hi is exact
     r = r + n * 2.12194440e-4f;      // -(ln2 - ln2_hi)
@@ -37,7 +40,8 @@ static inline float mimic_expf(float x)
     // 2^n with n in [-150, 128] as 2^n1 * 2^n2, each factor a normal float.
     const int32_t ni = (int32_t)n;
     const int32_t n1 = ni / 2, n2 = ni - n1;
-    float y = p * mimic_bits_to_float((n1 + 127) << 23) * mimic_bits_to_float((n2 + 127) << 23);
+    float y = p * mimic_bits_to_float((int32_t)((uint32_t)(n1 + 127) << 23)) *
+              mimic_bits_to_float((int32_t)((uint32_t)(n2 + 127) << 23));
     y = x > MIMIC_EXP_HI ? (float)INFINITY : y;
     y = x < MIMIC_EXP_LO ? 0.0f : y;
     return x != x ? x : y;

@@ -1,0 +1,312 @@
+// mimic_sgemm against the double reference and dnnl_sgemm, for every ISA the CPU runs: an edge
+// list of shapes, long and thin shapes, a seeded random sweep, NaN/Inf contracts, leading
+// dimensions, unaligned pointers, cache-block crossing sizes and thread-count determinism.
+#include "common.h"
+#include "ref.h"
+#ifdef MIMIC_TEST_HAVE_DNNL
+#include "oracle_dnnl.h"
+#endif
+
+// Tolerance. With u = 2^-24 and eps = FLT_EPSILON = 2u, any fp32 evaluation of
+//   alpha * sum_k a_ik b_kj + beta * c_ij
+// as a sum tree of the K products (whatever the blocking, the FMA use or the order) plus the
+// alpha scaling and the beta term has |error| <= (K + 3) u * mag, to first order, where
+//   mag = |alpha| * sum_k |a_ik b_kj| + |beta c_ij|
+// (the classic gamma_n bound of recursive or blocked summation; one rounding for the product,
+// one per level of the tree, one for alpha, two for beta c). We test
+//   |got - want| <= GEMM_C * (K + 3) * eps * mag, with GEMM_C = 1,
+// which is twice the worst-case bound against the double reference (its own error is ~1e-16
+// relative), and exactly the sum of both worst cases against oneDNN, which obeys the same
+// bound. It is still tight enough to catch a dropped or doubled term: with entries in [-1, 1]
+// one wrong product is ~mag / K, far above (K + 3) eps mag for every K tested.
+#define GEMM_C 1.0
+
+typedef struct {
+    char ta, tb;
+    int64_t M, N, K;
+    float alpha, beta;
+    int64_t pad_a, pad_b, pad_c; // ld = minimum + pad
+    size_t off;                  // pointer offset in floats (1: not 16-byte aligned)
+    int c_special;               // beta == 0: pre-fill C with NaN / Inf, which must not leak
+} gemm_case;
+
+static int is_t(char t) { return t == 'T' || t == 't'; }
+static int64_t max1(int64_t v) { return v > 1 ? v : 1; }
+
+// Fills a rows x cols matrix with row stride ld: values in [-1, 1), NaN in the padding (a kernel
+// that reads past the minimum leading dimension makes NaN appear in C).
+static void fill_mat(tc_rng *r, float *x, int64_t rows, int64_t cols, int64_t ld) {
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < ld; j++)
+            x[i * ld + j] = j < cols ? tc_rng_float(r, -1.0f, 1.0f) : NAN;
+}
+
+static void check_gemm(const gemm_case *g, uint64_t seed) {
+    tc_rng rng = tc_rng_seed(seed);
+    int64_t M = g->M, N = g->N, K = g->K;
+    int64_t a_rows = is_t(g->ta) ? K : M, a_cols = is_t(g->ta) ? M : K;
+    int64_t b_rows = is_t(g->tb) ? N : K, b_cols = is_t(g->tb) ? K : N;
+    int64_t lda = max1(a_cols) + g->pad_a, ldb = max1(b_cols) + g->pad_b;
+    int64_t ldc = max1(N) + g->pad_c;
+    size_t na = (size_t)(a_rows * lda), nb = (size_t)(b_rows * ldb), nc = (size_t)(M * ldc);
+    tc_ctx("sgemm %c%c M=%lld N=%lld K=%lld alpha=%g beta=%g lda=%lld ldb=%lld ldc=%lld "
+           "off=%zu%s (seed %llu)",
+           g->ta, g->tb, (long long)M, (long long)N, (long long)K, (double)g->alpha,
+           (double)g->beta, (long long)lda, (long long)ldb, (long long)ldc, g->off,
+           g->c_special ? " C=NaN/Inf" : "", (unsigned long long)seed);
+
+    float *A = tc_alloc_off(na, g->off), *B = tc_alloc_off(nb, g->off);
+    float *C0 = tc_alloc(nc + TC_GUARD), *C = tc_alloc_off(nc + TC_GUARD, g->off);
+    double *want = tc_dalloc((size_t)(M * N)), *mag = tc_dalloc((size_t)(M * N));
+    double *tol = tc_dalloc((size_t)(M * N));
+    fill_mat(&rng, A, a_rows, a_cols, lda);
+    fill_mat(&rng, B, b_rows, b_cols, ldb);
+    if (g->alpha == 0.0f) { // alpha == 0 must not read A or B
+        tc_fill(A, na, NAN);
+        tc_fill(B, nb, NAN);
+    }
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < ldc; j++) {
+            float *c = &C0[i * ldc + j];
+            if (j >= N)
+                tc_fill_sentinel(c, 1); // padding: must stay untouched
+            else if (g->c_special && g->beta == 0.0f)
+                *c = (j % 3 == 0) ? INFINITY : (j % 3 == 1) ? NAN : -INFINITY;
+            else
+                *c = tc_rng_float(&rng, -1.0f, 1.0f);
+        }
+    tc_fill_sentinel(C0 + nc, TC_GUARD);
+    ref_sgemm(g->ta, g->tb, M, N, K, g->alpha, A, lda, B, ldb, g->beta, C0, ldc, want, mag);
+    for (size_t i = 0; i < (size_t)(M * N); i++)
+        tol[i] = GEMM_C * (double)(K + 3) * FLT_EPSILON * mag[i];
+    tc_tol t = {.tol = tol};
+
+#ifdef MIMIC_TEST_HAVE_DNNL
+    // oneDNN on finite inputs only (its handling of NaN in unread operands is not the point),
+    // and not for K == 0: dnnl_sgemm 2.6 leaves C unchanged there even when beta == 0.
+    float *Cd = NULL;
+    double *want_d = NULL;
+    if (M > 0 && N > 0 && K > 0 && g->alpha != 0.0f && !g->c_special) {
+        Cd = tc_alloc(nc);
+        want_d = tc_dalloc((size_t)(M * N));
+        memcpy(Cd, C0, nc * sizeof *Cd);
+        int rc = oracle_sgemm(g->ta, g->tb, M, N, K, g->alpha, A, lda, B, ldb, g->beta, Cd, ldc);
+        if (rc != 0)
+            TC_FAIL("dnnl_sgemm failed with status %d", rc);
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++)
+                want_d[i * N + j] = Cd[i * ldc + j];
+        // The oracle itself must agree with the reference.
+        tc_check_near("dnnl_sgemm vs reference", Cd, (size_t)ldc, want, (size_t)M, (size_t)N, t);
+    }
+#endif
+
+    TC_FOR_EACH_ISA(isa) {
+        memcpy(C, C0, (nc + TC_GUARD) * sizeof *C);
+        TC_STATUS(mimic_sgemm(g->ta, g->tb, M, N, K, g->alpha, A, lda, B, ldb, g->beta, C, ldc),
+                  MIMIC_OK);
+        tc_check_near("mimic_sgemm vs reference", C, (size_t)ldc, want, (size_t)M, (size_t)N, t);
+        for (int64_t i = 0; i < M; i++)
+            tc_check_sentinel("C padding past N (ldc > N)", C + i * ldc + N, (size_t)(ldc - N));
+        tc_check_sentinel("guard past the end of C", C + nc, TC_GUARD);
+#ifdef MIMIC_TEST_HAVE_DNNL
+        if (want_d)
+            tc_check_near("mimic_sgemm vs dnnl_sgemm", C, (size_t)ldc, want_d, (size_t)M,
+                          (size_t)N, t);
+#endif
+    }
+#ifdef MIMIC_TEST_HAVE_DNNL
+    free(Cd);
+    free(want_d);
+#endif
+    tc_free_off(A, g->off);
+    tc_free_off(B, g->off);
+    tc_free_off(C, g->off);
+    free(C0);
+    free(want);
+    free(mag);
+    free(tol);
+}
+
+static const char k_trans[4][2] = {{'N', 'N'}, {'N', 'T'}, {'T', 'N'}, {'T', 'T'}};
+static const float k_alpha[3] = {0.0f, 1.0f, -0.5f};
+static const float k_beta[3] = {0.0f, 1.0f, 2.5f};
+
+// Every M x N x K from the edge list (0..3, MR +- 1 around 4, NR +- 1 around 16, primes), all
+// four transposes; alpha/beta, leading-dimension padding and alignment rotate with the index.
+static void test_gemm_edges(void **state) {
+    (void)state;
+    static const int64_t sizes[] = {0, 1, 2, 3, 4, 5, 7, 13, 15, 16, 17, 31, 61};
+    const int ns = (int)(sizeof sizes / sizeof sizes[0]);
+    uint64_t idx = 0;
+    for (int t = 0; t < 4; t++)
+        for (int im = 0; im < ns; im++)
+            for (int in = 0; in < ns; in++)
+                for (int ik = 0; ik < ns; ik++, idx++) {
+                    gemm_case g = {k_trans[t][0], k_trans[t][1], sizes[im], sizes[in],
+                                   sizes[ik], k_alpha[idx % 3], k_beta[(idx / 3) % 3],
+                                   (int64_t)(idx / 9 % 2) * 3, (int64_t)(idx / 18 % 2) * 2,
+                                   (int64_t)(idx / 36 % 2) * 5, (size_t)(idx / 9 % 2), 1};
+                    check_gemm(&g, 1000 + idx);
+                }
+}
+
+// Long and thin shapes, every permutation of (M, N, K), every transpose, every alpha/beta.
+static void test_gemm_long_thin(void **state) {
+    (void)state;
+    static const int64_t dims[][3] = {{1, 300, 5}, {300, 1, 7}, {257, 3, 129}};
+    static const int perm[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                   {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    uint64_t idx = 0;
+    for (int d = 0; d < 3; d++)
+        for (int p = 0; p < 6; p++)
+            for (int t = 0; t < 4; t++)
+                for (int ab = 0; ab < 9; ab++, idx++) {
+                    gemm_case g = {k_trans[t][0], k_trans[t][1], dims[d][perm[p][0]],
+                                   dims[d][perm[p][1]], dims[d][perm[p][2]], k_alpha[ab % 3],
+                                   k_beta[ab / 3], (int64_t)(idx % 2), 0, (int64_t)(idx % 3),
+                                   (size_t)(idx % 2), (int)(idx % 2)};
+                    check_gemm(&g, 5000 + idx);
+                }
+}
+
+// Seeded random sweep: sizes 1..160, lower- and upper-case trans, alpha/beta from the fixed
+// set or random, padded leading dimensions, unaligned pointers.
+static void test_gemm_random(void **state) {
+    (void)state;
+    tc_rng r = tc_rng_seed(42);
+    int64_t count = tc_scaled(150, 8);
+    static const char tr[4] = {'N', 'T', 'n', 't'};
+    for (int64_t i = 0; i < count; i++) {
+        gemm_case g;
+        g.ta = tr[tc_rng_int(&r, 0, 3)];
+        g.tb = tr[tc_rng_int(&r, 0, 3)];
+        g.M = tc_rng_int(&r, 1, 160);
+        g.N = tc_rng_int(&r, 1, 160);
+        g.K = tc_rng_int(&r, 1, 160);
+        int64_t ka = tc_rng_int(&r, 0, 3), kb = tc_rng_int(&r, 0, 3);
+        g.alpha = ka < 3 ? k_alpha[ka] : tc_rng_float(&r, -2.0f, 2.0f);
+        g.beta = kb < 3 ? k_beta[kb] : tc_rng_float(&r, -2.0f, 2.0f);
+        g.pad_a = tc_rng_int(&r, 0, 7);
+        g.pad_b = tc_rng_int(&r, 0, 7);
+        g.pad_c = tc_rng_int(&r, 0, 7);
+        g.off = (size_t)tc_rng_int(&r, 0, 1);
+        g.c_special = (int)tc_rng_int(&r, 0, 1);
+        check_gemm(&g, 20000 + (uint64_t)i);
+    }
+}
+
+// beta == 0 must write C without reading it (NaN and Inf in C vanish), alpha == 0 must not
+// read A or B (NaN there, or NULL pointers), K == 0 scales C by beta.
+static void test_gemm_nan_contracts(void **state) {
+    (void)state;
+    for (int t = 0; t < 4; t++) {
+        for (int ib = 0; ib < 3; ib++) {
+            gemm_case g = {k_trans[t][0], k_trans[t][1], 23, 37, 19, 1.0f, 0.0f, 1, 2, 3, 1, 1};
+            check_gemm(&g, 70 + (uint64_t)t); // beta = 0, C full of NaN/Inf
+            g.alpha = 0.0f;
+            g.beta = k_beta[ib];
+            g.c_special = 0;
+            check_gemm(&g, 80 + (uint64_t)t); // alpha = 0, A and B full of NaN
+            g.K = 0;
+            g.alpha = -0.5f;
+            check_gemm(&g, 90 + (uint64_t)t); // K = 0: C = beta * C
+        }
+    }
+    // NULL A and B where nothing is read through them.
+    float C[6] = {1, 2, 3, 4, 5, 6};
+    const float want_beta[6] = {2.5f, 5, 7.5f, 10, 12.5f, 15};
+    TC_FOR_EACH_ISA(isa) {
+        float c[6];
+        tc_ctx("sgemm with NULL A and B, alpha = 0");
+        memcpy(c, C, sizeof c);
+        TC_STATUS(mimic_sgemm('N', 'N', 2, 3, 4, 0.0f, NULL, 4, NULL, 3, 2.5f, c, 3), MIMIC_OK);
+        tc_check_bitwise("C = beta * C", c, want_beta, 6);
+        tc_ctx("sgemm with NULL A and B, K = 0");
+        memcpy(c, C, sizeof c);
+        TC_STATUS(mimic_sgemm('T', 'N', 2, 3, 0, 1.0f, NULL, 2, NULL, 3, 2.5f, c, 3), MIMIC_OK);
+        tc_check_bitwise("C = beta * C", c, want_beta, 6);
+        tc_ctx("sgemm alpha = 0, beta = 0 over NaN C");
+        tc_fill(c, 6, NAN);
+        TC_STATUS(mimic_sgemm('N', 'T', 2, 3, 4, 0.0f, NULL, 4, NULL, 4, 0.0f, c, 3), MIMIC_OK);
+        for (int i = 0; i < 6; i++)
+            if (c[i] != 0.0f)
+                TC_FAIL("C[%d] = %g, want 0", i, (double)c[i]);
+    }
+}
+
+// A problem past the cache blocks: K beyond KC, M beyond MC (from mimic_info), N ~ 100.
+// MC and KC are per ISA: take the largest of the ISAs tested.
+static void big_dims(int64_t *M, int64_t *N, int64_t *K) {
+    int64_t mc = 0, kc = 0, mr = 0;
+    TC_FOR_EACH_ISA(isa) {
+        mimic_info info;
+        TC_STATUS(mimic_info_get(&info), MIMIC_OK);
+        mc = info.gemm_mc > mc ? info.gemm_mc : mc;
+        kc = info.gemm_kc > kc ? info.gemm_kc : kc;
+        mr = info.gemm_mr > mr ? info.gemm_mr : mr;
+    }
+    *M = tc_scaled(600, 1);
+    *K = tc_scaled(600, 1);
+    *N = tc_scaled(100, 17);
+    if (*K <= kc && kc < 2048)
+        *K = kc + 37; // still cross a KC boundary when the scale shrinks the problem
+    if (*M <= mc && mc < 2048)
+        *M = mc + mr + 1;
+}
+
+static void test_gemm_big(void **state) {
+    (void)state;
+    int64_t M, N, K;
+    big_dims(&M, &N, &K);
+    gemm_case g = {'N', 'N', M, N, K, 1.0f, 0.0f, 0, 0, 0, 0, 0};
+    check_gemm(&g, 7);
+    gemm_case h = {'T', 'T', M, N, K, -0.5f, 2.5f, 3, 1, 2, 1, 0};
+    check_gemm(&h, 8);
+}
+
+// Threads 1 and 2 give bit-identical results.
+static void test_gemm_threads(void **state) {
+    (void)state;
+    int64_t M, N, K;
+    big_dims(&M, &N, &K);
+    const int64_t shapes[][3] = {{M, N, K}, {97, 83, 300}, {5, 1000, 7}, {1000, 5, 33}};
+    tc_rng r = tc_rng_seed(99);
+    for (int s = 0; s < 4; s++) {
+        int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        float *A = tc_alloc((size_t)(m * k)), *B = tc_alloc((size_t)(k * n));
+        float *C0 = tc_alloc((size_t)(m * n)), *C1 = tc_alloc((size_t)(m * n));
+        float *C2 = tc_alloc((size_t)(m * n));
+        tc_fill_uniform(&r, A, (size_t)(m * k), -1, 1);
+        tc_fill_uniform(&r, B, (size_t)(k * n), -1, 1);
+        tc_fill_uniform(&r, C0, (size_t)(m * n), -1, 1);
+        tc_ctx("sgemm NN M=%lld N=%lld K=%lld, threads 1 vs 2", (long long)m, (long long)n,
+               (long long)k);
+        TC_FOR_EACH_ISA(isa) {
+            memcpy(C1, C0, (size_t)(m * n) * sizeof *C1);
+            memcpy(C2, C0, (size_t)(m * n) * sizeof *C2);
+            if (mimic_threads_set(1) != 1)
+                TC_FAIL("mimic_threads_set(1) != 1");
+            TC_STATUS(mimic_sgemm('N', 'N', m, n, k, 1.0f, A, k, B, n, 1.0f, C1, n), MIMIC_OK);
+            if (mimic_threads_set(2) != 2)
+                TC_FAIL("mimic_threads_set(2) != 2");
+            TC_STATUS(mimic_sgemm('N', 'N', m, n, k, 1.0f, A, k, B, n, 1.0f, C2, n), MIMIC_OK);
+            tc_check_bitwise("C with 2 threads vs 1 thread", C2, C1, (size_t)(m * n));
+        }
+        mimic_threads_set(0);
+        free(A);
+        free(B);
+        free(C0);
+        free(C1);
+        free(C2);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_edges),         cmocka_unit_test(test_gemm_long_thin),
+        cmocka_unit_test(test_gemm_random),        cmocka_unit_test(test_gemm_nan_contracts),
+        cmocka_unit_test(test_gemm_big),           cmocka_unit_test(test_gemm_threads),
+    };
+    return cmocka_run_group_tests_name("gemm", tests, tc_group_setup, tc_group_teardown);
+}
