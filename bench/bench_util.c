@@ -2,6 +2,7 @@
 #include "bench.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 float *bench_alloc_f32(size_t n) {
     size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
@@ -16,4 +17,42 @@ void bench_fill_f32(float *p, size_t n, uint32_t seed) {
         x ^= x << 5;
         p[i] = (float)(x >> 8) * (1.0f / 8388608.0f) - 1.0f;
     }
+}
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+// Seconds per call over a batch of `calls` calls; negative if a call fails.
+static double batch_time(bench_call_fn fn, const void *ctx, long calls) {
+    const double t0 = now_seconds();
+    for (long i = 0; i < calls; i++)
+        if (fn(ctx) != 0)
+            return -1.0;
+    return (now_seconds() - t0) / (double)calls;
+}
+
+#define RATIO_ROUNDS 5
+
+double bench_speed_ratio(bench_call_fn own, bench_call_fn ref, const void *ctx, double seconds) {
+    // Warm up both (JIT, thread pools, page faults), then size batches from the slower one.
+    const double t_own = batch_time(own, ctx, 1), t_ref = batch_time(ref, ctx, 1);
+    if (t_own < 0 || t_ref < 0)
+        return 0.0;
+    const double slower = t_own > t_ref ? t_own : t_ref;
+    const double per_batch = seconds / (2.0 * RATIO_ROUNDS);
+    long calls = slower > 0 ? (long)(per_batch / slower) : 1;
+    if (calls < 1)
+        calls = 1;
+    double best_own = 1e30, best_ref = 1e30;
+    for (int r = 0; r < RATIO_ROUNDS; r++) {
+        const double a = batch_time(own, ctx, calls), b = batch_time(ref, ctx, calls);
+        if (a < 0 || b < 0)
+            return 0.0;
+        best_own = a < best_own ? a : best_own;
+        best_ref = b < best_ref ? b : best_ref;
+    }
+    return best_own > 0 ? best_ref / best_own : 0.0;
 }
