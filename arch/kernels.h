@@ -8,11 +8,14 @@
 
 // --- GEMM microkernel contract ---
 // C[0:mr, 0:nr] = A_panel * B_panel + beta * C[0:mr, 0:nr], with 1 <= mr <= MR, 1 <= nr <= NR.
-// a: kc columns of MR packed floats (a[p*MR + i]); b: kc rows of NR packed floats
-// (b[p*NR + j]); both zero-padded past mr / nr, 64-byte aligned. beta == 0 never reads C.
+// a: kc columns of MR packed floats (a[p*MR + i]), zero-padded past mr, 64-byte aligned.
+// b: kc rows of NR floats, row p at b + p*b_stride: either a packed panel (b_stride = NR,
+// zero-padded past nr) or, for a full-width panel, B itself (b_stride = ldb), so small-M
+// problems need not copy B. beta == 0 never reads C.
 // Edges are handled inside the kernel (masked or partial stores), never by the caller.
 typedef void (*mimic_gemm_ukernel_fn)(size_t mr, size_t nr, size_t kc, const float *a,
-                                      const float *b, float *c, size_t ldc, float beta);
+                                      const float *b, size_t b_stride, float *c, size_t ldc,
+                                      float beta);
 
 typedef struct {
     mimic_gemm_ukernel_fn fn;

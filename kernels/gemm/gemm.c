@@ -60,6 +60,11 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
     return MIMIC_OK;
 }
 
+// Up to this many rows of C, B is read in place instead of packed (measured: docs/gemm.md).
+#ifndef GEMM_DIRECT_B_MAX_M
+#define GEMM_DIRECT_B_MAX_M 64
+#endif
+
 // Below this many multiply-adds a parallel region costs more than it saves.
 #define GEMM_PARALLEL_MIN_FLOPS (64 * 64 * 64)
 
@@ -84,6 +89,10 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
     const mimic_gemm_ukernel_fn ukernel = k->gemm->fn;
     const int threads = mimic_threads_get();
     const int parallel = threads > 1 && (double)M * N * K >= GEMM_PARALLEL_MIN_FLOPS;
+    // Packing B pays off only when each B panel is reused by enough A panels; below that,
+    // full-width panels are read from B in place (row stride ldb) and only the last,
+    // partial panel is copied.
+    const int direct_b = !trans_b && M <= GEMM_DIRECT_B_MAX_M;
 
     // Every thread walks the same jc/pc/ic loops; work inside each step is split by
     // `omp for`, whose barriers order packing before use. Each element of C sees the same
@@ -92,11 +101,12 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
     for (int64_t jc = 0; jc < N; jc += nc_max) {
         const int64_t nb = min64(nc_max, N - jc);
         const int64_t n_panels = (nb + NR - 1) / NR;
+        const int64_t first_packed = direct_b ? nb / NR : 0;
         for (int64_t pc = 0; pc < K; pc += kc_max) {
             const int64_t kb = min64(kc_max, K - pc);
             const float beta_k = pc == 0 ? beta : 1.0f;
 #pragma omp for schedule(static)
-            for (int64_t jp = 0; jp < n_panels; jp++)
+            for (int64_t jp = first_packed; jp < n_panels; jp++)
                 mimic_gemm_pack_b_panel(trans_b, (size_t)kb, (size_t)min64(NR, nb - jp * NR), B,
                                         (size_t)ldb, (size_t)pc, (size_t)(jc + jp * NR),
                                         (size_t)NR, bpack + jp * NR * kb);
@@ -112,9 +122,12 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
                 for (int64_t jp = 0; jp < n_panels; jp++)
                     for (int64_t ip = 0; ip < m_panels; ip++) {
                         const int64_t i = ic + ip * MR, j = jc + jp * NR;
+                        const int packed = jp >= first_packed;
                         ukernel((size_t)min64(MR, M - i), (size_t)min64(NR, N - j), (size_t)kb,
-                                apack + ip * MR * kb, bpack + jp * NR * kb, C + i * ldc + j,
-                                (size_t)ldc, beta_k);
+                                apack + ip * MR * kb,
+                                packed ? bpack + jp * NR * kb : B + pc * ldb + j,
+                                (size_t)(packed ? NR : ldb), C + i * ldc + j, (size_t)ldc,
+                                beta_k);
                     }
             }
         }

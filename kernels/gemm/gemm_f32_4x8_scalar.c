@@ -6,12 +6,13 @@
 #define NR 8
 
 void mimic_gemm_f32_ukernel_4x8__scalar(size_t m, size_t n, size_t kc, const float *a,
-                                         const float *b, float *c, size_t ldc, float beta)
+                                         const float *b, size_t b_stride, float *c, size_t ldc,
+                                        float beta)
 {
     float acc[MR][NR] = {{0.0f}};
     for (size_t p = 0; p < kc; p++) {
         const float *restrict ap = a + p * MR;
-        const float *restrict bp = b + p * NR;
+        const float *restrict bp = b + p * b_stride;
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < NR; j++)
                 acc[i][j] += ap[i] * bp[j];

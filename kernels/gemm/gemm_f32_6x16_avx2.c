@@ -38,7 +38,8 @@ static inline __m256i column_mask(size_t n, size_t first)
 }
 
 void mimic_gemm_f32_ukernel_6x16__avx2(size_t m, size_t n, size_t kc, const float *a,
-                                       const float *b, float *c, size_t ldc, float beta)
+                                       const float *b, size_t b_stride, float *c, size_t ldc,
+                                        float beta)
 {
     __m256 vacc0x0 = _mm256_setzero_ps(), vacc0x1 = _mm256_setzero_ps();
     __m256 vacc1x0 = _mm256_setzero_ps(), vacc1x1 = _mm256_setzero_ps();
@@ -47,8 +48,8 @@ void mimic_gemm_f32_ukernel_6x16__avx2(size_t m, size_t n, size_t kc, const floa
     __m256 vacc4x0 = _mm256_setzero_ps(), vacc4x1 = _mm256_setzero_ps();
     __m256 vacc5x0 = _mm256_setzero_ps(), vacc5x1 = _mm256_setzero_ps();
     for (size_t p = 0; p < kc; p++) {
-        const __m256 vb0 = _mm256_load_ps(b);
-        const __m256 vb1 = _mm256_load_ps(b + 8);
+        const __m256 vb0 = _mm256_loadu_ps(b);
+        const __m256 vb1 = _mm256_loadu_ps(b + 8);
         FMA_ROW(0);
         FMA_ROW(1);
         FMA_ROW(2);
@@ -56,7 +57,7 @@ void mimic_gemm_f32_ukernel_6x16__avx2(size_t m, size_t n, size_t kc, const floa
         FMA_ROW(4);
         FMA_ROW(5);
         a += MR;
-        b += 16;
+        b += b_stride;
     }
     const __m256i vmask0 = column_mask(n, 0);
     const __m256i vmask1 = column_mask(n, 8);

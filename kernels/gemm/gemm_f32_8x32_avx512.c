@@ -31,8 +31,15 @@
     } while (0)
 
 void mimic_gemm_f32_ukernel_8x32__avx512(size_t m, size_t n, size_t kc, const float *a,
-                                         const float *b, float *c, size_t ldc, float beta)
+                                         const float *b, size_t b_stride, float *c, size_t ldc,
+                                        float beta)
 {
+    // The C tile is read (beta != 0) and written only after the k loop: start fetching it now
+    // so those accesses do not stall on memory.
+    for (size_t i = 0; i < m; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
+    }
     __m512 vacc0x0 = _mm512_setzero_ps(), vacc0x1 = _mm512_setzero_ps();
     __m512 vacc1x0 = _mm512_setzero_ps(), vacc1x1 = _mm512_setzero_ps();
     __m512 vacc2x0 = _mm512_setzero_ps(), vacc2x1 = _mm512_setzero_ps();
@@ -42,8 +49,8 @@ void mimic_gemm_f32_ukernel_8x32__avx512(size_t m, size_t n, size_t kc, const fl
     __m512 vacc6x0 = _mm512_setzero_ps(), vacc6x1 = _mm512_setzero_ps();
     __m512 vacc7x0 = _mm512_setzero_ps(), vacc7x1 = _mm512_setzero_ps();
     for (size_t p = 0; p < kc; p++) {
-        const __m512 vb0 = _mm512_load_ps(b);
-        const __m512 vb1 = _mm512_load_ps(b + 16);
+        const __m512 vb0 = _mm512_loadu_ps(b);
+        const __m512 vb1 = _mm512_loadu_ps(b + 16);
         FMA_ROW(0);
         FMA_ROW(1);
         FMA_ROW(2);
@@ -53,7 +60,7 @@ void mimic_gemm_f32_ukernel_8x32__avx512(size_t m, size_t n, size_t kc, const fl
         FMA_ROW(6);
         FMA_ROW(7);
         a += MR;
-        b += 32;
+        b += b_stride;
     }
     const __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
     const __mmask16 k1 = n <= 16   ? (__mmask16)0

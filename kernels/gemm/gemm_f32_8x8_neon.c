@@ -39,7 +39,8 @@ static inline void store_row(float *ci, size_t n, float32x4_t v0, float32x4_t v1
     } while (0)
 
 void mimic_gemm_f32_ukernel_8x8__neon(size_t m, size_t n, size_t kc, const float *a,
-                                      const float *b, float *c, size_t ldc, float beta)
+                                      const float *b, size_t b_stride, float *c, size_t ldc,
+                                        float beta)
 {
     float32x4_t vacc0x0 = vdupq_n_f32(0.0f), vacc0x1 = vdupq_n_f32(0.0f);
     float32x4_t vacc1x0 = vdupq_n_f32(0.0f), vacc1x1 = vdupq_n_f32(0.0f);
@@ -63,7 +64,7 @@ void mimic_gemm_f32_ukernel_8x8__neon(size_t m, size_t n, size_t kc, const float
         FMA_ROW(6, va1, 2);
         FMA_ROW(7, va1, 3);
         a += MR;
-        b += 8;
+        b += b_stride;
     }
     STORE_ROW(0);
     STORE_ROW(1);

@@ -7,8 +7,8 @@
 #include "arch/kernels.h"
 
 #define MIMIC_UKERNEL(isa, fn, mr, nr)                                                         \
-    void fn(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,          \
-            size_t ldc, float beta);
+    void fn(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t b_stride,   \
+            float *c, size_t ldc, float beta);
 #include "kernels/gemm/gemm_ukernels.inc"
 #undef MIMIC_UKERNEL
 
