@@ -1,0 +1,82 @@
+// Every GEMM microkernel of gemm_ukernels.inc, called directly: every tile size m x n in
+// 1..MR x 1..NR, several depths, packed and in-place (strided) B, beta 0 / 1 / 2.5.
+// Padding rows of A and columns of B hold NaN, which must never reach a stored element, and
+// everything of C outside the m x n tile must keep its sentinel.
+#include <math.h>
+#include <string.h>
+
+#include "common.h"
+#include "kernels/gemm/gemm_ukernels.h"
+
+static const size_t depths[] = {1, 2, 3, 5, 8, 17, 64, 129};
+static const float betas[] = {0.0f, 1.0f, 2.5f};
+
+// One call of `uk` on an m x n tile of depth kc with B row stride bs, checked element-wise.
+static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, size_t m, size_t n, size_t kc,
+                       size_t bs, float beta)
+{
+    const size_t MR = (size_t)uk->mr, NR = (size_t)uk->nr, ldc = NR + 3;
+    float *a = tc_alloc(kc * MR), *b = tc_alloc(kc * bs), *c = tc_alloc(MR * ldc + TC_GUARD);
+    double *want = tc_dalloc(m * n), *tol = tc_dalloc(m * n);
+    for (size_t p = 0; p < kc; p++) {
+        for (size_t i = 0; i < MR; i++)
+            a[p * MR + i] = i < m ? tc_rng_float(rng, -1.0f, 1.0f) : NAN;
+        for (size_t j = 0; j < bs; j++)
+            b[p * bs + j] = j < n ? tc_rng_float(rng, -1.0f, 1.0f) : NAN;
+    }
+    tc_fill_sentinel(c, MR * ldc + TC_GUARD);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++)
+            c[i * ldc + j] = beta == 0.0f ? NAN : tc_rng_float(rng, -1.0f, 1.0f);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0.0, mag = 0.0;
+            for (size_t p = 0; p < kc; p++) {
+                s += (double)a[p * MR + i] * b[p * bs + j];
+                mag += fabs((double)a[p * MR + i] * b[p * bs + j]);
+            }
+            const double c0 = beta == 0.0f ? 0.0 : (double)beta * c[i * ldc + j];
+            want[i * n + j] = s + c0;
+            // Any summation order is within kc*u*sum|ab|; the beta term adds two roundings.
+            tol[i * n + j] = 2.0 * (double)(kc + 2) * TC_U * (mag + fabs(c0)) + 1e-30;
+        }
+    tc_ctx("%s m=%zu n=%zu kc=%zu b_stride=%zu beta=%g", uk->name, m, n, kc, bs, beta);
+    uk->fn(m, n, kc, a, b, bs, c, ldc, beta);
+    tc_check_near("C tile", c, ldc, want, m, n, (tc_tol){.tol = tol});
+    // Outside the tile: the sentinel, untouched.
+    for (size_t i = 0; i < MR; i++)
+        tc_check_sentinel("C right of the tile", c + i * ldc + n, i < m ? ldc - n : 0);
+    tc_check_sentinel("C below the tile", c + m * ldc, (MR - m) * ldc + TC_GUARD);
+    free(a);
+    free(b);
+    free(c);
+    free(want);
+    free(tol);
+}
+
+static void test_ukernels(void **state)
+{
+    (void)state;
+    tc_rng rng = tc_rng_seed(42);
+    for (int isa = 0; isa < MIMIC_ISA_COUNT; isa++) {
+        const mimic_gemm_ukernel *uk = &mimic_gemm_ukernels[isa];
+        if (!uk->fn || !mimic_isa_supported((mimic_isa)isa))
+            continue;
+        print_message("gemm ukernel %s\n", uk->name);
+        for (size_t m = 1; m <= (size_t)uk->mr; m++)
+            for (size_t n = 1; n <= (size_t)uk->nr; n++)
+                for (size_t d = 0; d < sizeof depths / sizeof depths[0]; d++) {
+                    const size_t kc = depths[d];
+                    const float beta = betas[(m + n + d) % 3];
+                    check_tile(uk, &rng, m, n, kc, (size_t)uk->nr, beta);
+                    if ((m + n) % 4 == 0) // B in place: a wider row stride
+                        check_tile(uk, &rng, m, n, kc, (size_t)uk->nr + 7, beta);
+                }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_ukernels)};
+    return cmocka_run_group_tests_name("gemm_ukernel", tests, tc_group_setup, tc_group_teardown);
+}
