@@ -1,6 +1,7 @@
 // mimic_bench: registers every benchmark and runs Google Benchmark's command line, plus
 // --threads=N for mimic, oneDNN and OpenBLAS alike.
 #include "bench.h"
+#include "roof.h"
 #include "shim.h"
 
 #include <cblas.h>
@@ -82,6 +83,7 @@ int main(int argc, char **argv) {
     openblas_set_num_threads(n);
 
     add_context();
+    bench_register_roof();
     bench_register_gemm();
     int rc = mb_main(nargs, args);
     free(args);

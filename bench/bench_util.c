@@ -42,12 +42,15 @@ double bench_speed_ratio(bench_call_fn own, bench_call_fn ref, const void *ctx, 
     if (t_own < 0 || t_ref < 0)
         return 0.0;
     const double slower = t_own > t_ref ? t_own : t_ref;
-    const double per_batch = seconds / (2.0 * RATIO_ROUNDS);
+    // Calls slower than the budget get fewer rounds (at least two each), not a longer run.
+    int rounds = slower > 0 ? (int)(seconds / (2.0 * slower)) : RATIO_ROUNDS;
+    rounds = rounds < 2 ? 2 : rounds > RATIO_ROUNDS ? RATIO_ROUNDS : rounds;
+    const double per_batch = seconds / (2.0 * rounds);
     long calls = slower > 0 ? (long)(per_batch / slower) : 1;
     if (calls < 1)
         calls = 1;
     double best_own = 1e30, best_ref = 1e30;
-    for (int r = 0; r < RATIO_ROUNDS; r++) {
+    for (int r = 0; r < rounds; r++) {
         const double a = batch_time(own, ctx, calls), b = batch_time(ref, ctx, calls);
         if (a < 0 || b < 0)
             return 0.0;
