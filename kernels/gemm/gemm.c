@@ -68,6 +68,61 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
 // Below this many multiply-adds a parallel region costs more than it saves.
 #define GEMM_PARALLEL_MIN_FLOPS (64 * 64 * 64)
 
+// One GEMM call, planned: the validated arguments plus blocking and buffers.
+typedef struct {
+    mimic_gemm_ukernel_fn ukernel;
+    int64_t MR, NR, kc_max, mc_max, nc_max;
+    int trans_a, trans_b, direct_b;
+    int64_t M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B;
+    float *C, *apack, *bpack;
+} gemm_plan;
+
+// The NC / KC / MC loops. Every thread of the calling team walks the same loops; the work
+// inside each step is split by orphaned `omp for`s (serial when called outside a parallel
+// region, so small problems pay for no thread team), whose barriers order packing before
+// use. Each element of C sees the same sequence of operations whatever the thread count.
+static void gemm_blocks(const gemm_plan *pl)
+{
+    const int64_t MR = pl->MR, NR = pl->NR, M = pl->M, N = pl->N, K = pl->K;
+    for (int64_t jc = 0; jc < N; jc += pl->nc_max) {
+        const int64_t nb = min64(pl->nc_max, N - jc);
+        const int64_t n_panels = (nb + NR - 1) / NR;
+        const int64_t first_packed = pl->direct_b ? nb / NR : 0;
+        for (int64_t pc = 0; pc < K; pc += pl->kc_max) {
+            const int64_t kb = min64(pl->kc_max, K - pc);
+            const float beta_k = pc == 0 ? pl->beta : 1.0f;
+#pragma omp for schedule(static)
+            for (int64_t jp = first_packed; jp < n_panels; jp++)
+                mimic_gemm_pack_b_panel(pl->trans_b, (size_t)kb, (size_t)min64(NR, nb - jp * NR),
+                                        pl->B, (size_t)pl->ldb, (size_t)pc,
+                                        (size_t)(jc + jp * NR), (size_t)NR,
+                                        pl->bpack + jp * NR * kb);
+            for (int64_t ic = 0; ic < M; ic += pl->mc_max) {
+                const int64_t mb = min64(pl->mc_max, M - ic);
+                const int64_t m_panels = (mb + MR - 1) / MR;
+#pragma omp for schedule(static)
+                for (int64_t ip = 0; ip < m_panels; ip++)
+                    mimic_gemm_pack_a(pl->trans_a, (size_t)min64(MR, mb - ip * MR), (size_t)kb,
+                                      pl->alpha, pl->A, (size_t)pl->lda, (size_t)(ic + ip * MR),
+                                      (size_t)pc, (size_t)MR, pl->apack + ip * MR * kb);
+#pragma omp for collapse(2) schedule(static)
+                for (int64_t jp = 0; jp < n_panels; jp++)
+                    for (int64_t ip = 0; ip < m_panels; ip++) {
+                        const int64_t i = ic + ip * MR, j = jc + jp * NR;
+                        const int packed = jp >= first_packed;
+                        pl->ukernel((size_t)min64(MR, M - i), (size_t)min64(NR, N - j),
+                                    (size_t)kb, pl->apack + ip * MR * kb,
+                                    packed ? pl->bpack + jp * NR * kb : pl->B + pc * pl->ldb + j,
+                                    (size_t)(packed ? NR : pl->ldb), pl->C + i * pl->ldc + j,
+                                    (size_t)pl->ldc, beta_k);
+                    }
+            }
+        }
+    }
+}
+
 mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, int64_t M,
                             int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                             const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
@@ -76,61 +131,34 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
         scale_c(M, N, beta, C, ldc);
         return MIMIC_OK;
     }
-    const int64_t MR = k->gemm->mr, NR = k->gemm->nr;
-    const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr);
-    const int64_t kc_max = min64(bl.kc, K);
-    const int64_t mc_max = min64(bl.mc, M);
-    const int64_t nc_max = min64(bl.nc, N);
     if (mimic_gemm_reserve(k, M, N, K) != MIMIC_OK)
         return MIMIC_ENOMEM;
-    float *apack = mimic_workspace(MIMIC_WS_GEMM_A, 0);
-    float *bpack = mimic_workspace(MIMIC_WS_GEMM_B, 0);
-
-    const mimic_gemm_ukernel_fn ukernel = k->gemm->fn;
+    const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr);
+    const gemm_plan pl = {
+        .ukernel = k->gemm->fn,
+        .MR = k->gemm->mr,
+        .NR = k->gemm->nr,
+        .kc_max = min64(bl.kc, K),
+        .mc_max = min64(bl.mc, M),
+        .nc_max = min64(bl.nc, N),
+        .trans_a = trans_a,
+        .trans_b = trans_b,
+        // Packing B pays off only when each B panel is reused by enough A panels; below
+        // that, full-width panels are read from B in place (row stride ldb) and only the
+        // last, partial panel is copied.
+        .direct_b = !trans_b && M <= GEMM_DIRECT_B_MAX_M,
+        .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
+        .alpha = alpha, .beta = beta,
+        .A = A, .B = B, .C = C,
+        .apack = mimic_workspace(MIMIC_WS_GEMM_A, 0),
+        .bpack = mimic_workspace(MIMIC_WS_GEMM_B, 0),
+    };
     const int threads = mimic_threads_get();
-    const int parallel = threads > 1 && (double)M * N * K >= GEMM_PARALLEL_MIN_FLOPS;
-    // Packing B pays off only when each B panel is reused by enough A panels; below that,
-    // full-width panels are read from B in place (row stride ldb) and only the last,
-    // partial panel is copied.
-    const int direct_b = !trans_b && M <= GEMM_DIRECT_B_MAX_M;
-
-    // Every thread walks the same jc/pc/ic loops; work inside each step is split by
-    // `omp for`, whose barriers order packing before use. Each element of C sees the same
-    // sequence of operations whatever the thread count.
-#pragma omp parallel num_threads(threads) if (parallel)
-    for (int64_t jc = 0; jc < N; jc += nc_max) {
-        const int64_t nb = min64(nc_max, N - jc);
-        const int64_t n_panels = (nb + NR - 1) / NR;
-        const int64_t first_packed = direct_b ? nb / NR : 0;
-        for (int64_t pc = 0; pc < K; pc += kc_max) {
-            const int64_t kb = min64(kc_max, K - pc);
-            const float beta_k = pc == 0 ? beta : 1.0f;
-#pragma omp for schedule(static)
-            for (int64_t jp = first_packed; jp < n_panels; jp++)
-                mimic_gemm_pack_b_panel(trans_b, (size_t)kb, (size_t)min64(NR, nb - jp * NR), B,
-                                        (size_t)ldb, (size_t)pc, (size_t)(jc + jp * NR),
-                                        (size_t)NR, bpack + jp * NR * kb);
-            for (int64_t ic = 0; ic < M; ic += mc_max) {
-                const int64_t mb = min64(mc_max, M - ic);
-                const int64_t m_panels = (mb + MR - 1) / MR;
-#pragma omp for schedule(static)
-                for (int64_t ip = 0; ip < m_panels; ip++)
-                    mimic_gemm_pack_a(trans_a, (size_t)min64(MR, mb - ip * MR), (size_t)kb,
-                                      alpha, A, (size_t)lda, (size_t)(ic + ip * MR), (size_t)pc,
-                                      (size_t)MR, apack + ip * MR * kb);
-#pragma omp for collapse(2) schedule(static)
-                for (int64_t jp = 0; jp < n_panels; jp++)
-                    for (int64_t ip = 0; ip < m_panels; ip++) {
-                        const int64_t i = ic + ip * MR, j = jc + jp * NR;
-                        const int packed = jp >= first_packed;
-                        ukernel((size_t)min64(MR, M - i), (size_t)min64(NR, N - j), (size_t)kb,
-                                apack + ip * MR * kb,
-                                packed ? bpack + jp * NR * kb : B + pc * ldb + j,
-                                (size_t)(packed ? NR : ldb), C + i * ldc + j, (size_t)ldc,
-                                beta_k);
-                    }
-            }
-        }
+    if (threads > 1 && (double)M * N * K >= GEMM_PARALLEL_MIN_FLOPS) {
+#pragma omp parallel num_threads(threads)
+        gemm_blocks(&pl);
+    } else {
+        gemm_blocks(&pl);
     }
     return MIMIC_OK;
 }
