@@ -116,17 +116,19 @@ static int64_t round_down_min(int64_t x, int64_t m)
     return x < m ? m : x / m * m;
 }
 
-// BLIS-style blocking: a KC x NR panel of B fills half of L1d (the other half streams A and
-// C), an MC x KC block of A fills half of L2, and a KC x NC panel of B fills half of this
-// core's share of L3.
+// BLIS-style blocking, measured on Zen 4 (docs/gemm.md):
+// - KC: the KC x NR micro-panel of B takes 1/16 of L2 (KC 128..512). A KC that keeps it in
+//   L1d (128 for NR = 32) ran 5-10 % slower: each KC slice re-reads and re-writes the C tile,
+//   and L2 feeds the FMA units fast enough to hold the B micro-panel.
+// - MC: the packed MC x KC block of A fills half of L2.
+// - NC: the packed KC x NC panel of B fills half of this core's share of L3.
 mimic_gemm_blocking mimic_gemm_blocking_for(int mr, int nr)
 {
     const mimic_machine *m = mimic_machine_get();
     const int64_t f = (int64_t)sizeof(float);
     mimic_gemm_blocking b;
-    b.kc = round_down_min(m->l1d_bytes / 2 / (f * nr), 8);
-    if (b.kc > 1024)
-        b.kc = 1024;
+    b.kc = round_down_min(m->l2_bytes / 16 / (f * nr), 8);
+    b.kc = b.kc < 128 ? 128 : b.kc > 512 ? 512 : b.kc;
     b.mc = round_down_min(m->l2_bytes / 2 / (f * b.kc), mr);
     const int64_t l3_share = m->l3_bytes / (m->physical_cores > 0 ? m->physical_cores : 1);
     b.nc = round_down_min(l3_share / 2 / (f * b.kc), nr);

@@ -60,10 +60,10 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
     return MIMIC_OK;
 }
 
-// Up to this many rows of C, B is read in place instead of packed (measured: docs/gemm.md).
-#ifndef GEMM_DIRECT_B_MAX_M
+// Up to this many rows of C, B is read in place instead of packed, unless K is so short that
+// the microkernel cannot hide the latency of B rows far apart (measured: docs/gemm.md).
 #define GEMM_DIRECT_B_MAX_M 64
-#endif
+#define GEMM_DIRECT_B_MIN_K 32
 
 // Below this many multiply-adds a parallel region costs more than it saves.
 #define GEMM_PARALLEL_MIN_FLOPS (64 * 64 * 64)
@@ -146,7 +146,7 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
         // Packing B pays off only when each B panel is reused by enough A panels; below
         // that, full-width panels are read from B in place (row stride ldb) and only the
         // last, partial panel is copied.
-        .direct_b = !trans_b && M <= GEMM_DIRECT_B_MAX_M,
+        .direct_b = !trans_b && M <= GEMM_DIRECT_B_MAX_M && K >= GEMM_DIRECT_B_MIN_K,
         .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
         .alpha = alpha, .beta = beta,
         .A = A, .B = B, .C = C,
