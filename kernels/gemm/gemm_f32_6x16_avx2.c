@@ -41,6 +41,10 @@ void mimic_gemm_f32_ukernel_6x16__avx2(size_t m, size_t n, size_t kc, const floa
                                        const float *b, size_t b_stride, float *c, size_t ldc,
                                         float beta)
 {
+    // The C tile is read (beta != 0) and written only after the k loop: start fetching it now
+    // so those accesses do not stall on memory.
+    for (size_t i = 0; i < m; i++)
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
     __m256 vacc0x0 = _mm256_setzero_ps(), vacc0x1 = _mm256_setzero_ps();
     __m256 vacc1x0 = _mm256_setzero_ps(), vacc1x1 = _mm256_setzero_ps();
     __m256 vacc2x0 = _mm256_setzero_ps(), vacc2x1 = _mm256_setzero_ps();

@@ -42,6 +42,9 @@ void mimic_gemm_f32_ukernel_8x8__neon(size_t m, size_t n, size_t kc, const float
                                       const float *b, size_t b_stride, float *c, size_t ldc,
                                         float beta)
 {
+    // Start fetching the C tile, which is read and written only after the k loop.
+    for (size_t i = 0; i < m; i++)
+        __builtin_prefetch(c + i * ldc);
     float32x4_t vacc0x0 = vdupq_n_f32(0.0f), vacc0x1 = vdupq_n_f32(0.0f);
     float32x4_t vacc1x0 = vdupq_n_f32(0.0f), vacc1x1 = vdupq_n_f32(0.0f);
     float32x4_t vacc2x0 = vdupq_n_f32(0.0f), vacc2x1 = vdupq_n_f32(0.0f);
