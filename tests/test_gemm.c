@@ -151,6 +151,31 @@ static void test_gemm_edges(void **state) {
                 }
 }
 
+// The tile edges of every microkernel through the whole driver: every M in 1..2*MR+1 and
+// N in 1..2*NR+1 (MR, NR the largest of the ISAs this CPU runs), K cycling through 1, 7 and
+// KC+1 (one more than the deepest K block, so the beta = 1 pass over C runs too), in-place
+// and packed B alike (the driver reads B in place for M <= 64, K >= 32).
+static void test_gemm_tile_edges(void **state) {
+    (void)state;
+    int64_t mr = 1, nr = 1, kc = 1;
+    TC_FOR_EACH_ISA(isa) {
+        mimic_info info;
+        TC_STATUS(mimic_info_get(&info), MIMIC_OK);
+        mr = info.gemm_mr > mr ? info.gemm_mr : mr;
+        nr = info.gemm_nr > nr ? info.gemm_nr : nr;
+        kc = info.gemm_kc > kc ? info.gemm_kc : kc;
+    }
+    const int64_t ks[3] = {1, 7, kc + 1};
+    uint64_t idx = 0;
+    for (int64_t m = 1; m <= 2 * mr + 1; m++)
+        for (int64_t n = 1; n <= 2 * nr + 1; n++, idx++) {
+            gemm_case g = {k_trans[idx % 4][0], k_trans[idx % 4][1], m, n, ks[idx % 3],
+                           k_alpha[1 + idx % 2], k_beta[idx % 3], 0, (int64_t)(idx % 2), 0, 0,
+                           (int)(idx % 2)};
+            check_gemm(&g, 40000 + idx);
+        }
+}
+
 // Long and thin shapes, every permutation of (M, N, K), every transpose, every alpha/beta.
 static void test_gemm_long_thin(void **state) {
     (void)state;
@@ -304,7 +329,8 @@ static void test_gemm_threads(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gemm_edges),         cmocka_unit_test(test_gemm_long_thin),
+        cmocka_unit_test(test_gemm_edges),         cmocka_unit_test(test_gemm_tile_edges),
+        cmocka_unit_test(test_gemm_long_thin),
         cmocka_unit_test(test_gemm_random),        cmocka_unit_test(test_gemm_nan_contracts),
         cmocka_unit_test(test_gemm_big),           cmocka_unit_test(test_gemm_threads),
     };
