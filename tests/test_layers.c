@@ -1,0 +1,162 @@
+// The trainer's layers: forward against a naive double computation, backward against finite
+// differences of L = sum(y * g) for a random g (so dL/dy = g), on every ISA.
+#include <math.h>
+#include <string.h>
+
+#include "common.h"
+#include "train/layers.h"
+
+// L = sum_i y_i g_i in double.
+static double dot(const float *y, const float *g, int64_t n)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += (double)y[i] * g[i];
+    return s;
+}
+
+static double dense_loss(const mimic_dense *d, int64_t batch, const float *x, const float *g,
+                         float *y)
+{
+    TC_STATUS(mimic_dense_forward(d, batch, x, y), MIMIC_OK);
+    return dot(y, g, batch * d->out);
+}
+
+// Central difference of the dense layer's L with respect to *v (a weight, bias or input).
+// L is linear in each of them, so a large step is exact up to rounding.
+static double dense_fd(const mimic_dense *d, int64_t batch, const float *x, const float *g,
+                       float *y, float *v)
+{
+    const float keep = *v, h = 0.5f;
+    *v = keep + h;
+    const double lp = dense_loss(d, batch, x, g, y);
+    *v = keep - h;
+    const double lm = dense_loss(d, batch, x, g, y);
+    *v = keep;
+    return (lp - lm) / (2.0 * h);
+}
+
+static void check_dense(int64_t batch, int64_t in, int64_t out, int has_bias, uint64_t seed)
+{
+    tc_rng r = tc_rng_seed(seed);
+    mimic_dense d;
+    TC_STATUS(mimic_dense_init(&d, in, out, has_bias), MIMIC_OK);
+    tc_fill_uniform(&r, d.weight.w, (size_t)(in * out), -1.0f, 1.0f);
+    if (has_bias)
+        tc_fill_uniform(&r, d.bias.w, (size_t)out, -1.0f, 1.0f);
+    float *x = tc_alloc((size_t)(batch * in)), *y = tc_alloc((size_t)(batch * out));
+    float *g = tc_alloc((size_t)(batch * out)), *dx = tc_alloc((size_t)(batch * in));
+    tc_fill_uniform(&r, x, (size_t)(batch * in), -1.0f, 1.0f);
+    tc_fill_uniform(&r, g, (size_t)(batch * out), -1.0f, 1.0f);
+    TC_FOR_EACH_ISA(isa) {
+        tc_ctx("dense batch=%lld in=%lld out=%lld bias=%d", (long long)batch, (long long)in,
+               (long long)out, has_bias);
+        TC_STATUS(mimic_dense_forward(&d, batch, x, y), MIMIC_OK);
+        for (int64_t i = 0; i < batch; i++)
+            for (int64_t o = 0; o < out; o++) {
+                double want = has_bias ? d.bias.w[o] : 0.0, mag = fabs(want);
+                for (int64_t k = 0; k < in; k++) {
+                    want += (double)x[i * in + k] * d.weight.w[o * in + k];
+                    mag += fabs((double)x[i * in + k] * d.weight.w[o * in + k]);
+                }
+                tc_check_near1("dense forward", y[i * out + o], want,
+                               (double)(in + 3) * FLT_EPSILON * mag);
+            }
+        TC_STATUS(mimic_dense_backward(&d, batch, x, g, dx), MIMIC_OK);
+        // Each gradient entry is a sum of `batch` (or `out`) products of values in [-1, 1];
+        // the finite difference carries the rounding of L (~ batch*out*eps).
+        const double tol = 1e-5 * (double)(batch * out + in);
+        for (int64_t k = 0; k < in * out; k += 1 + in * out / 17)
+            tc_check_near1("dW vs finite difference", d.weight.g[k],
+                           dense_fd(&d, batch, x, g, y, &d.weight.w[k]), tol);
+        for (int64_t o = 0; has_bias && o < out; o++)
+            tc_check_near1("db vs finite difference", d.bias.g[o],
+                           dense_fd(&d, batch, x, g, y, &d.bias.w[o]), tol);
+        for (int64_t k = 0; k < batch * in; k += 1 + batch * in / 13)
+            tc_check_near1("dx vs finite difference", dx[k], dense_fd(&d, batch, x, g, y, &x[k]),
+                           tol);
+    }
+    free(x);
+    free(y);
+    free(g);
+    free(dx);
+    mimic_dense_free(&d);
+}
+
+static void test_dense(void **state)
+{
+    (void)state;
+    check_dense(1, 1, 1, 1, 1);
+    check_dense(5, 7, 3, 1, 2);
+    check_dense(16, 33, 10, 1, 3);
+    check_dense(9, 20, 6, 0, 4); // the linear bottleneck: no bias
+}
+
+static void test_relu(void **state)
+{
+    (void)state;
+    const float x[6] = {-2.0f, -0.5f, 0.0f, 0.25f, 3.0f, -1e-30f};
+    const float dy[6] = {1, 2, 3, 4, 5, 6};
+    float y[6], dx[6];
+    mimic_relu_forward(6, x, y);
+    mimic_relu_backward(6, y, dy, dx);
+    const float want_y[6] = {0, 0, 0, 0.25f, 3.0f, 0};
+    const float want_dx[6] = {0, 0, 0, 4, 5, 0};
+    for (int i = 0; i < 6; i++) {
+        TC_CHECK(y[i] == want_y[i]);
+        TC_CHECK(dx[i] == want_dx[i]);
+    }
+}
+
+static void test_maxpool(void **state)
+{
+    (void)state;
+    const int64_t n = 2, c = 3, h = 6, w = 4, ho = 3, wo = 2;
+    const int64_t nin = n * c * h * w, nout = n * c * ho * wo;
+    tc_rng r = tc_rng_seed(7);
+    float *x = tc_alloc((size_t)nin), *y = tc_alloc((size_t)nout), *g = tc_alloc((size_t)nout);
+    float *dx = tc_alloc((size_t)nin), *y2 = tc_alloc((size_t)nout);
+    uint8_t *am = malloc((size_t)nout);
+    // Distinct values, at least 0.01 apart, so a small step never changes the winner.
+    for (int64_t i = 0; i < nin; i++)
+        x[i] = (float)((i * 37) % nin) * 0.01f;
+    tc_fill_uniform(&r, g, (size_t)nout, -1.0f, 1.0f);
+    TC_STATUS(mimic_maxpool2_forward(n, c, h, w, x, y, am), MIMIC_OK);
+    for (int64_t p = 0; p < n * c; p++)
+        for (int64_t i = 0; i < ho; i++)
+            for (int64_t j = 0; j < wo; j++) {
+                const float *s = x + p * h * w + 2 * i * w + 2 * j;
+                const float want = fmaxf(fmaxf(s[0], s[1]), fmaxf(s[w], s[w + 1]));
+                TC_CHECK(y[(p * ho + i) * wo + j] == want);
+            }
+    TC_STATUS(mimic_maxpool2_backward(n, c, h, w, am, g, dx), MIMIC_OK);
+    for (int64_t k = 0; k < nin; k++) {
+        const float keep = x[k];
+        x[k] = keep + 0.004f;
+        TC_STATUS(mimic_maxpool2_forward(n, c, h, w, x, y2, am), MIMIC_OK);
+        const double lp = dot(y2, g, nout);
+        x[k] = keep - 0.004f;
+        TC_STATUS(mimic_maxpool2_forward(n, c, h, w, x, y2, am), MIMIC_OK);
+        const double lm = dot(y2, g, nout);
+        x[k] = keep;
+        tc_ctx("maxpool dx[%lld]", (long long)k);
+        tc_check_near1("maxpool dx vs finite difference", dx[k], (lp - lm) / 0.008, 1e-3);
+    }
+    TC_STATUS(mimic_maxpool2_forward(n, c, 5, w, x, y, am), MIMIC_EINVAL); // odd height
+    free(x);
+    free(y);
+    free(g);
+    free(dx);
+    free(y2);
+    free(am);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dense),
+        cmocka_unit_test(test_relu),
+        cmocka_unit_test(test_maxpool),
+    };
+    return cmocka_run_group_tests_name("layers", tests, tc_group_setup, tc_group_teardown);
+}

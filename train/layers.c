@@ -1,0 +1,147 @@
+// Dense, ReLU and 2x2 max-pool layers: forward and backward on mimic's kernels.
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/layers.h"
+
+mimic_status mimic_param_init(mimic_param *p, int64_t n)
+{
+    if (!p || n < 0)
+        return MIMIC_EINVAL;
+    const size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(float);
+    p->w = calloc(1, bytes);
+    p->g = calloc(1, bytes);
+    p->v = calloc(1, bytes);
+    p->n = n;
+    if (!p->w || !p->g || !p->v) {
+        mimic_param_free(p);
+        return MIMIC_ENOMEM;
+    }
+    return MIMIC_OK;
+}
+
+void mimic_param_free(mimic_param *p)
+{
+    if (!p)
+        return;
+    free(p->w);
+    free(p->g);
+    free(p->v);
+    memset(p, 0, sizeof *p);
+}
+
+mimic_status mimic_dense_init(mimic_dense *d, int64_t in, int64_t out, int has_bias)
+{
+    if (!d || in < 1 || out < 1)
+        return MIMIC_EINVAL;
+    memset(d, 0, sizeof *d);
+    d->in = in;
+    d->out = out;
+    d->has_bias = has_bias != 0;
+    mimic_status st = mimic_param_init(&d->weight, in * out);
+    if (st == MIMIC_OK)
+        st = mimic_param_init(&d->bias, d->has_bias ? out : 0);
+    if (st != MIMIC_OK)
+        mimic_dense_free(d);
+    return st;
+}
+
+void mimic_dense_free(mimic_dense *d)
+{
+    if (!d)
+        return;
+    mimic_param_free(&d->weight);
+    mimic_param_free(&d->bias);
+}
+
+mimic_status mimic_dense_forward(const mimic_dense *d, int64_t batch, const float *x, float *y)
+{
+    if (!d || batch < 0 || !x || !y)
+        return MIMIC_EINVAL;
+    // The bias goes into y first so the GEMM adds onto it (beta = 1) in the same pass.
+    if (d->has_bias)
+        for (int64_t i = 0; i < batch; i++)
+            memcpy(y + i * d->out, d->bias.w, (size_t)d->out * sizeof(float));
+    return mimic_sgemm('N', 'T', batch, d->out, d->in, 1.0f, x, d->in, d->weight.w, d->in,
+                       d->has_bias ? 1.0f : 0.0f, y, d->out);
+}
+
+mimic_status mimic_dense_backward(mimic_dense *d, int64_t batch, const float *x,
+                                  const float *dy, float *dx)
+{
+    if (!d || batch < 0 || !x || !dy)
+        return MIMIC_EINVAL;
+    mimic_status st = mimic_sgemm('T', 'N', d->out, d->in, batch, 1.0f, dy, d->out, x, d->in,
+                                  0.0f, d->weight.g, d->in);
+    if (st != MIMIC_OK)
+        return st;
+    if (d->has_bias)
+        for (int64_t o = 0; o < d->out; o++) {
+            double s = 0.0;
+            for (int64_t i = 0; i < batch; i++)
+                s += dy[i * d->out + o];
+            d->bias.g[o] = (float)s;
+        }
+    if (!dx)
+        return MIMIC_OK;
+    return mimic_sgemm('N', 'N', batch, d->in, d->out, 1.0f, dy, d->out, d->weight.w, d->in,
+                       0.0f, dx, d->in);
+}
+
+void mimic_relu_forward(int64_t n, const float *x, float *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void mimic_relu_backward(int64_t n, const float *y, const float *dy, float *dx)
+{
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+static int pool_shape_ok(int64_t n, int64_t c, int64_t h, int64_t w)
+{
+    return n >= 0 && c >= 1 && h >= 2 && w >= 2 && h % 2 == 0 && w % 2 == 0;
+}
+
+mimic_status mimic_maxpool2_forward(int64_t n, int64_t c, int64_t h, int64_t w, const float *x,
+                                    float *y, uint8_t *argmax)
+{
+    if (!pool_shape_ok(n, c, h, w) || (n > 0 && (!x || !y || !argmax)))
+        return MIMIC_EINVAL;
+    const int64_t ho = h / 2, wo = w / 2;
+    for (int64_t p = 0; p < n * c; p++) {
+        const float *src = x + p * h * w;
+        for (int64_t i = 0; i < ho; i++)
+            for (int64_t j = 0; j < wo; j++) {
+                const float *s = src + 2 * i * w + 2 * j;
+                const float v[4] = {s[0], s[1], s[w], s[w + 1]};
+                int best = 0; // first maximum wins, as in PyTorch
+                for (int k = 1; k < 4; k++)
+                    best = v[k] > v[best] ? k : best;
+                y[(p * ho + i) * wo + j] = v[best];
+                argmax[(p * ho + i) * wo + j] = (uint8_t)best;
+            }
+    }
+    return MIMIC_OK;
+}
+
+mimic_status mimic_maxpool2_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                     const uint8_t *argmax, const float *dy, float *dx)
+{
+    if (!pool_shape_ok(n, c, h, w) || (n > 0 && (!argmax || !dy || !dx)))
+        return MIMIC_EINVAL;
+    if (n == 0)
+        return MIMIC_OK;
+    const int64_t ho = h / 2, wo = w / 2;
+    memset(dx, 0, (size_t)(n * c * h * w) * sizeof(float));
+    for (int64_t p = 0; p < n * c; p++)
+        for (int64_t i = 0; i < ho; i++)
+            for (int64_t j = 0; j < wo; j++) {
+                const int64_t o = (p * ho + i) * wo + j;
+                const int k = argmax[o];
+                dx[p * h * w + (2 * i + k / 2) * w + 2 * j + k % 2] = dy[o];
+            }
+    return MIMIC_OK;
+}

@@ -1,0 +1,47 @@
+// The trainer's layers: forward and backward side by side, on the public mimic API only.
+// Activations are row-major [batch][features] for dense layers and NCHW for spatial ones.
+#ifndef MIMIC_TRAIN_LAYERS_H
+#define MIMIC_TRAIN_LAYERS_H
+
+#include <stdint.h>
+
+#include <mimic/mimic.h>
+
+// A trainable tensor: values, gradient (same size) and the SGD momentum buffer.
+typedef struct {
+    float *w, *g, *v;
+    int64_t n;
+} mimic_param;
+
+mimic_status mimic_param_init(mimic_param *p, int64_t n);
+void mimic_param_free(mimic_param *p);
+
+// A dense (fully connected) layer y = x W^T + b with W: out x in (as PyTorch stores it) and
+// b: out. has_bias = 0 makes it the linear bottleneck of Ba & Caruana (no bias either).
+typedef struct {
+    int64_t in, out;
+    int has_bias;
+    mimic_param weight, bias;
+} mimic_dense;
+
+mimic_status mimic_dense_init(mimic_dense *d, int64_t in, int64_t out, int has_bias);
+void mimic_dense_free(mimic_dense *d);
+// y[batch x out] = x[batch x in] W^T + b
+mimic_status mimic_dense_forward(const mimic_dense *d, int64_t batch, const float *x, float *y);
+// Accumulates nothing: dW = dy^T x, db = column sums of dy (overwritten), and, if dx is not
+// NULL, dx[batch x in] = dy W.
+mimic_status mimic_dense_backward(mimic_dense *d, int64_t batch, const float *x,
+                                  const float *dy, float *dx);
+
+// ReLU on n values; backward masks dy by y > 0 (dx may alias dy).
+void mimic_relu_forward(int64_t n, const float *x, float *y);
+void mimic_relu_backward(int64_t n, const float *y, const float *dy, float *dx);
+
+// 2x2 max-pool with stride 2 on NCHW (h and w even): y is n x c x h/2 x w/2. argmax (one byte
+// per output: which of the 4 inputs won) feeds the backward pass, which overwrites dx.
+mimic_status mimic_maxpool2_forward(int64_t n, int64_t c, int64_t h, int64_t w, const float *x,
+                                    float *y, uint8_t *argmax);
+mimic_status mimic_maxpool2_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                     const uint8_t *argmax, const float *dy, float *dx);
+
+#endif
