@@ -1,0 +1,30 @@
+// SGD with momentum and weight decay, He initialisation, warm-up + cosine schedule.
+#include <math.h>
+
+#include "train/sgd.h"
+
+void mimic_sgd_step(const mimic_sgd *opt, mimic_param *p, int decay)
+{
+    const float wd = decay ? opt->weight_decay : 0.0f;
+    for (int64_t i = 0; i < p->n; i++) {
+        p->v[i] = opt->momentum * p->v[i] + (p->g[i] + wd * p->w[i]);
+        p->w[i] -= opt->lr * p->v[i];
+    }
+}
+
+void mimic_init_he(mimic_param *p, int64_t fan_in, mimic_rng *rng)
+{
+    const float std = sqrtf(2.0f / (float)(fan_in > 0 ? fan_in : 1));
+    for (int64_t i = 0; i < p->n; i++)
+        p->w[i] = std * mimic_rng_normal(rng);
+}
+
+float mimic_lr_cosine(float base, int64_t step, int64_t total, int64_t warmup)
+{
+    if (step < warmup)
+        return base * (float)(step + 1) / (float)warmup;
+    if (total <= warmup)
+        return base;
+    const double t = (double)(step - warmup) / (double)(total - warmup);
+    return (float)(0.5 * base * (1.0 + cos(3.141592653589793 * (t < 1.0 ? t : 1.0))));
+}
