@@ -1,0 +1,37 @@
+// The image data sets (Fashion-MNIST, or MNIST in the same IDX layout) and augmentation.
+#ifndef MIMIC_TRAIN_DATA_H
+#define MIMIC_TRAIN_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mimic/status.h>
+
+#include "train/rng.h"
+
+// Where Debian's dataset-fashion-mnist package puts the files.
+#define MIMIC_FMNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+// n single-channel h x w images as floats, NCHW, normalised to zero mean and unit variance
+// with the data set's statistics, and their labels in [0, classes).
+typedef struct {
+    int64_t n, h, w, classes;
+    float *x;
+    int32_t *y;
+} mimic_dataset;
+
+// Load the training (train != 0) or test split from `dir` ({train,t10k}-{images-idx3,
+// labels-idx1}-ubyte, with or without .gz). A missing directory or file names the Debian
+// package to install; a corrupt file names the file and the byte offset (see idx.h).
+mimic_status mimic_dataset_load(const char *dir, int train, mimic_dataset *out, char *err,
+                                size_t err_len);
+void mimic_dataset_free(mimic_dataset *d);
+
+// Copy images `idx[0..n)` of `d` into `x` (n x 1 x h x w) and their labels into `y`. With
+// augment: each image shifted by up to `max_shift` pixels in each direction (uncovered pixels
+// take the normalised value of black) and mirrored left-right with probability 1/2, drawn
+// from `rng`.
+void mimic_dataset_batch(const mimic_dataset *d, const int32_t *idx, int64_t n, int augment,
+                         int max_shift, mimic_rng *rng, float *x, int32_t *y);
+
+#endif
