@@ -1,0 +1,157 @@
+// The sequential network: shapes and parameter counts, backward through conv, ReLU, pool and
+// dense against finite differences, and checkpoints (round trip to the same bits; corrupt,
+// truncated or mismatched files refused without touching the network; no temp file left).
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "train/net.h"
+
+enum { B = 3 };
+
+static void build(mimic_net *net, uint64_t seed)
+{
+    mimic_rng r;
+    mimic_rng_seed(&r, seed);
+    TC_STATUS(mimic_net_init(net, 2, 6, 6, B), MIMIC_OK);
+    TC_STATUS(mimic_net_add_conv(net, 4, 3, 1, 1), MIMIC_OK);
+    TC_STATUS(mimic_net_add_relu(net), MIMIC_OK);
+    TC_STATUS(mimic_net_add_pool(net), MIMIC_OK);
+    TC_STATUS(mimic_net_add_dense(net, 7, 0), MIMIC_OK); // a bottleneck: no bias
+    TC_STATUS(mimic_net_add_dense(net, 5, 1), MIMIC_OK);
+    TC_STATUS(mimic_net_finalize(net, &r), MIMIC_OK);
+    // Non-zero biases so the ReLU sees both signs.
+    for (int64_t i = 0; i < net->layers[0].bias.n; i++)
+        net->layers[0].bias.w[i] = 0.1f * (float)(i % 3) - 0.1f;
+}
+
+static double loss_of(mimic_net *net, const float *x, const float *g)
+{
+    const float *out;
+    TC_STATUS(mimic_net_forward(net, B, x, &out), MIMIC_OK);
+    double l = 0.0;
+    for (int64_t i = 0; i < B * mimic_net_outputs(net); i++)
+        l += (double)out[i] * g[i];
+    return l;
+}
+
+static void check_param_fd(mimic_net *net, const float *x, const float *g, mimic_param *p,
+                           const char *what)
+{
+    for (int64_t k = 0; k < p->n; k += 1 + p->n / 11) {
+        const float keep = p->w[k], h = 1e-2f;
+        p->w[k] = keep + h;
+        const double lp = loss_of(net, x, g);
+        p->w[k] = keep - h;
+        const double lm = loss_of(net, x, g);
+        p->w[k] = keep;
+        tc_ctx("%s[%lld]", what, (long long)k);
+        tc_check_near1("gradient vs finite difference", p->g[k], (lp - lm) / (2.0 * h),
+                       2e-3 * (1.0 + fabs(p->g[k])));
+    }
+}
+
+static void test_shapes_and_gradients(void **state)
+{
+    (void)state;
+    mimic_net net;
+    build(&net, 5);
+    TC_CHECK(net.n_layers == 5 && mimic_net_outputs(&net) == 5);
+    TC_CHECK(net.layers[3].in_c == 4 * 3 * 3);
+    TC_CHECK(mimic_net_param_count(&net) == (4 * 2 * 9 + 4) + 36 * 7 + (7 * 5 + 5));
+    tc_rng r = tc_rng_seed(11);
+    float x[B * 2 * 36], g[B * 5];
+    tc_fill_uniform(&r, x, B * 2 * 36, -1.0f, 1.0f);
+    tc_fill_uniform(&r, g, B * 5, -1.0f, 1.0f);
+    TC_FOR_EACH_ISA(isa) {
+        (void)loss_of(&net, x, g);
+        TC_STATUS(mimic_net_backward(&net, B, g), MIMIC_OK);
+        check_param_fd(&net, x, g, &net.layers[0].weight, "conv weight");
+        check_param_fd(&net, x, g, &net.layers[0].bias, "conv bias");
+        check_param_fd(&net, x, g, &net.layers[3].dense.weight, "bottleneck weight");
+        check_param_fd(&net, x, g, &net.layers[4].dense.weight, "dense weight");
+        check_param_fd(&net, x, g, &net.layers[4].dense.bias, "dense bias");
+    }
+    const float *out;
+    TC_STATUS(mimic_net_forward(&net, B + 1, x, &out), MIMIC_EINVAL); // over the batch cap
+    mimic_net_free(&net);
+}
+
+// Bitwise equality of two parameter arrays (NULL and empty alike for layers without one).
+static int same(const float *a, const float *b, int64_t n)
+{
+    return n == 0 || memcmp(a, b, (size_t)n * sizeof(float)) == 0;
+}
+
+static void test_checkpoint(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mimic-ckpt-XXXXXX", path[128], tmp[160], err[512] = "";
+    TC_CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/net.ckpt", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    mimic_net a, b, other;
+    build(&a, 1);
+    build(&b, 2);
+    a.layers[4].dense.weight.v[3] = 0.25f; // momentum is part of the state
+    const int64_t state_out[2] = {17, 42};
+    int64_t state_in[2] = {0, 0};
+    TC_STATUS(mimic_net_save(&a, path, state_out, sizeof state_out, err, sizeof err), MIMIC_OK);
+    TC_CHECK(access(tmp, F_OK) != 0);
+    TC_STATUS(mimic_net_load(&b, path, state_in, sizeof state_in, err, sizeof err), MIMIC_OK);
+    TC_CHECK(state_in[0] == 17 && state_in[1] == 42);
+    for (int i = 0; i < a.n_layers; i++) {
+        const mimic_layer *la = &a.layers[i], *lb = &b.layers[i];
+        TC_CHECK(same(la->weight.w, lb->weight.w, la->weight.n));
+        TC_CHECK(same(la->bias.w, lb->bias.w, la->bias.n));
+        TC_CHECK(same(la->dense.weight.w, lb->dense.weight.w, la->dense.weight.n));
+        TC_CHECK(same(la->dense.weight.v, lb->dense.weight.v, la->dense.weight.n));
+    }
+    // A different architecture is refused, and leaves the network as it was.
+    mimic_rng r;
+    mimic_rng_seed(&r, 3);
+    TC_STATUS(mimic_net_init(&other, 2, 6, 6, B), MIMIC_OK);
+    TC_STATUS(mimic_net_add_dense(&other, 5, 1), MIMIC_OK);
+    TC_STATUS(mimic_net_finalize(&other, &r), MIMIC_OK);
+    const float w0 = other.layers[0].dense.weight.w[0];
+    TC_STATUS(mimic_net_load(&other, path, state_in, sizeof state_in, err, sizeof err),
+              MIMIC_EFORMAT);
+    TC_CHECK(other.layers[0].dense.weight.w[0] == w0);
+    // One flipped byte, then a truncated file: both refused, naming the file.
+    FILE *f = fopen(path, "r+b");
+    TC_CHECK(f != NULL);
+    fseek(f, 100, SEEK_SET);
+    const int c = fgetc(f);
+    fseek(f, 100, SEEK_SET);
+    fputc(c ^ 0x40, f);
+    fclose(f);
+    TC_STATUS(mimic_net_load(&b, path, state_in, sizeof state_in, err, sizeof err),
+              MIMIC_EFORMAT);
+    if (!strstr(err, path) || !strstr(err, "CRC"))
+        TC_FAIL("unexpected message: %s", err);
+    TC_CHECK(truncate(path, 50) == 0);
+    TC_STATUS(mimic_net_load(&b, path, state_in, sizeof state_in, err, sizeof err),
+              MIMIC_EFORMAT);
+    TC_STATUS(mimic_net_load(&b, "/nonexistent/x.ckpt", NULL, 0, err, sizeof err), MIMIC_EIO);
+    // A directory that does not exist: the save fails cleanly.
+    TC_STATUS(mimic_net_save(&a, "/nonexistent/dir/x.ckpt", NULL, 0, err, sizeof err),
+              MIMIC_EIO);
+    remove(path);
+    rmdir(dir);
+    mimic_net_free(&a);
+    mimic_net_free(&b);
+    mimic_net_free(&other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shapes_and_gradients),
+        cmocka_unit_test(test_checkpoint),
+    };
+    return cmocka_run_group_tests_name("net", tests, tc_group_setup, tc_group_teardown);
+}

@@ -1,0 +1,252 @@
+// The sequential network: layer shapes, buffers, forward, backward and the SGD step.
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/net.h"
+
+mimic_status mimic_net_init(mimic_net *net, int64_t c, int64_t h, int64_t w, int64_t batch_cap)
+{
+    if (!net || c < 1 || h < 1 || w < 1 || batch_cap < 1)
+        return MIMIC_EINVAL;
+    memset(net, 0, sizeof *net);
+    net->batch_cap = batch_cap;
+    // A zero-layer network's "output" is its input shape; layers chain from it.
+    net->layers[0].in_c = c;
+    net->layers[0].in_h = h;
+    net->layers[0].in_w = w;
+    return MIMIC_OK;
+}
+
+// The next layer, with its input shape set from the previous output; NULL when full.
+static mimic_layer *append(mimic_net *net, mimic_layer_kind kind)
+{
+    if (!net || net->n_layers >= MIMIC_NET_MAX_LAYERS)
+        return NULL;
+    mimic_layer *l = &net->layers[net->n_layers];
+    if (net->n_layers > 0) {
+        const mimic_layer *prev = &net->layers[net->n_layers - 1];
+        l->in_c = prev->out_c;
+        l->in_h = prev->out_h;
+        l->in_w = prev->out_w;
+    }
+    l->kind = kind;
+    l->out_c = l->in_c;
+    l->out_h = l->in_h;
+    l->out_w = l->in_w;
+    return l;
+}
+
+mimic_status mimic_net_add_conv(mimic_net *net, int64_t k, int64_t r, int64_t stride,
+                                int64_t pad)
+{
+    mimic_layer *l = append(net, MIMIC_LAYER_CONV);
+    if (!l || k < 1)
+        return MIMIC_EINVAL;
+    l->conv = (mimic_conv2d){.n = 1, .c = l->in_c, .h = l->in_h, .w = l->in_w, .k = k, .r = r,
+                             .s = r, .stride_h = stride, .stride_w = stride, .pad_h = pad,
+                             .pad_w = pad};
+    if (mimic_conv2d_out_hw(&l->conv, &l->out_h, &l->out_w) != MIMIC_OK)
+        return MIMIC_EINVAL;
+    l->out_c = k;
+    net->n_layers++;
+    return MIMIC_OK;
+}
+
+mimic_status mimic_net_add_relu(mimic_net *net)
+{
+    if (!append(net, MIMIC_LAYER_RELU))
+        return MIMIC_EINVAL;
+    net->n_layers++;
+    return MIMIC_OK;
+}
+
+mimic_status mimic_net_add_pool(mimic_net *net)
+{
+    mimic_layer *l = append(net, MIMIC_LAYER_POOL);
+    if (!l || l->in_h % 2 || l->in_w % 2)
+        return MIMIC_EINVAL;
+    l->out_h = l->in_h / 2;
+    l->out_w = l->in_w / 2;
+    net->n_layers++;
+    return MIMIC_OK;
+}
+
+mimic_status mimic_net_add_dense(mimic_net *net, int64_t out, int has_bias)
+{
+    mimic_layer *l = append(net, MIMIC_LAYER_DENSE);
+    if (!l || out < 1)
+        return MIMIC_EINVAL;
+    l->in_c = l->in_c * l->in_h * l->in_w; // flatten: NCHW images are contiguous features
+    l->in_h = l->in_w = 1;
+    l->out_c = out;
+    l->out_h = l->out_w = 1;
+    l->has_bias = has_bias != 0;
+    net->n_layers++;
+    return MIMIC_OK;
+}
+
+static int64_t in_size(const mimic_layer *l)
+{
+    return l->in_c * l->in_h * l->in_w;
+}
+
+static int64_t out_size(const mimic_layer *l)
+{
+    return l->out_c * l->out_h * l->out_w;
+}
+
+mimic_status mimic_net_finalize(mimic_net *net, mimic_rng *rng)
+{
+    if (!net || net->n_layers < 1 || !rng)
+        return MIMIC_EINVAL;
+    const int64_t B = net->batch_cap;
+    for (int i = 0; i < net->n_layers; i++) {
+        mimic_layer *l = &net->layers[i];
+        mimic_status st = MIMIC_OK;
+        if (l->kind == MIMIC_LAYER_CONV) {
+            const int64_t fan_in = l->in_c * l->conv.r * l->conv.s;
+            st = mimic_param_init(&l->weight, l->out_c * fan_in);
+            if (st == MIMIC_OK)
+                st = mimic_param_init(&l->bias, l->out_c);
+            if (st == MIMIC_OK)
+                mimic_init_he(&l->weight, fan_in, rng);
+        } else if (l->kind == MIMIC_LAYER_DENSE) {
+            st = mimic_dense_init(&l->dense, l->in_c, l->out_c, l->has_bias);
+            if (st == MIMIC_OK)
+                mimic_init_he(&l->dense.weight, l->in_c, rng);
+        } else if (l->kind == MIMIC_LAYER_POOL) {
+            l->argmax = malloc((size_t)(B * out_size(l)));
+            st = l->argmax ? MIMIC_OK : MIMIC_ENOMEM;
+        }
+        net->act[i + 1] = malloc((size_t)(B * out_size(l)) * sizeof(float));
+        net->grad[i] = malloc((size_t)(B * in_size(l)) * sizeof(float));
+        if (st == MIMIC_OK && (!net->act[i + 1] || !net->grad[i]))
+            st = MIMIC_ENOMEM;
+        if (st != MIMIC_OK) {
+            mimic_net_free(net);
+            return st;
+        }
+    }
+    return MIMIC_OK;
+}
+
+void mimic_net_free(mimic_net *net)
+{
+    if (!net)
+        return;
+    for (int i = 0; i < net->n_layers; i++) {
+        mimic_layer *l = &net->layers[i];
+        mimic_param_free(&l->weight);
+        mimic_param_free(&l->bias);
+        mimic_dense_free(&l->dense);
+        free(l->argmax);
+        free(net->act[i + 1]);
+        free(net->grad[i]);
+    }
+    memset(net, 0, sizeof *net);
+}
+
+int64_t mimic_net_outputs(const mimic_net *net)
+{
+    return net->n_layers > 0 ? out_size(&net->layers[net->n_layers - 1]) : 0;
+}
+
+int64_t mimic_net_param_count(const mimic_net *net)
+{
+    int64_t n = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        const mimic_layer *l = &net->layers[i];
+        n += l->weight.n + l->bias.n + l->dense.weight.n + l->dense.bias.n;
+    }
+    return n;
+}
+
+static mimic_status layer_forward(mimic_layer *l, int64_t batch, const float *x, float *y)
+{
+    switch (l->kind) {
+    case MIMIC_LAYER_CONV:
+        l->conv.n = batch;
+        return mimic_conv2d_fwd(&l->conv, x, l->weight.w, l->bias.w, y);
+    case MIMIC_LAYER_RELU:
+        mimic_relu_forward(batch * in_size(l), x, y);
+        return MIMIC_OK;
+    case MIMIC_LAYER_POOL:
+        return mimic_maxpool2_forward(batch, l->in_c, l->in_h, l->in_w, x, y, l->argmax);
+    case MIMIC_LAYER_DENSE:
+        return mimic_dense_forward(&l->dense, batch, x, y);
+    }
+    return MIMIC_EINVAL;
+}
+
+mimic_status mimic_net_forward(mimic_net *net, int64_t batch, const float *x, const float **out)
+{
+    if (!net || net->n_layers < 1 || !net->act[1] || batch < 1 || batch > net->batch_cap || !x ||
+        !out)
+        return MIMIC_EINVAL;
+    net->input = x;
+    for (int i = 0; i < net->n_layers; i++) {
+        const float *in = i == 0 ? x : net->act[i];
+        const mimic_status st = layer_forward(&net->layers[i], batch, in, net->act[i + 1]);
+        if (st != MIMIC_OK)
+            return st;
+    }
+    *out = net->act[net->n_layers];
+    return MIMIC_OK;
+}
+
+// Gradients of layer l: parameters from (x, dy); dx (may be NULL for the first layer).
+static mimic_status layer_backward(mimic_layer *l, int64_t batch, const float *x,
+                                   const float *y, const float *dy, float *dx)
+{
+    switch (l->kind) {
+    case MIMIC_LAYER_CONV: {
+        l->conv.n = batch;
+        mimic_status st = mimic_conv2d_bwd_weights(&l->conv, x, dy, l->weight.g, l->bias.g);
+        if (st == MIMIC_OK && dx)
+            st = mimic_conv2d_bwd_data(&l->conv, dy, l->weight.w, dx);
+        return st;
+    }
+    case MIMIC_LAYER_RELU:
+        if (dx)
+            mimic_relu_backward(batch * in_size(l), y, dy, dx);
+        return MIMIC_OK;
+    case MIMIC_LAYER_POOL:
+        return dx ? mimic_maxpool2_backward(batch, l->in_c, l->in_h, l->in_w, l->argmax, dy, dx)
+                  : MIMIC_OK;
+    case MIMIC_LAYER_DENSE:
+        return mimic_dense_backward(&l->dense, batch, x, dy, dx);
+    }
+    return MIMIC_EINVAL;
+}
+
+mimic_status mimic_net_backward(mimic_net *net, int64_t batch, const float *dout)
+{
+    if (!net || !net->input || batch < 1 || batch > net->batch_cap || !dout)
+        return MIMIC_EINVAL;
+    const float *dy = dout;
+    for (int i = net->n_layers - 1; i >= 0; i--) {
+        const float *x = i == 0 ? net->input : net->act[i];
+        // The input's gradient is not needed: skip that (often the largest) product.
+        float *dx = i == 0 ? NULL : net->grad[i];
+        const mimic_status st =
+            layer_backward(&net->layers[i], batch, x, net->act[i + 1], dy, dx);
+        if (st != MIMIC_OK)
+            return st;
+        dy = dx;
+    }
+    return MIMIC_OK;
+}
+
+void mimic_net_step(mimic_net *net, const mimic_sgd *opt)
+{
+    for (int i = 0; i < net->n_layers; i++) {
+        mimic_layer *l = &net->layers[i];
+        if (l->kind == MIMIC_LAYER_CONV) {
+            mimic_sgd_step(opt, &l->weight, 1);
+            mimic_sgd_step(opt, &l->bias, 0);
+        } else if (l->kind == MIMIC_LAYER_DENSE) {
+            mimic_sgd_step(opt, &l->dense.weight, 1);
+            mimic_sgd_step(opt, &l->dense.bias, 0);
+        }
+    }
+}

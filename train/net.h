@@ -1,0 +1,70 @@
+// A sequential network of the trainer's layers (conv, ReLU, 2x2 max-pool, dense), with the
+// activation and gradient buffers for mini-batches up to a fixed size, SGD, and checkpoints.
+#ifndef MIMIC_TRAIN_NET_H
+#define MIMIC_TRAIN_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "train/layers.h"
+#include "train/rng.h"
+#include "train/sgd.h"
+
+#define MIMIC_NET_MAX_LAYERS 16
+
+typedef enum { MIMIC_LAYER_CONV, MIMIC_LAYER_RELU, MIMIC_LAYER_POOL, MIMIC_LAYER_DENSE } mimic_layer_kind;
+
+typedef struct {
+    mimic_layer_kind kind;
+    int64_t in_c, in_h, in_w;    // input of one image (a dense layer sees in_c*in_h*in_w)
+    int64_t out_c, out_h, out_w; // output of one image
+    mimic_conv2d conv;           // CONV: the shape, n set per call
+    mimic_param weight, bias;    // CONV (weight K*C*R*S, bias K)
+    mimic_dense dense;           // DENSE
+    int has_bias;                // DENSE: 0 for a linear bottleneck
+    uint8_t *argmax;             // POOL: winners of the last forward pass
+} mimic_layer;
+
+typedef struct {
+    int n_layers;
+    mimic_layer layers[MIMIC_NET_MAX_LAYERS];
+    int64_t batch_cap;
+    const float *input;                     // the last forward pass's input (borrowed)
+    float *act[MIMIC_NET_MAX_LAYERS + 1];   // act[i + 1]: output of layer i
+    float *grad[MIMIC_NET_MAX_LAYERS + 1];  // grad[i]: d loss / d input of layer i
+} mimic_net;
+
+// An empty network for inputs of c x h x w per image and batches of up to batch_cap.
+mimic_status mimic_net_init(mimic_net *net, int64_t c, int64_t h, int64_t w, int64_t batch_cap);
+// Layers, appended in order; each takes the previous output shape.
+mimic_status mimic_net_add_conv(mimic_net *net, int64_t k, int64_t r, int64_t stride,
+                                int64_t pad);
+mimic_status mimic_net_add_relu(mimic_net *net);
+mimic_status mimic_net_add_pool(mimic_net *net);
+mimic_status mimic_net_add_dense(mimic_net *net, int64_t out, int has_bias);
+// Allocate the buffers and He-initialise every weight from `rng` (biases start at 0).
+mimic_status mimic_net_finalize(mimic_net *net, mimic_rng *rng);
+void mimic_net_free(mimic_net *net);
+
+// Output features per image (the logits of a classifier) and trainable parameters in all.
+int64_t mimic_net_outputs(const mimic_net *net);
+int64_t mimic_net_param_count(const mimic_net *net);
+
+// Forward a batch (batch <= batch_cap) of inputs; *out points at the output, batch x outputs,
+// valid until the next forward.
+mimic_status mimic_net_forward(mimic_net *net, int64_t batch, const float *x, const float **out);
+// Backward from d loss / d output (batch x outputs) for the batch of the last forward pass:
+// fills every parameter's gradient.
+mimic_status mimic_net_backward(mimic_net *net, int64_t batch, const float *dout);
+// One SGD step on every parameter (weights decayed, biases not).
+void mimic_net_step(mimic_net *net, const mimic_sgd *opt);
+
+// Checkpoints: every parameter's values and momentum, plus `extra` caller bytes (training
+// state), with a CRC. Written to PATH.tmp, fsync'ed, then renamed over PATH, so a crash never
+// leaves a half-written checkpoint. Loading checks the layout matches this network.
+mimic_status mimic_net_save(const mimic_net *net, const char *path, const void *extra,
+                            size_t extra_len, char *err, size_t err_len);
+mimic_status mimic_net_load(mimic_net *net, const char *path, void *extra, size_t extra_len,
+                            char *err, size_t err_len);
+
+#endif
