@@ -1,8 +1,12 @@
 // The `mimic` command-line tool: machine and dispatch information (more commands to come).
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <mimic/mimic.h>
+
+#include "train/data.h"
+#include "train/distill.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -12,6 +16,7 @@ static void usage(FILE *out)
                  "\n"
                  "commands:\n"
                  "  info [--json]   CPU, supported and active ISA, cores, caches, GEMM blocking\n"
+                 "  distill [opts]  train the teacher and the shallow students (the main job)\n"
                  "  version         print the library version\n"
                  "\n"
                  "environment:\n"
@@ -123,6 +128,118 @@ static int cmd_info(int argc, char **argv)
     return EXIT_OK;
 }
 
+static void distill_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mimic distill [options]\n"
+            "Train a 4-conv CNN teacher on Fashion-MNIST, then shallow students (784-k-H-10 and\n"
+            "conv5x5+pool-k-H-10) on labels, on the teacher's logits (L2) and with KD; print the\n"
+            "table and write <out>/distill-seed<seed>.json.\n"
+            "  --quick               4096 training images, 2000 test images, 2 epochs each\n"
+            "  --data DIR            IDX files (default %s)\n"
+            "  --out DIR             results directory (default results)\n"
+            "  --epochs N            teacher and student epochs\n"
+            "  --teacher-epochs N, --student-epochs N\n"
+            "  --batch N             mini-batch size (default 128)\n"
+            "  --lr X, --l2-lr X     learning rates (labels/KD, and logit regression)\n"
+            "  --temperature T       KD temperature (default 4)\n"
+            "  --hidden H            student ReLU width (0: match the teacher's parameters)\n"
+            "  --bottleneck K        linear units of the 784-input student (default 128; 0: none)\n"
+            "  --conv-bottleneck K   linear units of the conv-form student (default 32)\n"
+            "  --no-augment          no shifts and flips\n"
+            "  --train-limit N, --test-limit N\n"
+            "  --seed N, --threads N (0: one per physical core)\n",
+            MIMIC_FMNIST_DIR);
+}
+
+// Parses a non-negative integer option value; -1 if it is not one.
+static long long parse_count(const char *s)
+{
+    char *end;
+    const long long v = strtoll(s, &end, 10);
+    return *s && !*end && v >= 0 ? v : -1;
+}
+
+static int cmd_distill(int argc, char **argv)
+{
+    mimic_distill_options o;
+    int quick = 0;
+    for (int i = 0; i < argc; i++)
+        quick |= strcmp(argv[i], "--quick") == 0;
+    mimic_distill_defaults(&o, quick);
+    o.progress = 1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n = v ? parse_count(v) : -1;
+        int used = 1; // consumed the value
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            distill_usage(stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "--quick") == 0 || strcmp(a, "--no-augment") == 0) {
+            o.augment = strcmp(a, "--no-augment") == 0 ? 0 : o.augment;
+            used = 0;
+        } else if (!v) {
+            fprintf(stderr, "mimic distill: %s needs a value\n", a);
+            return EXIT_USAGE;
+        } else if (strcmp(a, "--data") == 0) {
+            o.data_dir = v;
+        } else if (strcmp(a, "--out") == 0) {
+            o.out_dir = v;
+        } else if (strcmp(a, "--lr") == 0 || strcmp(a, "--l2-lr") == 0 ||
+                   strcmp(a, "--temperature") == 0) {
+            char *end;
+            const float x = strtof(v, &end);
+            if (*end || !(x > 0.0f)) {
+                fprintf(stderr, "mimic distill: %s wants a positive number, got '%s'\n", a, v);
+                return EXIT_USAGE;
+            }
+            if (strcmp(a, "--lr") == 0)
+                o.lr = x;
+            else if (strcmp(a, "--l2-lr") == 0)
+                o.l2_lr = x;
+            else
+                o.temperature = x;
+        } else if (n < 0) {
+            fprintf(stderr, "mimic distill: %s wants a non-negative integer, got '%s'\n", a, v);
+            return EXIT_USAGE;
+        } else if (strcmp(a, "--epochs") == 0) {
+            o.teacher_epochs = o.student_epochs = (int)n;
+        } else if (strcmp(a, "--teacher-epochs") == 0) {
+            o.teacher_epochs = (int)n;
+        } else if (strcmp(a, "--student-epochs") == 0) {
+            o.student_epochs = (int)n;
+        } else if (strcmp(a, "--batch") == 0) {
+            o.batch = n;
+        } else if (strcmp(a, "--hidden") == 0) {
+            o.hidden = n;
+        } else if (strcmp(a, "--bottleneck") == 0) {
+            o.bottleneck = n;
+        } else if (strcmp(a, "--conv-bottleneck") == 0) {
+            o.conv_bottleneck = n;
+        } else if (strcmp(a, "--train-limit") == 0) {
+            o.train_limit = n;
+        } else if (strcmp(a, "--test-limit") == 0) {
+            o.test_limit = n;
+        } else if (strcmp(a, "--seed") == 0) {
+            o.seed = (uint64_t)n;
+        } else if (strcmp(a, "--threads") == 0) {
+            o.threads = (int)n;
+        } else {
+            fprintf(stderr, "mimic distill: unknown option '%s'\n", a);
+            distill_usage(stderr);
+            return EXIT_USAGE;
+        }
+        i += used;
+    }
+    char err[2048] = "";
+    const mimic_status st = mimic_distill_run(&o, err, sizeof err);
+    if (st != MIMIC_OK) {
+        fprintf(stderr, "mimic distill: %s\n", err[0] ? err : mimic_status_str(st));
+        return st == MIMIC_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -145,6 +262,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc - 2, argv + 2);
+    if (strcmp(cmd, "distill") == 0)
+        return cmd_distill(argc - 2, argv + 2);
     fprintf(stderr, "mimic: unknown command '%s'\n", cmd);
     usage(stderr);
     return EXIT_USAGE;

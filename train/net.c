@@ -1,4 +1,5 @@
 // The sequential network: layer shapes, buffers, forward, backward and the SGD step.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,6 +236,41 @@ mimic_status mimic_net_backward(mimic_net *net, int64_t batch, const float *dout
         dy = dx;
     }
     return MIMIC_OK;
+}
+
+// Every trainable tensor of the network, in layer order.
+static int trainable(mimic_net *net, mimic_param **out)
+{
+    int n = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        mimic_layer *l = &net->layers[i];
+        if (l->kind == MIMIC_LAYER_CONV) {
+            out[n++] = &l->weight;
+            out[n++] = &l->bias;
+        } else if (l->kind == MIMIC_LAYER_DENSE) {
+            out[n++] = &l->dense.weight;
+            out[n++] = &l->dense.bias;
+        }
+    }
+    return n;
+}
+
+double mimic_net_clip_grad(mimic_net *net, double max_norm)
+{
+    mimic_param *ps[2 * MIMIC_NET_MAX_LAYERS];
+    const int np = trainable(net, ps);
+    double sq = 0.0;
+    for (int i = 0; i < np; i++)
+        for (int64_t j = 0; j < ps[i]->n; j++)
+            sq += (double)ps[i]->g[j] * ps[i]->g[j];
+    const double norm = sqrt(sq);
+    if (norm > max_norm) {
+        const float s = (float)(max_norm / norm);
+        for (int i = 0; i < np; i++)
+            for (int64_t j = 0; j < ps[i]->n; j++)
+                ps[i]->g[j] *= s;
+    }
+    return norm;
 }
 
 void mimic_net_step(mimic_net *net, const mimic_sgd *opt)

@@ -56,6 +56,9 @@ mimic_status mimic_net_forward(mimic_net *net, int64_t batch, const float *x, co
 // Backward from d loss / d output (batch x outputs) for the batch of the last forward pass:
 // fills every parameter's gradient.
 mimic_status mimic_net_backward(mimic_net *net, int64_t batch, const float *dout);
+// Scale every gradient down so their global L2 norm is at most max_norm; returns the norm
+// before scaling.
+double mimic_net_clip_grad(mimic_net *net, double max_norm);
 // One SGD step on every parameter (weights decayed, biases not).
 void mimic_net_step(mimic_net *net, const mimic_sgd *opt);
 

@@ -1,0 +1,421 @@
+// `mimic distill`: train the teacher, then six shallow students in lockstep over one
+// augmented transfer-set stream, and report accuracy, parameters, time and throughput.
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mimic/mimic.h>
+
+#include "train/data.h"
+#include "train/distill.h"
+#include "train/net.h"
+
+#define CLASSES 10
+#define MAX_EPOCHS 256
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static mimic_status fail(char *err, size_t err_len, mimic_status st, const char *fmt, ...)
+{
+    if (err && err_len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        (void)vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+void mimic_distill_defaults(mimic_distill_options *o, int quick)
+{
+    *o = (mimic_distill_options){
+        .data_dir = MIMIC_FMNIST_DIR,
+        .out_dir = "results",
+        .teacher_epochs = 15,
+        .student_epochs = 15,
+        .batch = 128,
+        .lr = 0.05f,
+        .momentum = 0.9f,
+        .weight_decay = 5e-4f,
+        .l2_lr = 0.01f,
+        .clip = 5.0f,
+        .temperature = 4.0f,
+        .kd_label_weight = 0.1f,
+        .hidden = 0,     // 0: matched to the teacher's parameter count
+        .bottleneck = 128,
+        .conv_bottleneck = 32,
+        .conv_channels = 64,
+        .augment = 1,
+        .seed = 1,
+        .progress = 1,
+    };
+    if (quick) {
+        o->teacher_epochs = 2;
+        o->student_epochs = 2;
+        o->train_limit = 4096;
+        o->test_limit = 2000;
+    }
+}
+
+// --- Models -------------------------------------------------------------------------------
+
+// conv3x3(32)-ReLU-conv3x3(32)-ReLU-pool-conv3x3(64)-ReLU-conv3x3(64)-ReLU-pool-
+// dense 3136->256-ReLU-dense 256->10.
+static mimic_status build_teacher(mimic_net *n, int64_t batch, mimic_rng *r)
+{
+    mimic_status st = mimic_net_init(n, 1, 28, 28, batch);
+    const int64_t widths[4] = {32, 32, 64, 64};
+    for (int i = 0; st == MIMIC_OK && i < 4; i++) {
+        st = mimic_net_add_conv(n, widths[i], 3, 1, 1);
+        if (st == MIMIC_OK)
+            st = mimic_net_add_relu(n);
+        if (st == MIMIC_OK && i % 2 == 1)
+            st = mimic_net_add_pool(n);
+    }
+    if (st == MIMIC_OK)
+        st = mimic_net_add_dense(n, 256, 1);
+    if (st == MIMIC_OK)
+        st = mimic_net_add_relu(n);
+    if (st == MIMIC_OK)
+        st = mimic_net_add_dense(n, CLASSES, 1);
+    return st == MIMIC_OK ? mimic_net_finalize(n, r) : st;
+}
+
+// The shallow head of both student forms: [k linear] -> H ReLU -> 10.
+static mimic_status add_shallow_head(mimic_net *n, int64_t k, int64_t hidden)
+{
+    mimic_status st = k > 0 ? mimic_net_add_dense(n, k, 0) : MIMIC_OK;
+    if (st == MIMIC_OK)
+        st = mimic_net_add_dense(n, hidden, 1);
+    if (st == MIMIC_OK)
+        st = mimic_net_add_relu(n);
+    return st == MIMIC_OK ? mimic_net_add_dense(n, CLASSES, 1) : st;
+}
+
+// The TIMIT form (784 -> k -> H -> 10) or the CIFAR form (conv5x5(C)-ReLU-pool -> k -> H -> 10).
+static mimic_status build_student(mimic_net *n, int conv_form, const mimic_distill_options *o,
+                                  int64_t hidden, mimic_rng *r)
+{
+    mimic_status st = mimic_net_init(n, 1, 28, 28, o->batch);
+    if (st == MIMIC_OK && conv_form) {
+        st = mimic_net_add_conv(n, o->conv_channels, 5, 1, 2);
+        if (st == MIMIC_OK)
+            st = mimic_net_add_relu(n);
+        if (st == MIMIC_OK)
+            st = mimic_net_add_pool(n);
+    }
+    if (st == MIMIC_OK)
+        st = add_shallow_head(n, conv_form ? o->conv_bottleneck : o->bottleneck, hidden);
+    return st == MIMIC_OK ? mimic_net_finalize(n, r) : st;
+}
+
+// H that gives a student of this form about `target` parameters:
+// params = front + in*k + (k + 1) * H + 10 * H + 10, solved for H.
+static int64_t matched_hidden(int conv_form, const mimic_distill_options *o, int64_t target)
+{
+    const int64_t c = o->conv_channels, k = conv_form ? o->conv_bottleneck : o->bottleneck;
+    const int64_t front = conv_form ? c * 25 + c : 0;
+    const int64_t in = conv_form ? c * 14 * 14 : 28 * 28;
+    const int64_t fixed = front + (k > 0 ? in * k : 0) + 10;
+    const int64_t per_h = (k > 0 ? k : in) + 1 + 10;
+    const int64_t h = (target - fixed) / per_h;
+    return h < 16 ? 16 : h;
+}
+
+// --- Training -----------------------------------------------------------------------------
+
+typedef enum { LOSS_LABELS, LOSS_L2, LOSS_KD } loss_kind;
+
+static const char *const loss_names[3] = {"labels (CE)", "logits (L2)", "KD"};
+
+typedef struct {
+    char name[64];
+    mimic_net net;
+    loss_kind loss;
+    float base_lr;
+    float *grad;              // d loss / d logits, batch x 10
+    double seconds;           // training time of this model alone
+    double loss_sum;          // this epoch
+    double epoch_acc[MAX_EPOCHS], epoch_loss[MAX_EPOCHS];
+    double accuracy, infer_ips;
+} model;
+
+static void progress(const mimic_distill_options *o, const char *fmt, ...)
+{
+    if (!o->progress)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fflush(stderr);
+}
+
+// Accuracy on (the first `limit` of) the test set and the inference rate.
+static double evaluate(mimic_net *net, const mimic_dataset *test, int64_t limit, double *ips)
+{
+    const int64_t n = limit > 0 && limit < test->n ? limit : test->n;
+    const int64_t B = net->batch_cap, hw = test->h * test->w;
+    int64_t correct = 0;
+    const double t0 = now();
+    for (int64_t first = 0; first < n; first += B) {
+        const int64_t b = n - first < B ? n - first : B;
+        const float *out;
+        if (mimic_net_forward(net, b, test->x + first * hw, &out) != MIMIC_OK)
+            return -1.0;
+        for (int64_t i = 0; i < b; i++) {
+            int best = 0;
+            for (int c = 1; c < CLASSES; c++)
+                best = out[i * CLASSES + c] > out[i * CLASSES + best] ? c : best;
+            correct += best == test->y[first + i];
+        }
+    }
+    *ips = (double)n / (now() - t0);
+    return (double)correct / (double)n;
+}
+
+// One step of one model on a batch: forward, its loss, backward, SGD.
+static mimic_status train_step(model *m, const mimic_distill_options *o, int64_t b,
+                               const float *x, const int32_t *y, const float *teacher_logits,
+                               float lr, float *scratch)
+{
+    const double t0 = now();
+    const float *out;
+    mimic_status st = mimic_net_forward(&m->net, b, x, &out);
+    float loss = 0.0f;
+    if (st == MIMIC_OK && m->loss == LOSS_LABELS)
+        st = mimic_ce_loss(out, y, b, CLASSES, &loss, m->grad);
+    else if (st == MIMIC_OK && m->loss == LOSS_L2)
+        st = mimic_logit_l2_loss(out, teacher_logits, b, CLASSES, &loss, m->grad);
+    else if (st == MIMIC_OK) {
+        // Hinton: T^2 KL at temperature T plus a small weight on the labels' cross-entropy.
+        float ce;
+        st = mimic_kd_loss(out, teacher_logits, b, CLASSES, o->temperature, &loss, m->grad);
+        if (st == MIMIC_OK)
+            st = mimic_ce_loss(out, y, b, CLASSES, &ce, scratch);
+        for (int64_t i = 0; st == MIMIC_OK && i < b * CLASSES; i++)
+            m->grad[i] += o->kd_label_weight * scratch[i];
+        loss += o->kd_label_weight * ce;
+    }
+    if (st == MIMIC_OK)
+        st = mimic_net_backward(&m->net, b, m->grad);
+    if (st == MIMIC_OK && o->clip > 0.0f)
+        (void)mimic_net_clip_grad(&m->net, o->clip);
+    if (st == MIMIC_OK) {
+        const mimic_sgd opt = {lr, o->momentum, o->weight_decay};
+        mimic_net_step(&m->net, &opt);
+    }
+    m->loss_sum += loss;
+    m->seconds += now() - t0;
+    return st;
+}
+
+// Train `models` in lockstep over the same stream of (augmented) batches; if `teacher` is
+// given, its logits on each batch are the targets of the L2 and KD models, computed once per
+// batch and shared by all of them.
+static mimic_status train_models(model *models, int count, mimic_net *teacher,
+                                 const mimic_distill_options *o, int epochs,
+                                 const mimic_dataset *train, const mimic_dataset *test,
+                                 uint64_t stream_seed, const char *phase)
+{
+    const int64_t n = o->train_limit > 0 && o->train_limit < train->n ? o->train_limit : train->n;
+    const int64_t B = o->batch, steps = n / B, total = steps * epochs, hw = train->h * train->w;
+    int32_t *order = malloc((size_t)n * sizeof *order), *yb = malloc((size_t)B * sizeof *yb);
+    float *xb = malloc((size_t)(B * hw) * sizeof *xb);
+    float *tl = malloc((size_t)(B * CLASSES) * sizeof *tl);
+    float *scratch = malloc((size_t)(B * CLASSES) * sizeof *scratch);
+    mimic_status st = order && yb && xb && tl && scratch ? MIMIC_OK : MIMIC_ENOMEM;
+    for (int64_t i = 0; i < n && st == MIMIC_OK; i++)
+        order[i] = (int32_t)i;
+    mimic_rng rng;
+    mimic_rng_seed(&rng, stream_seed);
+    const double t_start = now();
+    for (int e = 0; e < epochs && st == MIMIC_OK; e++) {
+        mimic_rng_shuffle(&rng, order, n);
+        for (int i = 0; i < count; i++)
+            models[i].loss_sum = 0.0;
+        for (int64_t s = 0; s < steps && st == MIMIC_OK; s++) {
+            mimic_dataset_batch(train, order + s * B, B, o->augment, 2, &rng, xb, yb);
+            if (teacher) {
+                const float *out;
+                st = mimic_net_forward(teacher, B, xb, &out);
+                if (st == MIMIC_OK)
+                    memcpy(tl, out, (size_t)(B * CLASSES) * sizeof *tl);
+            }
+            const int64_t step = (int64_t)e * steps + s;
+            for (int i = 0; i < count && st == MIMIC_OK; i++) {
+                const float lr = mimic_lr_cosine(models[i].base_lr, step, total, steps / 2 + 1);
+                st = train_step(&models[i], o, B, xb, yb, tl, lr, scratch);
+            }
+            if (o->progress && isatty(2) && (s % 20 == 0 || s == steps - 1)) {
+                const double el = now() - t_start, done = (double)(step + 1) / (double)total;
+                progress(o, "\r%s: epoch %d/%d step %lld/%lld  %.0f img/s  ETA %.0f s   ",
+                         phase, e + 1, epochs, (long long)s + 1, (long long)steps,
+                         (double)((step + 1) * B) / el, el / done - el);
+            }
+        }
+        for (int i = 0; i < count && st == MIMIC_OK; i++) {
+            double ips;
+            models[i].epoch_loss[e] = models[i].loss_sum / (double)steps;
+            models[i].epoch_acc[e] = evaluate(&models[i].net, test, o->test_limit, &ips);
+            progress(o, "%s%s: epoch %d/%d %-28s loss %.4f  test accuracy %.4f\n",
+                     o->progress && isatty(2) ? "\r" : "", phase, e + 1, epochs,
+                     models[i].name, models[i].epoch_loss[e], models[i].epoch_acc[e]);
+        }
+    }
+    free(order);
+    free(yb);
+    free(xb);
+    free(tl);
+    free(scratch);
+    return st;
+}
+
+// --- Report -------------------------------------------------------------------------------
+
+static void print_table(const model *m, int count, int64_t train_images, int epochs_t,
+                        int epochs_s)
+{
+    printf("\n%-40s %10s %9s %10s %12s %12s\n", "model", "params", "test acc", "train s",
+           "train img/s", "infer img/s");
+    for (int i = 0; i < count; i++) {
+        const int epochs = i == 0 ? epochs_t : epochs_s;
+        printf("%-40s %10lld %8.2f%% %10.1f %12.0f %12.0f\n", m[i].name,
+               (long long)mimic_net_param_count(&m[i].net), 100.0 * m[i].accuracy,
+               m[i].seconds, (double)(train_images * epochs) / m[i].seconds, m[i].infer_ips);
+    }
+}
+
+static void json_model(FILE *f, const model *m, int epochs, int last)
+{
+    fprintf(f, "    {\"name\": \"%s\", \"loss\": \"%s\", \"params\": %lld, \"test_accuracy\": %.6f, "
+               "\"train_seconds\": %.3f, \"infer_images_per_s\": %.1f, \"epochs\": [",
+            m->name, loss_names[m->loss], (long long)mimic_net_param_count(&m->net), m->accuracy,
+            m->seconds, m->infer_ips);
+    for (int e = 0; e < epochs; e++)
+        fprintf(f, "%s{\"loss\": %.6f, \"test_accuracy\": %.6f}", e ? ", " : "",
+                m->epoch_loss[e], m->epoch_acc[e]);
+    fprintf(f, "]}%s\n", last ? "" : ",");
+}
+
+// The results as JSON, written to a temp file and renamed so no half file is ever left.
+static mimic_status write_json(const mimic_distill_options *o, const model *m, int count,
+                               double total_s, char *err, size_t err_len)
+{
+    char path[1024], tmp[1100];
+    snprintf(path, sizeof path, "%s/distill-seed%llu.json", o->out_dir,
+             (unsigned long long)o->seed);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return fail(err, err_len, MIMIC_EIO, "%s: cannot create", tmp);
+    mimic_info info;
+    (void)mimic_info_get(&info);
+    fprintf(f, "{\n  \"mimic_version\": \"%s\", \"cpu_model\": \"%s\", \"isa\": \"%s\", "
+               "\"threads\": %d,\n",
+            mimic_version(), info.cpu_model, mimic_isa_name(info.active), info.threads);
+    fprintf(f, "  \"settings\": {\"seed\": %llu, \"batch\": %lld, \"teacher_epochs\": %d, "
+               "\"student_epochs\": %d, \"train_limit\": %lld, \"test_limit\": %lld, "
+               "\"lr\": %g, \"l2_lr\": %g, \"momentum\": %g, \"weight_decay\": %g, "
+               "\"temperature\": %g, \"kd_label_weight\": %g, \"augment\": %d, \"clip\": %g},\n",
+            (unsigned long long)o->seed, (long long)o->batch, o->teacher_epochs,
+            o->student_epochs, (long long)o->train_limit, (long long)o->test_limit,
+            (double)o->lr, (double)o->l2_lr, (double)o->momentum, (double)o->weight_decay,
+            (double)o->temperature, (double)o->kd_label_weight, o->augment, (double)o->clip);
+    fprintf(f, "  \"total_seconds\": %.3f,\n  \"models\": [\n", total_s);
+    for (int i = 0; i < count; i++)
+        json_model(f, &m[i], i == 0 ? o->teacher_epochs : o->student_epochs, i == count - 1);
+    fprintf(f, "  ]\n}\n");
+    const int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+        (void)remove(tmp);
+        return fail(err, err_len, MIMIC_EIO, "%s: cannot write", path);
+    }
+    printf("\nresults: %s\n", path);
+    return MIMIC_OK;
+}
+
+// --- The experiment -----------------------------------------------------------------------
+
+#define N_MODELS 7 // the teacher, then two student forms x three trainings
+
+mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t err_len)
+{
+    if (!o || o->batch < 1 || o->teacher_epochs < 1 || o->student_epochs < 1 ||
+        o->teacher_epochs > MAX_EPOCHS || o->student_epochs > MAX_EPOCHS)
+        return fail(err, err_len, MIMIC_EINVAL, "invalid options (epochs 1..%d, batch >= 1)",
+                    MAX_EPOCHS);
+    if (o->threads >= 0)
+        (void)mimic_threads_set(o->threads);
+    mimic_dataset train, test;
+    mimic_status st = mimic_dataset_load(o->data_dir, 1, &train, err, err_len);
+    if (st != MIMIC_OK)
+        return st;
+    st = mimic_dataset_load(o->data_dir, 0, &test, err, err_len);
+    if (st != MIMIC_OK) {
+        mimic_dataset_free(&train);
+        return st;
+    }
+    const double t0 = now();
+    const int64_t images = o->train_limit > 0 && o->train_limit < train.n ? o->train_limit
+                                                                           : train.n;
+    static model m[N_MODELS];
+    memset(m, 0, sizeof m);
+    mimic_rng init;
+    mimic_rng_seed(&init, o->seed);
+    snprintf(m[0].name, sizeof m[0].name, "teacher (4 conv + 2 dense)");
+    m[0].loss = LOSS_LABELS;
+    m[0].base_lr = o->lr;
+    st = build_teacher(&m[0].net, o->batch, &init);
+    const int64_t target = mimic_net_param_count(&m[0].net);
+    for (int form = 0; form < 2 && st == MIMIC_OK; form++) {
+        const int64_t hidden = o->hidden > 0 ? o->hidden : matched_hidden(form, o, target);
+        for (int l = 0; l < 3 && st == MIMIC_OK; l++) {
+            model *s = &m[1 + form * 3 + l];
+            snprintf(s->name, sizeof s->name, "%s k=%lld H=%lld, %s",
+                     form ? "conv5x5+pool" : "784",
+                     (long long)(form ? o->conv_bottleneck : o->bottleneck),
+                     (long long)hidden, loss_names[l]);
+            s->loss = (loss_kind)l;
+            s->base_lr = l == LOSS_L2 ? o->l2_lr : o->lr;
+            st = build_student(&s->net, form, o, hidden, &init);
+        }
+    }
+    for (int i = 0; i < N_MODELS && st == MIMIC_OK; i++) {
+        m[i].grad = malloc((size_t)(o->batch * CLASSES) * sizeof(float));
+        if (!m[i].grad)
+            st = MIMIC_ENOMEM;
+    }
+    if (st == MIMIC_OK)
+        st = train_models(&m[0], 1, NULL, o, o->teacher_epochs, &train, &test, o->seed + 1,
+                          "teacher");
+    if (st == MIMIC_OK)
+        st = train_models(&m[1], N_MODELS - 1, &m[0].net, o, o->student_epochs, &train, &test,
+                          o->seed + 2, "students");
+    for (int i = 0; i < N_MODELS && st == MIMIC_OK; i++)
+        m[i].accuracy = evaluate(&m[i].net, &test, o->test_limit, &m[i].infer_ips);
+    if (st == MIMIC_OK) {
+        print_table(m, N_MODELS, images, o->teacher_epochs, o->student_epochs);
+        st = write_json(o, m, N_MODELS, now() - t0, err, err_len);
+    } else if (err && !err[0]) {
+        fail(err, err_len, st, "training failed: %s", mimic_status_str(st));
+    }
+    for (int i = 0; i < N_MODELS; i++) {
+        mimic_net_free(&m[i].net);
+        free(m[i].grad);
+    }
+    mimic_dataset_free(&train);
+    mimic_dataset_free(&test);
+    return st;
+}

@@ -1,0 +1,40 @@
+// The experiment of Ba & Caruana (2014) on Fashion-MNIST: a deep CNN teacher, then shallow
+// students trained on labels, on the teacher's logits (L2) and with Hinton's KD.
+#ifndef MIMIC_TRAIN_DISTILL_H
+#define MIMIC_TRAIN_DISTILL_H
+
+#include <stdint.h>
+
+#include <mimic/status.h>
+
+typedef struct {
+    const char *data_dir;   // IDX files (default: Debian's dataset-fashion-mnist)
+    const char *out_dir;    // JSON results and checkpoints go here
+    int teacher_epochs;     // epochs of the teacher
+    int student_epochs;     // epochs of every student training
+    int64_t batch;          // mini-batch size
+    int64_t train_limit;    // use only the first N training images (0: all); --quick
+    int64_t test_limit;     // evaluate on the first N test images (0: all)
+    float lr, momentum, weight_decay;
+    float l2_lr;            // learning rate of the logit-regression students
+    float clip;             // clip each step's gradient to this global L2 norm (0: never)
+    float temperature;      // KD temperature
+    float kd_label_weight;  // weight of the label cross-entropy mixed into KD
+    int64_t hidden;         // student H (ReLU units); 0: match the teacher's parameter count
+    int64_t bottleneck;     // k linear units of the 784-input student (0: no bottleneck)
+    int64_t conv_bottleneck; // k of the conv-form student, whose input is 64 x 14 x 14
+    int64_t conv_channels;  // the CIFAR-form student's single conv layer
+    int augment;            // shifts of up to 2 pixels and flips, teacher and transfer set
+    uint64_t seed;
+    int threads;            // 0: one per physical core
+    int progress;           // progress lines on stderr
+} mimic_distill_options;
+
+// The defaults of `mimic distill` (and, with quick != 0, of `mimic distill --quick`).
+void mimic_distill_defaults(mimic_distill_options *o, int quick);
+
+// Run the whole experiment; prints the table on stdout and writes
+// <out_dir>/distill-<seed>.json. err gets a message on failure.
+mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t err_len);
+
+#endif
