@@ -17,18 +17,15 @@ const mimic_gemm_ukernel mimic_gemm_ukernels[MIMIC_ISA_COUNT] = {
 };
 #undef MIMIC_UKERNEL
 
-// Until an ISA has its own variant of a kernel family (convolution and softmax arrive in
-// their own issues), its table uses the scalar one; `mimic info` names what runs.
+// Until an ISA has its own variant of a kernel family (SIMD im2col arrives in its own issue),
+// its table uses the scalar one; `mimic info` names what runs.
 #define SCALAR_CONV {mimic_im2col__scalar, mimic_col2im__scalar, "im2col__scalar"}
-#define SCALAR_SOFTMAX                                                                         \
-    {mimic_row_max__scalar, mimic_exp_sum__scalar, mimic_scale__scalar,                        \
-     mimic_shift_scale__scalar, mimic_sq_diff__scalar, mimic_kd_row__scalar, "softmax__scalar"}
 
 static const mimic_kernels table_scalar = {
     .isa = MIMIC_ISA_SCALAR,
     .gemm = &mimic_gemm_ukernels[MIMIC_ISA_SCALAR],
     .conv = SCALAR_CONV,
-    .softmax = SCALAR_SOFTMAX,
+    .softmax = MIMIC_SOFTMAX_TABLE(scalar),
 };
 
 #if defined(MIMIC_HAVE_AVX2)
@@ -36,7 +33,7 @@ static const mimic_kernels table_avx2 = {
     .isa = MIMIC_ISA_AVX2,
     .gemm = &mimic_gemm_ukernels[MIMIC_ISA_AVX2],
     .conv = SCALAR_CONV,
-    .softmax = SCALAR_SOFTMAX,
+    .softmax = MIMIC_SOFTMAX_TABLE(avx2),
 };
 #endif
 
@@ -45,7 +42,7 @@ static const mimic_kernels table_avx512 = {
     .isa = MIMIC_ISA_AVX512,
     .gemm = &mimic_gemm_ukernels[MIMIC_ISA_AVX512],
     .conv = SCALAR_CONV,
-    .softmax = SCALAR_SOFTMAX,
+    .softmax = MIMIC_SOFTMAX_TABLE(avx512),
 };
 #endif
 
@@ -54,7 +51,7 @@ static const mimic_kernels table_neon = {
     .isa = MIMIC_ISA_NEON,
     .gemm = &mimic_gemm_ukernels[MIMIC_ISA_NEON],
     .conv = SCALAR_CONV,
-    .softmax = SCALAR_SOFTMAX,
+    .softmax = MIMIC_SOFTMAX_TABLE(neon),
 };
 #endif
 

@@ -38,22 +38,46 @@ typedef struct {
 } mimic_conv_kernels;
 
 // --- Softmax passes (one row of n >= 1 elements each) ---
+// The per-row constants of kd_row: student and teacher max and log-sum-exp at temperature T,
+// 1/T, the gradient's scale, and the scales of stored exps.
 typedef struct {
+    float ms, lse_s, mt, lse_t, inv_t, g_scale, p_scale, q_scale;
+} mimic_kd_row_args;
+
+// Every ISA computes exp with the algorithm of kernels/softmax/exp_scalar.h.
+typedef struct {
+    // Rows of n <= short_max (row stride n), each in one read: m_i = max_j x[j] (NaN
+    // ignored), sum_i = sum_j exp((x[j] - m_i) * inv_t) (NaN for a row with NaN or +inf, or
+    // all -inf); y = exp(...) * (s / sum_i) if y != NULL; max[i], sum[i] if max != NULL (y and
+    // max are not both NULL).
+    void (*short_rows)(const float *x, float *y, size_t rows, size_t n, float inv_t, float s,
+                       float *max, float *sum);
+    size_t short_max;
     // max_j x[j] ignoring NaN (-inf for an all -inf row).
     float (*row_max)(const float *x, size_t n);
     // y[j] = exp((x[j] - m) * inv_t) if y != NULL; returns the sum of those values.
     float (*exp_sum)(const float *x, float *y, size_t n, float m, float inv_t);
-    // y[j] *= s
-    void (*scale)(float *y, size_t n, float s);
+    // Online (Milakov & Gimelshein 2018), one read: returns m = row_max(x) and sets
+    // *sum = sum_j exp((x[j] - m) * inv_t): NaN if x holds NaN or +inf, 0 if every entry is
+    // -inf or NaN (the empty sum; the output passes then make the row NaN through x - m = NaN).
+    // With y != NULL it also writes y[j] = exp((x[j] - *ref) * inv_t) for j >= *from (the
+    // entries before *from are relative to older references: recompute them).
+    float (*max_sum)(const float *x, float *y, size_t n, float inv_t, float *sum, float *ref,
+                     size_t *from);
+    // y[j] = x[j] * s (y may be x)
+    void (*scale)(const float *x, float *y, size_t n, float s);
+    // y[j] = exp((x[j] - m) * inv_t) * s
+    void (*exp_scale)(const float *x, float *y, size_t n, float m, float inv_t, float s);
     // y[j] = (x[j] - m) * inv_t - c
     void (*shift_scale)(const float *x, float *y, size_t n, float m, float inv_t, float c);
     // returns sum_j (s[j] - t[j])^2; g[j] = (s[j] - t[j]) * g_scale if g != NULL
     float (*sq_diff)(const float *s, const float *t, float *g, size_t n, float g_scale);
-    // With ls = (s - ms) * inv_t - lse_s and lt likewise (log-probabilities at T):
-    // returns sum_j p_j (lt_j - ls_j), p = exp(lt) (0 where p == 0);
-    // g[j] = (exp(ls_j) - p_j) * g_scale if g != NULL.
-    float (*kd_row)(const float *s, const float *t, float *g, size_t n, float ms, float lse_s,
-                    float mt, float lse_t, float inv_t, float g_scale);
+    // With ls = (s - ms) * inv_t - lse_s and lt likewise (log-probabilities at T), p = exp(lt)
+    // and q = exp(ls), or p = ep * p_scale and q = eq * q_scale when ep != NULL (eq is read
+    // only with g): returns sum_j p_j (lt_j - ls_j) (0 where p == 0);
+    // g[j] = (q_j - p_j) * g_scale if g != NULL.
+    float (*kd_row)(const float *s, const float *t, const float *ep, const float *eq, float *g,
+                    size_t n, const mimic_kd_row_args *a);
     const char *name;
 } mimic_softmax_kernels;
 

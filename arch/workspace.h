@@ -8,6 +8,7 @@ typedef enum {
     MIMIC_WS_GEMM_A,   // packed A block
     MIMIC_WS_GEMM_B,   // packed B panel
     MIMIC_WS_CONV_COL, // im2col column buffer
+    MIMIC_WS_SOFTMAX,  // softmax, calling thread: chunks and exps of long rows, KD's exps
     MIMIC_WS_COUNT
 } mimic_ws_slot;
 

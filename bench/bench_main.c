@@ -102,6 +102,7 @@ int main(int argc, char **argv) {
     add_context();
     bench_register_roof();
     bench_register_gemm();
+    bench_register_softmax();
     int rc = mb_main(nargs, args);
     free(args);
     return rc;

@@ -333,6 +333,69 @@ static void test_kd_equal_and_masked(void **state) {
     free(s), free(g), free(t);
 }
 
+// Rows on every path: short (in registers on some ISAs, not on others), three passes, and the
+// online pass (one chunk, two); ce with the gradient written over the logits included.
+static void test_losses_long_rows(void **state) {
+    (void)state;
+    static const int64_t cols_list[] = {33, 65, 1023, 1024, 20000};
+    tc_rng rng = tc_rng_seed(25);
+    for (int ic = 0; ic < 5; ic++) {
+        const int64_t rows = 2, cols = cols_list[ic];
+        const size_t n = (size_t)(rows * cols);
+        float *s = tc_alloc(n), *t = tc_alloc(n);
+        int32_t lab[2] = {0, (int32_t)(cols - 1)};
+        tc_fill_uniform(&rng, s, n, -8, 8);
+        tc_fill_uniform(&rng, t, n, -8, 8);
+        loss_args a = {CE, NULL, lab, rows, cols, 1.0f};
+        tc_ctx("ce rows=%lld cols=%lld", (long long)rows, (long long)cols);
+        check_loss(&a, s, 0);
+        a = (loss_args){L2, t, NULL, rows, cols, 1.0f};
+        tc_ctx("l2 rows=%lld cols=%lld", (long long)rows, (long long)cols);
+        check_loss(&a, s, 0);
+        for (int it = 0; it < 4; it++) {
+            a = (loss_args){KD, t, NULL, rows, cols, k_temps[it]};
+            tc_ctx("kd rows=%lld cols=%lld T=%g", (long long)rows, (long long)cols,
+                   (double)k_temps[it]);
+            check_loss(&a, s, 0);
+        }
+        free(s), free(t);
+    }
+}
+
+// Loss and gradient bits do not depend on the thread count.
+static void test_losses_threads_bitwise(void **state) {
+    (void)state;
+    static const int64_t shapes[][2] = {{300, 10}, {70, 1000}, {3, 3000}};
+    tc_rng rng = tc_rng_seed(26);
+    const int threads = mimic_threads_get();
+    for (int i = 0; i < 3; i++) {
+        const int64_t rows = shapes[i][0], cols = shapes[i][1];
+        const size_t n = (size_t)(rows * cols);
+        float *s = tc_alloc(n), *t = tc_alloc(n), *g1 = tc_alloc(n), *g2 = tc_alloc(n);
+        int32_t *lab = malloc((size_t)rows * sizeof *lab);
+        tc_fill_uniform(&rng, s, n, -8, 8);
+        tc_fill_uniform(&rng, t, n, -8, 8);
+        for (int64_t r = 0; r < rows; r++)
+            lab[r] = (int32_t)tc_rng_int(&rng, 0, cols - 1);
+        TC_FOR_EACH_ISA(isa) {
+            for (int kind = CE; kind <= KD; kind++) {
+                loss_args a = {(loss_kind)kind, t, lab, rows, cols, 4.0f};
+                float l1, l2;
+                tc_ctx("%s rows=%lld cols=%lld, 1 thread vs 3", kind_name(a.kind),
+                       (long long)rows, (long long)cols);
+                mimic_threads_set(1);
+                TC_STATUS(lib_loss(&a, s, &l1, g1), MIMIC_OK);
+                mimic_threads_set(3);
+                TC_STATUS(lib_loss(&a, s, &l2, g2), MIMIC_OK);
+                mimic_threads_set(threads);
+                tc_check_bitwise("loss, 3 threads vs 1", &l2, &l1, 1);
+                tc_check_bitwise("grad, 3 threads vs 1", g2, g1, n);
+            }
+        }
+        free(s), free(t), free(g1), free(g2), free(lab);
+    }
+}
+
 // Labels out of range: MIMIC_EINVAL, loss and grad untouched.
 static void test_ce_bad_labels(void **state) {
     (void)state;
@@ -355,7 +418,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_losses_vs_reference), cmocka_unit_test(test_losses_reference_fd),
         cmocka_unit_test(test_l2_closed_form),      cmocka_unit_test(test_kd_equal_and_masked),
-        cmocka_unit_test(test_ce_bad_labels),
+        cmocka_unit_test(test_ce_bad_labels),       cmocka_unit_test(test_losses_long_rows),
+        cmocka_unit_test(test_losses_threads_bitwise),
     };
     return cmocka_run_group_tests_name("losses", tests, tc_group_setup, tc_group_teardown);
 }

@@ -276,6 +276,72 @@ static void test_softmax_nan_rows(void **state) {
     }
 }
 
+// Every row length 1..65 (every tail of every ISA, the short-row path up to 4 vectors of
+// AVX-512 and the step to three passes) and the lengths around the online path and its chunks.
+static void test_softmax_every_length(void **state) {
+    (void)state;
+    static const int64_t long_cols[] = {1023, 1024, 1025, 16384 + 17, 40000};
+    tc_rng rng = tc_rng_seed(15);
+    for (int64_t c = 1; c <= 65 + 5; c++) {
+        const int64_t cols = c <= 65 ? c : long_cols[c - 66], rows = c <= 65 ? 3 : 2;
+        float *x = tc_alloc((size_t)(rows * cols));
+        tc_fill_uniform(&rng, x, (size_t)(rows * cols), -30.0f, 30.0f);
+        for (int it = 0; it < 4; it += 3) {
+            tc_ctx("softmax rows=%lld cols=%lld T=%g", (long long)rows, (long long)cols,
+                   (double)k_temps[it]);
+            check_softmax(x, rows, cols, k_temps[it], (size_t)(c % 2));
+        }
+        free(x);
+    }
+}
+
+// Sorted long rows move the online pass's reference in every block (ascending) or never
+// (descending); logits up to +-1e4 at T = 0.5 underflow most terms.
+static void test_softmax_sorted_rows(void **state) {
+    (void)state;
+    const int64_t cols = tc_scaled(50000, 3000);
+    float *x = tc_alloc((size_t)(2 * cols));
+    for (int64_t j = 0; j < cols; j++) {
+        x[j] = -1e4f + 2e4f * (float)j / (float)cols;
+        x[cols + j] = 50.0f - 0.01f * (float)j;
+    }
+    for (int it = 0; it < 4; it++) {
+        tc_ctx("softmax sorted rows cols=%lld T=%g", (long long)cols, (double)k_temps[it]);
+        check_softmax(x, 2, cols, k_temps[it], 0);
+    }
+    free(x);
+}
+
+// The bits do not depend on the thread count: rows split over threads, and (fewer rows than
+// threads) a row's chunks split over them.
+static void test_softmax_threads_bitwise(void **state) {
+    (void)state;
+    static const int64_t shapes[][2] = {{300, 10}, {5, 1000}, {3, 3000}, {1, 40000}, {3, 70000}};
+    tc_rng rng = tc_rng_seed(16);
+    const int threads = mimic_threads_get();
+    for (int i = 0; i < 5; i++) {
+        const int64_t rows = shapes[i][0], cols = shapes[i][1];
+        const size_t n = (size_t)(rows * cols);
+        float *x = tc_alloc(n), *y1 = tc_alloc(n), *y2 = tc_alloc(n);
+        tc_fill_uniform(&rng, x, n, -20.0f, 20.0f);
+        TC_FOR_EACH_ISA(isa) {
+            for (int log = 0; log < 2; log++) {
+                tc_ctx("%s rows=%lld cols=%lld, 1 thread vs 3", log ? "log_softmax" : "softmax",
+                       (long long)rows, (long long)cols);
+                mimic_threads_set(1);
+                TC_STATUS((log ? mimic_log_softmax : mimic_softmax)(x, y1, rows, cols, 2.0f),
+                          MIMIC_OK);
+                mimic_threads_set(3);
+                TC_STATUS((log ? mimic_log_softmax : mimic_softmax)(x, y2, rows, cols, 2.0f),
+                          MIMIC_OK);
+                mimic_threads_set(threads);
+                tc_check_bitwise("3 threads vs 1", y2, y1, n);
+            }
+        }
+        free(x), free(y1), free(y2);
+    }
+}
+
 // rows == 0 or cols == 0: MIMIC_OK and nothing written.
 static void test_softmax_empty(void **state) {
     (void)state;
@@ -296,6 +362,8 @@ int main(void) {
         cmocka_unit_test(test_softmax_shapes),     cmocka_unit_test(test_softmax_long_row),
         cmocka_unit_test(test_softmax_equal_rows), cmocka_unit_test(test_softmax_masked),
         cmocka_unit_test(test_softmax_nan_rows),   cmocka_unit_test(test_softmax_empty),
+        cmocka_unit_test(test_softmax_every_length), cmocka_unit_test(test_softmax_sorted_rows),
+        cmocka_unit_test(test_softmax_threads_bitwise),
     };
     return cmocka_run_group_tests_name("softmax", tests, tc_group_setup, tc_group_teardown);
 }

@@ -3,6 +3,7 @@
 // a degree-6 polynomial for e^r (Cephes' expf coefficients, error about 1 ulp), then 2^n
 // applied as two factors so results down to the smallest subnormal come out right.
 // x > 88.72 gives +inf, x < -103.97 gives 0, -inf gives 0, NaN gives NaN.
+// The SIMD variants (softmax_<isa>.c) use the constants below, so there is one copy of them.
 #ifndef MIMIC_EXP_SCALAR_H
 #define MIMIC_EXP_SCALAR_H
 
@@ -10,9 +11,18 @@
 #include <math.h>
 #include <string.h>
 
-#define MIMIC_EXP_HI 88.72283935546875f  // largest x with a finite e^x
-#define MIMIC_EXP_LO -103.97208404541016f // below this e^x rounds to 0
-#define MIMIC_EXP_ROUND 12582912.0f      // 1.5 * 2^23: adding it rounds to an integer
+#define MIMIC_EXP_HI 88.72283935546875f   // smallest float whose e^x overflows (e^HI -> +inf)
+#define MIMIC_EXP_LO -103.97208404541016f // largest float whose e^x rounds to 0
+#define MIMIC_EXP_ROUND 12582912.0f       // 1.5 * 2^23: adding it rounds to an integer
+#define MIMIC_EXP_LOG2E 1.44269504088896341f
+#define MIMIC_EXP_LN2_HI 0.693359375f    // few bits, so n * LN2_HI is exact for |n| <= 150
+#define MIMIC_EXP_LN2_LO -2.12194440e-4f // ln2 - LN2_HI
+#define MIMIC_EXP_C6 1.9875691500e-4f
+#define MIMIC_EXP_C5 1.3981999507e-3f
+#define MIMIC_EXP_C4 8.3334519073e-3f
+#define MIMIC_EXP_C3 4.1665795894e-2f
+#define MIMIC_EXP_C2 1.6666665459e-1f
+#define MIMIC_EXP_C1 5.0000001201e-1f // e^r = 1 + r + r^2 * (C1 + C2 r + ... + C6 r^5)
 
 static inline float mimic_bits_to_float(int32_t b)
 {
@@ -27,15 +37,15 @@ static inline float mimic_expf(float x)
     // never sees it.
     float xc = x < MIMIC_EXP_LO ? MIMIC_EXP_LO : (x > MIMIC_EXP_HI ? MIMIC_EXP_HI : x);
     xc = x != x ? 0.0f : xc;
-    const float n = (xc * 1.44269504088896341f + MIMIC_EXP_ROUND) - MIMIC_EXP_ROUND;
-    float r = xc - n * 0.693359375f; // ln2_hi has few bits, so n * ln2_hi is exact
-    r = r + n * 2.12194440e-4f;      // -(ln2 - ln2_hi)
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
+    const float n = (xc * MIMIC_EXP_LOG2E + MIMIC_EXP_ROUND) - MIMIC_EXP_ROUND;
+    float r = xc - n * MIMIC_EXP_LN2_HI;
+    r = r - n * MIMIC_EXP_LN2_LO;
+    float p = MIMIC_EXP_C6;
+    p = p * r + MIMIC_EXP_C5;
+    p = p * r + MIMIC_EXP_C4;
+    p = p * r + MIMIC_EXP_C3;
+    p = p * r + MIMIC_EXP_C2;
+    p = p * r + MIMIC_EXP_C1;
     p = p * (r * r) + r + 1.0f;
     // 2^n with n in [-150, 128] as 2^n1 * 2^n2, each factor a normal float.
     const int32_t ni = (int32_t)n;

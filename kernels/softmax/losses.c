@@ -12,56 +12,112 @@ typedef struct {
     float *grad;
     size_t cols;
     float inv_rows, T, inv_t;
+    void *scratch; // per thread, scratch_stride bytes apart: ce's chunks, kd's exps
+    size_t scratch_stride;
 } loss_args;
 
-// Row i's contribution to the loss (before the mean), writing its gradient if asked.
-typedef float (*loss_row_fn)(const loss_args *a, int64_t i);
+// Rows [i0, i1) of a loss: partial[i] = row i's contribution to the loss (before the mean),
+// and its gradient if asked.
+typedef struct {
+    const loss_args *a;
+    double *partial;
+} loss_ctx;
 
-static float ce_row(const loss_args *a, int64_t i)
+// Cross-entropy: one read of rows up to MIMIC_ONLINE_MIN_COLS, the gradient in the same passes.
+// The path depends on the row length only, so the loss has the same bits with and without grad.
+static void ce_block(const void *ctx, int64_t i0, int64_t i1, int tid)
 {
-    const float *x = a->s + i * (int64_t)a->cols;
-    float *g = a->grad ? a->grad + i * (int64_t)a->cols : NULL;
-    const int32_t label = a->labels[i];
-    const float x_label = x[label]; // read before g (which may alias x) is written
-    const float m = a->k->row_max(x, a->cols);
-    const float sum = a->k->exp_sum(x, g, a->cols, m, 1.0f);
-    if (g) {
-        a->k->scale(g, a->cols, a->inv_rows / sum);
-        g[label] -= a->inv_rows;
+    const loss_args *a = ((const loss_ctx *)ctx)->a;
+    double *partial = ((const loss_ctx *)ctx)->partial;
+    const mimic_softmax_kernels *k = a->k;
+    const size_t n = a->cols, rows = (size_t)(i1 - i0);
+    const float *x = a->s + i0 * (int64_t)n;
+    float *g = a->grad ? a->grad + i0 * (int64_t)n : NULL;
+    const int32_t *labels = a->labels + i0;
+    float x_label[MIMIC_SHORT_BLOCK], max[MIMIC_SHORT_BLOCK], sum[MIMIC_SHORT_BLOCK];
+    for (size_t i = 0; i < rows; i++) // read before g (which may alias x) is written
+        x_label[i] = x[i * n + (size_t)labels[i]];
+    if (n <= k->short_max) {
+        k->short_rows(x, g, rows, n, 1.0f, a->inv_rows, max, sum);
+    } else {
+        mimic_chunk *chunks = NULL;
+        float *e = NULL;
+        mimic_scratch_part(a->scratch, a->scratch_stride, tid, n, &chunks, &e);
+        const mimic_row_stats st = mimic_softmax_row(k, x, g, n, 1.0f, a->inv_rows, chunks, e);
+        max[0] = st.max, sum[0] = st.sum; // one row per block
     }
-    return logf(sum) - (x_label - m);
+    for (size_t i = 0; i < rows; i++) {
+        if (g)
+            g[i * n + (size_t)labels[i]] -= a->inv_rows;
+        partial[i0 + (int64_t)i] = logf(sum[i]) - (x_label[i] - max[i]);
+    }
 }
 
-static float l2_row(const loss_args *a, int64_t i)
+static void l2_block(const void *ctx, int64_t i0, int64_t i1, int tid)
 {
-    const int64_t off = i * (int64_t)a->cols;
-    return 0.5f * a->k->sq_diff(a->s + off, a->t + off, a->grad ? a->grad + off : NULL,
-                                a->cols, a->inv_rows);
+    (void)tid;
+    const loss_args *a = ((const loss_ctx *)ctx)->a;
+    for (int64_t i = i0; i < i1; i++) {
+        const int64_t off = i * (int64_t)a->cols;
+        ((const loss_ctx *)ctx)->partial[i] =
+            0.5f * a->k->sq_diff(a->s + off, a->t + off, a->grad ? a->grad + off : NULL, a->cols,
+                                 a->inv_rows);
+    }
 }
 
-static float kd_row(const loss_args *a, int64_t i)
+// KD on rows shorter than MIMIC_ONLINE_MIN_COLS: the exps of teacher and student at T go to
+// this thread's part of the scratch in the pass that sums them (normalized on the short path),
+// so kd_row computes no exp. Longer rows take the online max and sum, and kd_row recomputes
+// both exps.
+static void kd_block(const void *ctx, int64_t i0, int64_t i1, int tid)
 {
-    const int64_t off = i * (int64_t)a->cols;
-    const float *s = a->s + off, *t = a->t + off;
-    const float ms = a->k->row_max(s, a->cols);
-    const float mt = a->k->row_max(t, a->cols);
-    const float lse_s = logf(a->k->exp_sum(s, NULL, a->cols, ms, a->inv_t));
-    const float lse_t = logf(a->k->exp_sum(t, NULL, a->cols, mt, a->inv_t));
-    // d(T^2 KL)/ds = T^2 * (q - p) / T, per row, then the mean over rows.
-    return a->T * a->T *
-           a->k->kd_row(s, t, a->grad ? a->grad + off : NULL, a->cols, ms, lse_s, mt, lse_t,
-                        a->inv_t, a->T * a->inv_rows);
+    const loss_args *a = ((const loss_ctx *)ctx)->a;
+    const mimic_softmax_kernels *k = a->k;
+    const size_t n = a->cols, rows = (size_t)(i1 - i0);
+    const float *s = a->s + i0 * (int64_t)n, *t = a->t + i0 * (int64_t)n;
+    float *g = a->grad ? a->grad + i0 * (int64_t)n : NULL;
+    float *ep = a->scratch ? (float *)((char *)a->scratch + (size_t)tid * a->scratch_stride) : NULL;
+    float *eq = ep ? ep + rows * n : NULL;
+    float ms[MIMIC_SHORT_BLOCK], ss[MIMIC_SHORT_BLOCK], mt[MIMIC_SHORT_BLOCK],
+        st[MIMIC_SHORT_BLOCK];
+    const int is_short = n <= k->short_max;
+    if (is_short) {
+        k->short_rows(s, eq, rows, n, a->inv_t, 1.0f, ms, ss);
+        k->short_rows(t, ep, rows, n, a->inv_t, 1.0f, mt, st);
+    } else if (ep) {
+        ms[0] = k->row_max(s, n), mt[0] = k->row_max(t, n); // one row per block
+        ss[0] = k->exp_sum(s, eq, n, ms[0], a->inv_t);
+        st[0] = k->exp_sum(t, ep, n, mt[0], a->inv_t);
+    } else {
+        const mimic_row_stats rs = mimic_row_stats_online(k, s, n, a->inv_t);
+        const mimic_row_stats rt = mimic_row_stats_online(k, t, n, a->inv_t);
+        ms[0] = rs.max, ss[0] = rs.sum, mt[0] = rt.max, st[0] = rt.sum;
+    }
+    for (size_t i = 0; i < rows; i++) {
+        const size_t off = i * n;
+        // d(T^2 KL)/ds = T^2 * (q - p) / T, per row, then the mean over rows.
+        const mimic_kd_row_args ra = {.ms = ms[i],
+                                      .lse_s = logf(ss[i]),
+                                      .mt = mt[i],
+                                      .lse_t = logf(st[i]),
+                                      .inv_t = a->inv_t,
+                                      .g_scale = a->T * a->inv_rows,
+                                      .p_scale = is_short ? 1.0f : 1.0f / st[i],
+                                      .q_scale = is_short ? 1.0f : 1.0f / ss[i]};
+        const float kl = k->kd_row(s + off, t + off, ep ? ep + off : NULL, eq ? eq + off : NULL,
+                                   g ? g + off : NULL, n, &ra);
+        ((const loss_ctx *)ctx)->partial[i0 + (int64_t)i] = a->T * a->T * kl;
+    }
 }
 
-static mimic_status run_loss(loss_row_fn row, const loss_args *a, int64_t rows, float *loss)
+static mimic_status run_loss(mimic_block_fn block, const loss_args *a, int64_t rows,
+                             int64_t block_rows, float *loss)
 {
     double *partial = malloc((size_t)rows * sizeof *partial);
     if (!partial)
         return MIMIC_ENOMEM;
-#pragma omp parallel for schedule(static) num_threads(mimic_threads_get())                    \
-    if (mimic_rows_parallel(rows, (int64_t)a->cols))
-    for (int64_t i = 0; i < rows; i++)
-        partial[i] = row(a, i);
+    const loss_ctx ctx = {a, partial};
+    mimic_run_blocks(block, &ctx, rows, (int64_t)a->cols, block_rows);
     double sum = 0.0;
     for (int64_t i = 0; i < rows; i++)
         sum += partial[i];
@@ -80,8 +136,7 @@ static mimic_status loss_check(const float *s, const float *t, int64_t rows, int
     return MIMIC_OK;
 }
 
-static loss_args make_args(const float *s, const float *t, int64_t rows, int64_t cols,
-                           float *grad)
+static loss_args make_args(const float *s, const float *t, int64_t rows, int64_t cols, float *grad)
 {
     loss_args a = {.k = &mimic_kernels_active()->softmax,
                    .s = s,
@@ -94,8 +149,8 @@ static loss_args make_args(const float *s, const float *t, int64_t rows, int64_t
     return a;
 }
 
-mimic_status mimic_ce_loss(const float *logits, const int32_t *labels, int64_t rows,
-                           int64_t cols, float *loss, float *grad)
+mimic_status mimic_ce_loss(const float *logits, const int32_t *labels, int64_t rows, int64_t cols,
+                           float *loss, float *grad)
 {
     if (loss_check(logits, logits, rows, cols, loss) != MIMIC_OK)
         return MIMIC_EINVAL;
@@ -110,7 +165,13 @@ mimic_status mimic_ce_loss(const float *logits, const int32_t *labels, int64_t r
     }
     loss_args a = make_args(logits, NULL, rows, cols, grad);
     a.labels = labels;
-    return run_loss(ce_row, &a, rows, loss);
+    if (grad && cols >= MIMIC_ONLINE_MIN_COLS) { // the online path's chunks, before any output
+        a.scratch_stride = mimic_scratch_bytes((size_t)cols, grad == logits);
+        a.scratch = mimic_team_scratch(mimic_threads_get(), a.scratch_stride);
+        if (!a.scratch)
+            return MIMIC_ENOMEM;
+    }
+    return run_loss(ce_block, &a, rows, mimic_block_rows(a.k, cols), loss);
 }
 
 mimic_status mimic_logit_l2_loss(const float *student, const float *teacher, int64_t rows,
@@ -123,11 +184,11 @@ mimic_status mimic_logit_l2_loss(const float *student, const float *teacher, int
         return MIMIC_OK;
     }
     const loss_args a = make_args(student, teacher, rows, cols, grad);
-    return run_loss(l2_row, &a, rows, loss);
+    return run_loss(l2_block, &a, rows, mimic_block_rows(a.k, cols), loss);
 }
 
-mimic_status mimic_kd_loss(const float *student, const float *teacher, int64_t rows,
-                           int64_t cols, float T, float *loss, float *grad)
+mimic_status mimic_kd_loss(const float *student, const float *teacher, int64_t rows, int64_t cols,
+                           float T, float *loss, float *grad)
 {
     if (!mimic_temperature_ok(T) || loss_check(student, teacher, rows, cols, loss) != MIMIC_OK)
         return MIMIC_EINVAL;
@@ -138,5 +199,12 @@ mimic_status mimic_kd_loss(const float *student, const float *teacher, int64_t r
     loss_args a = make_args(student, teacher, rows, cols, grad);
     a.T = T;
     a.inv_t = 1.0f / T;
-    return run_loss(kd_row, &a, rows, loss);
+    const int64_t block = mimic_block_rows(a.k, cols);
+    if (cols < MIMIC_ONLINE_MIN_COLS) {
+        a.scratch_stride = 2 * (size_t)(block < rows ? block : rows) * (size_t)cols * sizeof(float);
+        a.scratch = mimic_team_scratch(mimic_threads_get(), a.scratch_stride);
+        if (!a.scratch)
+            return MIMIC_ENOMEM;
+    }
+    return run_loss(kd_block, &a, rows, block, loss);
 }

@@ -1,118 +1,115 @@
-// Portable softmax / loss row passes. Reductions keep 8 independent partial results so the
-// compiler can vectorize them without reassociating (no -ffast-math needed).
-#include <math.h>
+// Portable softmax and loss row passes: the vector API of softmax_template.h as 8 plain float
+// lanes, exp per lane by mimic_expf. The fixed 8-lane loops let the compiler vectorize with
+// the baseline ISA (SSE2, or NEON on AArch64) without reassociating: no -ffast-math needed.
+#include <string.h>
 
 #include "kernels/softmax/exp_scalar.h"
 #include "kernels/softmax/softmax_kernels.h"
 
-#define LANES 8
+#define MIMIC_SOFTMAX_ISA scalar
+#define VLEN MIMIC_SOFTMAX_LANES_scalar
+typedef struct {
+    float v[VLEN];
+} vf;
+typedef size_t vtail;
 
-float mimic_row_max__scalar(const float *x, size_t n)
+#define LANES(l) for (size_t l = 0; l < VLEN; l++)
+
+static inline vf v_set1(float a)
 {
-    float m[LANES];
-    for (int l = 0; l < LANES; l++)
-        m[l] = -INFINITY;
-    size_t j = 0;
-    for (; j + LANES <= n; j += LANES)
-        for (int l = 0; l < LANES; l++)
-            m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
-    for (; j < n; j++)
-        m[0] = x[j] > m[0] ? x[j] : m[0];
-    float r = m[0];
-    for (int l = 1; l < LANES; l++)
-        r = m[l] > r ? m[l] : r;
+    vf r;
+    LANES(l) r.v[l] = a;
     return r;
 }
-
-float mimic_exp_sum__scalar(const float *x, float *y, size_t n, float m, float inv_t)
+static inline vf v_load(const float *p)
 {
-    float acc[LANES] = {0.0f};
-    size_t j = 0;
-    for (; j + LANES <= n; j += LANES)
-        for (int l = 0; l < LANES; l++) {
-            const float e = mimic_expf((x[j + l] - m) * inv_t);
-            if (y)
-                y[j + l] = e;
-            acc[l] += e;
-        }
-    for (; j < n; j++) {
-        const float e = mimic_expf((x[j] - m) * inv_t);
-        if (y)
-            y[j] = e;
-        acc[0] += e;
-    }
-    float sum = 0.0f;
-    for (int l = 0; l < LANES; l++)
-        sum += acc[l];
-    return sum;
+    vf r;
+    memcpy(r.v, p, sizeof r.v);
+    return r;
+}
+static inline void v_store(float *p, vf v)
+{
+    memcpy(p, v.v, sizeof v.v);
+}
+static inline vtail v_tail(size_t r)
+{
+    return r;
+}
+static inline vf v_load_tail(const float *p, vtail r, float fill)
+{
+    vf v = v_set1(fill);
+    memcpy(v.v, p, r * sizeof *p);
+    return v;
+}
+static inline void v_store_tail(float *p, vtail r, vf v)
+{
+    memcpy(p, v.v, r * sizeof *p);
+}
+static inline vf v_add_tail(vf acc, vtail r, vf v)
+{
+    for (size_t l = 0; l < r; l++)
+        acc.v[l] += v.v[l];
+    return acc;
+}
+static inline vf v_add(vf a, vf b)
+{
+    LANES(l) a.v[l] += b.v[l];
+    return a;
+}
+static inline vf v_sub(vf a, vf b)
+{
+    LANES(l) a.v[l] -= b.v[l];
+    return a;
+}
+static inline vf v_mul(vf a, vf b)
+{
+    LANES(l) a.v[l] *= b.v[l];
+    return a;
+}
+static inline vf v_fma(vf a, vf b, vf c)
+{
+    LANES(l) c.v[l] += a.v[l] * b.v[l];
+    return c;
+}
+static inline vf v_fms(vf a, vf b, vf c)
+{
+    LANES(l) c.v[l] = a.v[l] * b.v[l] - c.v[l];
+    return c;
+}
+static inline vf v_max(vf x, vf acc)
+{
+    LANES(l) acc.v[l] = x.v[l] > acc.v[l] ? x.v[l] : acc.v[l];
+    return acc;
+}
+static inline vf v_keep_pos(vf p, vf v)
+{
+    LANES(l) v.v[l] = p.v[l] > 0.0f ? v.v[l] : 0.0f;
+    return v;
+}
+static inline int v_any_gt(vf a, vf limit)
+{
+    int any = 0;
+    LANES(l) any |= a.v[l] > limit.v[l];
+    return any;
+}
+static inline float v_hsum(vf v)
+{
+    float s = v.v[0];
+    for (size_t l = 1; l < VLEN; l++)
+        s += v.v[l];
+    return s;
+}
+static inline float v_hmax(vf v)
+{
+    float m = v.v[0];
+    for (size_t l = 1; l < VLEN; l++)
+        m = v.v[l] > m ? v.v[l] : m;
+    return m;
+}
+static inline vf v_exp(vf x)
+{
+    LANES(l) x.v[l] = mimic_expf(x.v[l]);
+    return x;
 }
 
-void mimic_scale__scalar(float *y, size_t n, float s)
-{
-    for (size_t j = 0; j < n; j++)
-        y[j] *= s;
-}
-
-void mimic_shift_scale__scalar(const float *x, float *y, size_t n, float m, float inv_t, float c)
-{
-    for (size_t j = 0; j < n; j++)
-        y[j] = (x[j] - m) * inv_t - c;
-}
-
-float mimic_sq_diff__scalar(const float *s, const float *t, float *g, size_t n, float g_scale)
-{
-    float acc[LANES] = {0.0f};
-    size_t j = 0;
-    for (; j + LANES <= n; j += LANES)
-        for (int l = 0; l < LANES; l++) {
-            const float d = s[j + l] - t[j + l];
-            if (g)
-                g[j + l] = d * g_scale;
-            acc[l] += d * d;
-        }
-    for (; j < n; j++) {
-        const float d = s[j] - t[j];
-        if (g)
-            g[j] = d * g_scale;
-        acc[0] += d * d;
-    }
-    float sum = 0.0f;
-    for (int l = 0; l < LANES; l++)
-        sum += acc[l];
-    return sum;
-}
-
-// One element of the KD row: adds p*(lt - ls) to *kl and returns the gradient.
-static inline float kd_term(float s, float t, float ms, float lse_s, float mt, float lse_t,
-                            float inv_t, float g_scale, float *kl)
-{
-    const float ls = (s - ms) * inv_t - lse_s;
-    const float lt = (t - mt) * inv_t - lse_t;
-    const float p = mimic_expf(lt);
-    const float q = mimic_expf(ls);
-    *kl += p > 0.0f ? p * (lt - ls) : 0.0f; // 0 * log 0 = 0 for masked teacher classes
-    return (q - p) * g_scale;
-}
-
-float mimic_kd_row__scalar(const float *s, const float *t, float *g, size_t n, float ms,
-                           float lse_s, float mt, float lse_t, float inv_t, float g_scale)
-{
-    float acc[LANES] = {0.0f};
-    size_t j = 0;
-    for (; j + LANES <= n; j += LANES)
-        for (int l = 0; l < LANES; l++) {
-            const float gj =
-                kd_term(s[j + l], t[j + l], ms, lse_s, mt, lse_t, inv_t, g_scale, &acc[l]);
-            if (g)
-                g[j + l] = gj;
-        }
-    for (; j < n; j++) {
-        const float gj = kd_term(s[j], t[j], ms, lse_s, mt, lse_t, inv_t, g_scale, &acc[0]);
-        if (g)
-            g[j] = gj;
-    }
-    float sum = 0.0f;
-    for (int l = 0; l < LANES; l++)
-        sum += acc[l];
-    return sum;
-}
+#include "kernels/softmax/softmax_template.h"

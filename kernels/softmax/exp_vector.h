@@ -1,0 +1,31 @@
+// exp_scalar.h's algorithm over the vector API of softmax_template.h, for the SIMD ISAs; each
+// softmax_<isa>.c includes it after defining the API and these two helpers:
+//   vf v_clamp(vf x, vf lo, vf hi): min(hi, max(lo, x)) with NaN passed through
+//   vf v_mul_pow2(vf p, vf n, vf nr): p * 2^n for the integer n in [-150, 128] (nr = n + 1.5*2^23,
+//   whose low bits hold n), rounded once: 2^(n >> 1) * 2^(n - (n >> 1)), or vscalefps
+// The clamp passing NaN through makes NaN come out as NaN with no select; a clamped x >= HI
+// gives p * 2^128 = +inf and x <= LO gives p * 2^-150 -> 0, which is what the scalar selects
+// produce. FMA where the scalar code rounds twice: no less accurate.
+#ifndef MIMIC_EXP_VECTOR_H
+#define MIMIC_EXP_VECTOR_H
+
+#include "kernels/softmax/exp_scalar.h"
+
+static inline vf v_exp(vf vx)
+{
+    const vf vround = v_set1(MIMIC_EXP_ROUND);
+    const vf vxc = v_clamp(vx, v_set1(MIMIC_EXP_LO), v_set1(MIMIC_EXP_HI));
+    const vf vnr = v_fma(vxc, v_set1(MIMIC_EXP_LOG2E), vround); // the add rounds to an integer
+    const vf vn = v_sub(vnr, vround);
+    vf vr = v_fma(vn, v_set1(-MIMIC_EXP_LN2_HI), vxc);
+    vr = v_fma(vn, v_set1(-MIMIC_EXP_LN2_LO), vr);
+    vf vp = v_fma(v_set1(MIMIC_EXP_C6), vr, v_set1(MIMIC_EXP_C5));
+    vp = v_fma(vp, vr, v_set1(MIMIC_EXP_C4));
+    vp = v_fma(vp, vr, v_set1(MIMIC_EXP_C3));
+    vp = v_fma(vp, vr, v_set1(MIMIC_EXP_C2));
+    vp = v_fma(vp, vr, v_set1(MIMIC_EXP_C1));
+    vp = v_add(v_fma(vp, v_mul(vr, vr), vr), v_set1(1.0f));
+    return v_mul_pow2(vp, vn, vnr);
+}
+
+#endif

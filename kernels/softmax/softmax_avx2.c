@@ -1,0 +1,111 @@
+// AVX2+FMA softmax and loss row passes: the vector API of softmax_template.h on 8 lanes, tails
+// through vmaskmovps with a lane mask from a sliding table.
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "kernels/softmax/exp_scalar.h"
+#include "kernels/softmax/softmax_kernels.h"
+
+#define MIMIC_SOFTMAX_ISA avx2
+#define VLEN MIMIC_SOFTMAX_LANES_avx2
+typedef __m256 vf;
+typedef __m256i vtail;
+
+// 8 ones then 8 zeros: the mask of the first r lanes starts at index 8 - r.
+static const int32_t tail_masks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+static inline vf v_set1(float a)
+{
+    return _mm256_set1_ps(a);
+}
+static inline vf v_load(const float *p)
+{
+    return _mm256_loadu_ps(p);
+}
+static inline void v_store(float *p, vf v)
+{
+    _mm256_storeu_ps(p, v);
+}
+static inline vtail v_tail(size_t r)
+{
+    return _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - r));
+}
+static inline vf v_load_tail(const float *p, vtail k, float fill)
+{
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, k), _mm256_castsi256_ps(k));
+}
+static inline void v_store_tail(float *p, vtail k, vf v)
+{
+    _mm256_maskstore_ps(p, k, v);
+}
+static inline vf v_add_tail(vf acc, vtail k, vf v)
+{
+    return _mm256_add_ps(acc, _mm256_and_ps(v, _mm256_castsi256_ps(k)));
+}
+static inline vf v_add(vf a, vf b)
+{
+    return _mm256_add_ps(a, b);
+}
+static inline vf v_sub(vf a, vf b)
+{
+    return _mm256_sub_ps(a, b);
+}
+static inline vf v_mul(vf a, vf b)
+{
+    return _mm256_mul_ps(a, b);
+}
+static inline vf v_fma(vf a, vf b, vf c)
+{
+    return _mm256_fmadd_ps(a, b, c);
+}
+static inline vf v_fms(vf a, vf b, vf c)
+{
+    return _mm256_fmsub_ps(a, b, c);
+}
+// vmaxps returns its second operand when either is NaN.
+static inline vf v_max(vf x, vf acc)
+{
+    return _mm256_max_ps(x, acc);
+}
+static inline vf v_keep_pos(vf p, vf v)
+{
+    return _mm256_and_ps(v, _mm256_cmp_ps(p, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+static inline int v_any_gt(vf a, vf limit)
+{
+    return _mm256_movemask_ps(_mm256_cmp_ps(a, limit, _CMP_GT_OQ)) != 0;
+}
+static inline float v_hsum(vf v)
+{
+    __m128 v4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    v4 = _mm_add_ps(v4, _mm_movehl_ps(v4, v4));
+    return _mm_cvtss_f32(_mm_add_ss(v4, _mm_movehdup_ps(v4)));
+}
+static inline float v_hmax(vf v)
+{
+    __m128 v4 = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    v4 = _mm_max_ps(v4, _mm_movehl_ps(v4, v4));
+    return _mm_cvtss_f32(_mm_max_ss(v4, _mm_movehdup_ps(v4)));
+}
+
+// vmaxps / vminps return the second operand when either is NaN: x goes second.
+static inline vf v_clamp(vf x, vf lo, vf hi)
+{
+    return _mm256_min_ps(hi, _mm256_max_ps(lo, x));
+}
+// p * 2^(n >> 1) * 2^(n - (n >> 1)), n from the low bits of nr; both factors are normal.
+static inline vf v_mul_pow2(vf vp, vf vn, vf vnr)
+{
+    (void)vn;
+    const __m256i vround = _mm256_castps_si256(v_set1(MIMIC_EXP_ROUND)),
+                  vbias = _mm256_set1_epi32(127);
+    const __m256i vni = _mm256_sub_epi32(_mm256_castps_si256(vnr), vround);
+    const __m256i vn1 = _mm256_srai_epi32(vni, 1);
+    const vf vs1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(vn1, vbias), 23));
+    const vf vs2 = _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(vni, vn1), vbias), 23));
+    return v_mul(v_mul(vp, vs1), vs2);
+}
+
+#include "kernels/softmax/exp_vector.h"
+#include "kernels/softmax/softmax_template.h"

@@ -1,0 +1,473 @@
+// The softmax and loss row passes written once over a small vector API; each ISA file
+// (softmax_<isa>.c) defines that API and includes this file, which then defines
+// mimic_<pass>__<isa>. Not a normal header: it is included once per ISA file.
+//
+// The API an ISA file defines first (vf: a vector of VLEN floats; vtail: the first r lanes,
+// 1 <= r <= VLEN):
+//   MIMIC_SOFTMAX_ISA                       the suffix: scalar, avx2, avx512, neon
+//   vf v_set1(float), v_load(const float *); void v_store(float *, vf)
+//   vtail v_tail(size_t r); vf v_load_tail(const float *, vtail, float fill): fill in the
+//   other lanes; void v_store_tail(float *, vtail, vf); vf v_add_tail(vf acc, vtail, vf v):
+//   acc + v in the tail lanes, acc in the others
+//   vf v_add, v_sub, v_mul; v_fma(a, b, c) = a*b + c; v_fms(a, b, c) = a*b - c
+//   vf v_max(vf x, vf acc): lane-wise max where a NaN x leaves acc (acc is never NaN)
+//   vf v_keep_pos(vf p, vf v): v where p > 0, else 0
+//   int v_any_gt(vf a, vf limit): some lane of a > limit (NaN lanes are not)
+//   float v_hsum(vf), v_hmax(vf): fixed-order horizontal reductions
+//   vf v_exp(vf): exp_scalar.h's algorithm (exp_vector.h for the SIMD ISAs)
+// Main loops take 4 vectors per step with 4 independent accumulators, then single vectors,
+// then one tail of fewer than VLEN elements (masked, or through a stack buffer on NEON).
+#include <float.h>
+#include <math.h>
+
+#include "kernels/softmax/softmax_kernels.h"
+
+#define MIMIC_CAT_(a, b) a##b
+#define MIMIC_CAT(a, b) MIMIC_CAT_(a, b)
+#define FN(pass) MIMIC_CAT(mimic_##pass##__, MIMIC_SOFTMAX_ISA)
+
+float FN(row_max)(const float *x, size_t n)
+{
+    const vf vninf = v_set1(-INFINITY);
+    vf vacc0 = vninf, vacc1 = vninf, vacc2 = vninf, vacc3 = vninf;
+    size_t j = 0;
+    for (; j + 4 * VLEN <= n; j += 4 * VLEN) {
+        vacc0 = v_max(v_load(x + j), vacc0);
+        vacc1 = v_max(v_load(x + j + VLEN), vacc1);
+        vacc2 = v_max(v_load(x + j + 2 * VLEN), vacc2);
+        vacc3 = v_max(v_load(x + j + 3 * VLEN), vacc3);
+    }
+    for (; j + VLEN <= n; j += VLEN)
+        vacc0 = v_max(v_load(x + j), vacc0);
+    if (j < n)
+        vacc0 = v_max(v_load_tail(x + j, v_tail(n - j), -INFINITY), vacc0);
+    return v_hmax(v_max(v_max(vacc0, vacc1), v_max(vacc2, vacc3)));
+}
+
+// exp((x - m) * inv_t) of one vector.
+static inline vf exp_shifted(vf vx, vf vm, vf vinv_t)
+{
+    return v_exp(v_mul(v_sub(vx, vm), vinv_t));
+}
+
+// A row of n <= 4 * VLEN: one read, one exp per element and no reload of y (a masked store
+// followed by a load of the same bytes stalls store forwarding).
+static inline vf short_load(const float *x, size_t n, size_t j)
+{
+    if (j + VLEN <= n)
+        return v_load(x + j);
+    return j < n ? v_load_tail(x + j, v_tail(n - j), -INFINITY) : v_set1(-INFINITY);
+}
+
+// exp((x - m) * inv_t) of the vector at j, 0 in the lanes past n. Those lanes compute exp(0)
+// from a fill of m, not exp(-inf): an underflowing exp costs a microcode assist on some CPUs.
+static inline vf short_exp(const float *x, size_t n, size_t j, float m, vf vinv_t)
+{
+    if (j + VLEN <= n)
+        return exp_shifted(v_load(x + j), v_set1(m), vinv_t);
+    if (j >= n)
+        return v_set1(0.0f);
+    const vtail t = v_tail(n - j);
+    return v_add_tail(v_set1(0.0f), t, exp_shifted(v_load_tail(x + j, t, m), v_set1(m), vinv_t));
+}
+
+static inline void short_store(float *y, size_t n, size_t j, vf v)
+{
+    if (j + VLEN <= n)
+        v_store(y + j, v);
+    else if (j < n)
+        v_store_tail(y + j, v_tail(n - j), v);
+}
+
+// One short row; returns its max and sets *sum. Vectors past n are skipped, not computed on
+// -inf: every operation here is on the critical path of a row.
+static inline float short_row(const float *x, float *y, size_t n, vf vinv_t, float s, float *sum)
+{
+    vf vmax = v_max(short_load(x, n, 0), v_set1(-INFINITY));
+    for (size_t j = VLEN; j < n; j += VLEN)
+        vmax = v_max(short_load(x, n, j), vmax);
+    const float m = v_hmax(vmax);
+    const vf vzero = v_set1(0.0f);
+    const vf ve0 = short_exp(x, n, 0, m, vinv_t);
+    const vf ve1 = n > VLEN ? short_exp(x, n, VLEN, m, vinv_t) : vzero;
+    const vf ve2 = n > 2 * VLEN ? short_exp(x, n, 2 * VLEN, m, vinv_t) : vzero;
+    const vf ve3 = n > 3 * VLEN ? short_exp(x, n, 3 * VLEN, m, vinv_t) : vzero;
+    *sum = v_hsum(n > 2 * VLEN ? v_add(v_add(ve0, ve1), v_add(ve2, ve3))
+                  : n > VLEN   ? v_add(ve0, ve1)
+                               : ve0);
+    if (y) {
+        const vf vs = v_set1(s / *sum);
+        short_store(y, n, 0, v_mul(ve0, vs));
+        if (n > VLEN)
+            short_store(y, n, VLEN, v_mul(ve1, vs));
+        if (n > 2 * VLEN)
+            short_store(y, n, 2 * VLEN, v_mul(ve2, vs));
+        if (n > 3 * VLEN)
+            short_store(y, n, 3 * VLEN, v_mul(ve3, vs));
+    }
+    return m;
+}
+
+// The rows loop lives here, not in the caller: a short row costs about as much as a call, and
+// consecutive rows overlap in the out-of-order window only when nothing serializes them.
+static inline void short_rows_impl(const float *x, float *y, size_t rows, size_t n, float inv_t,
+                                   float s, float *max, float *sum, int store, int stats)
+{
+    const vf vinv_t = v_set1(inv_t);
+    for (size_t i = 0; i < rows; i++) {
+        float si;
+        const float mi = short_row(x + i * n, store ? y + i * n : NULL, n, vinv_t, s, &si);
+        if (stats) {
+            max[i] = mi;
+            sum[i] = si;
+        }
+    }
+}
+
+void FN(short_rows)(const float *x, float *y, size_t rows, size_t n, float inv_t, float s,
+                    float *max, float *sum)
+{
+    if (y && max)
+        short_rows_impl(x, y, rows, n, inv_t, s, max, sum, 1, 1);
+    else if (y)
+        short_rows_impl(x, y, rows, n, inv_t, s, NULL, NULL, 1, 0);
+    else
+        short_rows_impl(x, NULL, rows, n, inv_t, s, max, sum, 0, 1);
+}
+
+// Stores four vectors of exps at j (when store) and adds them to the four sums.
+static inline void store_add4(float *y, size_t j, int store, const vf ve[4], vf vacc[4])
+{
+    for (int u = 0; u < 4; u++) {
+        if (store)
+            v_store(y + j + (size_t)u * VLEN, ve[u]);
+        vacc[u] = v_add(vacc[u], ve[u]);
+    }
+}
+
+// exp_sum with the store decided at compile time (store = 0 or 1 after inlining).
+static inline float exp_sum_impl(const float *x, float *y, size_t n, float m, float inv_t,
+                                 int store)
+{
+    const vf vm = v_set1(m), vinv_t = v_set1(inv_t);
+    vf vacc[4] = {v_set1(0.0f), v_set1(0.0f), v_set1(0.0f), v_set1(0.0f)};
+    size_t j = 0;
+    for (; j + 4 * VLEN <= n; j += 4 * VLEN) {
+        vf ve[4];
+        for (int u = 0; u < 4; u++)
+            ve[u] = exp_shifted(v_load(x + j + (size_t)u * VLEN), vm, vinv_t);
+        store_add4(y, j, store, ve, vacc);
+    }
+    for (; j + VLEN <= n; j += VLEN) {
+        const vf ve = exp_shifted(v_load(x + j), vm, vinv_t);
+        if (store)
+            v_store(y + j, ve);
+        vacc[0] = v_add(vacc[0], ve);
+    }
+    if (j < n) {
+        const vtail t = v_tail(n - j);
+        const vf ve = exp_shifted(v_load_tail(x + j, t, m), vm, vinv_t); // exp(0) past n
+        if (store)
+            v_store_tail(y + j, t, ve);
+        vacc[0] = v_add_tail(vacc[0], t, ve);
+    }
+    return v_hsum(v_add(v_add(vacc[0], vacc[1]), v_add(vacc[2], vacc[3])));
+}
+
+float FN(exp_sum)(const float *x, float *y, size_t n, float m, float inv_t)
+{
+    return y ? exp_sum_impl(x, y, n, m, inv_t, 1) : exp_sum_impl(x, NULL, n, m, inv_t, 0);
+}
+
+// The online pass: one reference r shared by all lanes (never NaN), the running max per lane,
+// and per-lane sums of exp((x - r) * inv_t). A NaN x leaves r and the max alone and makes its
+// sum NaN; +inf moves r to +inf, where (x - r) = NaN makes the sum NaN too. Storing, it writes
+// each exp as it goes; a rescale leaves the entries before it relative to an older r.
+typedef struct {
+    vf vinv_t, vlimit, vref, vmax;
+    size_t from; // where the exps relative to the current vref start
+} online_state;
+
+// Moves the reference up to the largest lane of vxmax (the lane-wise max of the new vectors and
+// the old reference: never NaN) and returns the factor that rescales the sums. Exps stored from
+// j on follow the new reference.
+static inline vf online_rescale(online_state *st, vf vxmax, size_t j)
+{
+    const vf vnew = v_set1(v_hmax(vxmax));
+    const vf vscale = v_exp(v_mul(v_sub(st->vref, vnew), st->vinv_t));
+    st->vref = vnew;
+    st->from = j;
+    return vscale;
+}
+
+static inline vf online_arg(const online_state *st, vf vx)
+{
+    return v_mul(v_sub(vx, st->vref), st->vinv_t);
+}
+
+// One vector at j: rescales *vacc if some lane would pass the limit, updates the max, and
+// returns the exp argument.
+static inline vf online_update(online_state *st, vf vx, vf *vacc, size_t j)
+{
+    vf vd = online_arg(st, vx);
+    if (v_any_gt(vd, st->vlimit)) {
+        *vacc = v_mul(*vacc, online_rescale(st, v_max(vx, st->vref), j));
+        vd = online_arg(st, vx);
+    }
+    st->vmax = v_max(vx, st->vmax);
+    return vd;
+}
+
+// max_sum with the store decided at compile time (store = 0 or 1 after inlining).
+static inline float max_sum_impl(const float *x, float *y, size_t n, float inv_t, float *sum,
+                                 float *ref, size_t *from, int store)
+{
+    // The max of the first vector (-FLT_MAX when it is all -inf or NaN) is the first
+    // reference, so the first step does not rescale.
+    const vf vfirst = n >= VLEN ? v_load(x) : v_load_tail(x, v_tail(n), -INFINITY);
+    online_state st = {v_set1(inv_t), v_set1(MIMIC_ONLINE_LIMIT),
+                       v_set1(v_hmax(v_max(vfirst, v_set1(-FLT_MAX)))), v_set1(-INFINITY), 0};
+    vf vacc4[4] = {v_set1(0.0f), v_set1(0.0f), v_set1(0.0f), v_set1(0.0f)};
+    size_t j = 0;
+    for (; j + 4 * VLEN <= n; j += 4 * VLEN) {
+        const vf vx0 = v_load(x + j), vx1 = v_load(x + j + VLEN);
+        const vf vx2 = v_load(x + j + 2 * VLEN), vx3 = v_load(x + j + 3 * VLEN);
+        vf vd0 = online_arg(&st, vx0), vd1 = online_arg(&st, vx1);
+        vf vd2 = online_arg(&st, vx2), vd3 = online_arg(&st, vx3);
+        // Rare: the reference moves up. `|`, not `||`: one branch for the four vectors.
+        if (v_any_gt(vd0, st.vlimit) | v_any_gt(vd1, st.vlimit) | v_any_gt(vd2, st.vlimit) |
+            v_any_gt(vd3, st.vlimit)) {
+            const vf vxmax = v_max(vx3, v_max(vx2, v_max(vx1, v_max(vx0, st.vref))));
+            const vf vscale = online_rescale(&st, vxmax, j);
+            for (int u = 0; u < 4; u++)
+                vacc4[u] = v_mul(vacc4[u], vscale);
+            vd0 = online_arg(&st, vx0), vd1 = online_arg(&st, vx1);
+            vd2 = online_arg(&st, vx2), vd3 = online_arg(&st, vx3);
+        }
+        st.vmax = v_max(vx3, v_max(vx2, v_max(vx1, v_max(vx0, st.vmax))));
+        const vf ve[4] = {v_exp(vd0), v_exp(vd1), v_exp(vd2), v_exp(vd3)};
+        store_add4(y, j, store, ve, vacc4);
+    }
+    // One accumulator from here on: a rescale must reach every sum that shares vref.
+    vf vacc = v_add(v_add(vacc4[0], vacc4[1]), v_add(vacc4[2], vacc4[3]));
+    for (; j + VLEN <= n; j += VLEN) {
+        const vf ve = v_exp(online_update(&st, v_load(x + j), &vacc, j));
+        if (store)
+            v_store(y + j, ve);
+        vacc = v_add(vacc, ve);
+    }
+    if (j < n) {
+        // Lanes past n hold -inf (never the max, never over the limit); their terms are masked
+        // out and computed from an argument of 0 rather than -inf (see short_exp).
+        const vtail t = v_tail(n - j);
+        const vf vd = online_update(&st, v_load_tail(x + j, t, -INFINITY), &vacc, j);
+        const vf ve = v_exp(v_add_tail(v_set1(0.0f), t, vd));
+        if (store)
+            v_store_tail(y + j, t, ve);
+        vacc = v_add_tail(vacc, t, ve);
+    }
+    const float m = v_hmax(st.vmax), r = v_hmax(st.vref);
+    if (ref) {
+        *ref = r;
+        *from = st.from;
+    }
+    // An all -inf row has the empty sum (its output passes make it NaN through x - m = NaN).
+    *sum = m == -INFINITY ? 0.0f : v_hsum(v_mul(vacc, v_exp(v_set1((r - m) * inv_t))));
+    return m;
+}
+
+float FN(max_sum)(const float *x, float *y, size_t n, float inv_t, float *sum, float *ref,
+                  size_t *from)
+{
+    return y ? max_sum_impl(x, y, n, inv_t, sum, ref, from, 1)
+             : max_sum_impl(x, NULL, n, inv_t, sum, ref, from, 0);
+}
+
+void FN(scale)(const float *x, float *y, size_t n, float s)
+{
+    const vf vs = v_set1(s);
+    size_t j = 0;
+    for (; j + 2 * VLEN <= n; j += 2 * VLEN) {
+        v_store(y + j, v_mul(v_load(x + j), vs));
+        v_store(y + j + VLEN, v_mul(v_load(x + j + VLEN), vs));
+    }
+    for (; j + VLEN <= n; j += VLEN)
+        v_store(y + j, v_mul(v_load(x + j), vs));
+    if (j < n) {
+        const vtail t = v_tail(n - j);
+        v_store_tail(y + j, t, v_mul(v_load_tail(x + j, t, 0.0f), vs));
+    }
+}
+
+void FN(exp_scale)(const float *x, float *y, size_t n, float m, float inv_t, float s)
+{
+    const vf vm = v_set1(m), vinv_t = v_set1(inv_t), vs = v_set1(s);
+    size_t j = 0;
+    for (; j + 2 * VLEN <= n; j += 2 * VLEN) {
+        const vf ve0 = exp_shifted(v_load(x + j), vm, vinv_t);
+        const vf ve1 = exp_shifted(v_load(x + j + VLEN), vm, vinv_t);
+        v_store(y + j, v_mul(ve0, vs));
+        v_store(y + j + VLEN, v_mul(ve1, vs));
+    }
+    for (; j + VLEN <= n; j += VLEN)
+        v_store(y + j, v_mul(exp_shifted(v_load(x + j), vm, vinv_t), vs));
+    if (j < n) {
+        const vtail t = v_tail(n - j);
+        v_store_tail(y + j, t, v_mul(exp_shifted(v_load_tail(x + j, t, m), vm, vinv_t), vs));
+    }
+}
+
+void FN(shift_scale)(const float *x, float *y, size_t n, float m, float inv_t, float c)
+{
+    const vf vm = v_set1(m), vinv_t = v_set1(inv_t), vc = v_set1(c);
+    size_t j = 0;
+    for (; j + 2 * VLEN <= n; j += 2 * VLEN) {
+        v_store(y + j, v_fms(v_sub(v_load(x + j), vm), vinv_t, vc));
+        v_store(y + j + VLEN, v_fms(v_sub(v_load(x + j + VLEN), vm), vinv_t, vc));
+    }
+    for (; j + VLEN <= n; j += VLEN)
+        v_store(y + j, v_fms(v_sub(v_load(x + j), vm), vinv_t, vc));
+    if (j < n) {
+        const vtail t = v_tail(n - j);
+        v_store_tail(y + j, t, v_fms(v_sub(v_load_tail(x + j, t, 0.0f), vm), vinv_t, vc));
+    }
+}
+
+// Returns acc + (s - t)^2 of one vector; *vg = (s - t) * g_scale.
+static inline vf sq_diff_step(vf vs, vf vt, vf vg_scale, vf vacc, vf *vg)
+{
+    const vf vd = v_sub(vs, vt);
+    *vg = v_mul(vd, vg_scale);
+    return v_fma(vd, vd, vacc);
+}
+
+static inline float sq_diff_impl(const float *s, const float *t, float *g, size_t n, float g_scale,
+                                 int grad)
+{
+    const vf vg_scale = v_set1(g_scale);
+    vf vacc0 = v_set1(0.0f), vacc1 = vacc0, vacc2 = vacc0, vacc3 = vacc0;
+    vf vg0, vg1, vg2, vg3;
+    size_t j = 0;
+    for (; j + 4 * VLEN <= n; j += 4 * VLEN) {
+        vacc0 = sq_diff_step(v_load(s + j), v_load(t + j), vg_scale, vacc0, &vg0);
+        vacc1 = sq_diff_step(v_load(s + j + VLEN), v_load(t + j + VLEN), vg_scale, vacc1, &vg1);
+        vacc2 =
+            sq_diff_step(v_load(s + j + 2 * VLEN), v_load(t + j + 2 * VLEN), vg_scale, vacc2, &vg2);
+        vacc3 =
+            sq_diff_step(v_load(s + j + 3 * VLEN), v_load(t + j + 3 * VLEN), vg_scale, vacc3, &vg3);
+        if (grad) {
+            v_store(g + j, vg0);
+            v_store(g + j + VLEN, vg1);
+            v_store(g + j + 2 * VLEN, vg2);
+            v_store(g + j + 3 * VLEN, vg3);
+        }
+    }
+    for (; j + VLEN <= n; j += VLEN) {
+        vacc0 = sq_diff_step(v_load(s + j), v_load(t + j), vg_scale, vacc0, &vg0);
+        if (grad)
+            v_store(g + j, vg0);
+    }
+    if (j < n) { // zero-filled lanes add (0 - 0)^2 = 0
+        const vtail tl = v_tail(n - j);
+        vacc0 = sq_diff_step(v_load_tail(s + j, tl, 0.0f), v_load_tail(t + j, tl, 0.0f), vg_scale,
+                             vacc0, &vg0);
+        if (grad)
+            v_store_tail(g + j, tl, vg0);
+    }
+    return v_hsum(v_add(v_add(vacc0, vacc1), v_add(vacc2, vacc3)));
+}
+
+float FN(sq_diff)(const float *s, const float *t, float *g, size_t n, float g_scale)
+{
+    return g ? sq_diff_impl(s, t, g, n, g_scale, 1) : sq_diff_impl(s, t, NULL, n, g_scale, 0);
+}
+
+// The constants of one KD row, and the stored exps when the caller has them.
+typedef struct {
+    vf vms, vlse_s, vmt, vlse_t, vinv_t, vg_scale, vp_scale, vq_scale;
+    float ms, mt;
+    const float *ep, *eq;
+} kd_consts;
+
+// One vector of the KD row: returns p (lt - ls) where p > 0 (0 * log 0 = 0 for masked teacher
+// classes); with grad, *vg = (q - p) * g_scale. With stored exps p and q are vep * p_scale and
+// veq * q_scale; otherwise exp(lt) and exp(ls), q only for the gradient.
+static inline vf kd_step(const kd_consts *c, vf vs, vf vt, vf vep, vf veq, vf *vg, int stored,
+                         int grad)
+{
+    const vf vls = v_fms(v_sub(vs, c->vms), c->vinv_t, c->vlse_s);
+    const vf vlt = v_fms(v_sub(vt, c->vmt), c->vinv_t, c->vlse_t);
+    const vf vp = stored ? v_mul(vep, c->vp_scale) : v_exp(vlt);
+    if (grad)
+        *vg = v_mul(v_sub(stored ? v_mul(veq, c->vq_scale) : v_exp(vls), vp), c->vg_scale);
+    return v_keep_pos(vp, v_mul(vp, v_sub(vlt, vls)));
+}
+
+// kd_step on the full vector at j.
+static inline vf kd_at(const kd_consts *c, const float *s, const float *t, size_t j, vf *vg,
+                       int stored, int grad)
+{
+    const vf vep = stored ? v_load(c->ep + j) : v_set1(0.0f);
+    const vf veq = stored && grad ? v_load(c->eq + j) : v_set1(0.0f);
+    return kd_step(c, v_load(s + j), v_load(t + j), vep, veq, vg, stored, grad);
+}
+
+// kd_step on the n - j < VLEN elements at j. The lanes past n load the row maxima, so their
+// discarded exps do not underflow.
+static inline vf kd_tail(const kd_consts *c, const float *s, const float *t, size_t j, vtail tl,
+                         vf *vg, int stored, int grad)
+{
+    const vf vep = stored ? v_load_tail(c->ep + j, tl, 0.0f) : v_set1(0.0f);
+    const vf veq = stored && grad ? v_load_tail(c->eq + j, tl, 0.0f) : v_set1(0.0f);
+    return kd_step(c, v_load_tail(s + j, tl, c->ms), v_load_tail(t + j, tl, c->mt), vep, veq, vg,
+                   stored, grad);
+}
+
+static inline float kd_row_impl(const kd_consts *c, const float *s, const float *t, float *g,
+                                size_t n, int stored, int grad)
+{
+    vf vacc0 = v_set1(0.0f), vacc1 = vacc0, vg0 = vacc0, vg1 = vacc0;
+    size_t j = 0;
+    for (; j + 2 * VLEN <= n; j += 2 * VLEN) {
+        vacc0 = v_add(vacc0, kd_at(c, s, t, j, &vg0, stored, grad));
+        vacc1 = v_add(vacc1, kd_at(c, s, t, j + VLEN, &vg1, stored, grad));
+        if (grad) {
+            v_store(g + j, vg0);
+            v_store(g + j + VLEN, vg1);
+        }
+    }
+    for (; j + VLEN <= n; j += VLEN) {
+        vacc0 = v_add(vacc0, kd_at(c, s, t, j, &vg0, stored, grad));
+        if (grad)
+            v_store(g + j, vg0);
+    }
+    if (j < n) {
+        const vtail tl = v_tail(n - j);
+        vacc0 = v_add_tail(vacc0, tl, kd_tail(c, s, t, j, tl, &vg0, stored, grad));
+        if (grad)
+            v_store_tail(g + j, tl, vg0);
+    }
+    return v_hsum(v_add(vacc0, vacc1));
+}
+
+float FN(kd_row)(const float *s, const float *t, const float *ep, const float *eq, float *g,
+                 size_t n, const mimic_kd_row_args *a)
+{
+    const kd_consts c = {
+        .vms = v_set1(a->ms),
+        .vlse_s = v_set1(a->lse_s),
+        .vmt = v_set1(a->mt),
+        .vlse_t = v_set1(a->lse_t),
+        .vinv_t = v_set1(a->inv_t),
+        .vg_scale = v_set1(a->g_scale),
+        .vp_scale = v_set1(a->p_scale),
+        .vq_scale = v_set1(a->q_scale),
+        .ms = a->ms,
+        .mt = a->mt,
+        .ep = ep,
+        .eq = eq,
+    };
+    if (ep)
+        return g ? kd_row_impl(&c, s, t, g, n, 1, 1) : kd_row_impl(&c, s, t, NULL, n, 1, 0);
+    return g ? kd_row_impl(&c, s, t, g, n, 0, 1) : kd_row_impl(&c, s, t, NULL, n, 0, 0);
+}
