@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The README's main command: install what is missing, build, and run the main job.
-# Until the teacher/student trainer lands this is `mimic info` and the benchmark suite, whose
-# Google Benchmark JSON goes to results/<arch>/<cpu-model>/.
+# The README's main command: install what is missing, build, and run the main job:
+# `mimic distill` (Ba & Caruana on Fashion-MNIST). Arguments go to `mimic distill`, e.g.
+# `bash tools/run.sh --quick`. Results: results/distill-seed<seed>.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,14 +10,5 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMIMIC_BUILD_TESTS=ON -DMIMIC_BU
 cmake --build build -j"$(nproc)"
 
 ./build/mimic info
-arch=$(uname -m)
-cpu=$(./build/mimic info --json | sed -n 's/.*"cpu_model": "\([^"]*\)".*/\1/p' |
-  tr '[:upper:]' '[:lower:]' | tr -cs 'a-z0-9' '-' | sed 's/^-//; s/-$//')
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo nogit)
-out="results/$arch/${cpu:-unknown}"
-mkdir -p "$out"
-json="$out/$(date -u +%Y%m%d)-$commit.json"
-# Written to a temp file and renamed, so an interrupted run leaves no half-written result.
-./build/bench/mimic_bench --benchmark_out="$json.tmp" --benchmark_out_format=json "$@"
-mv "$json.tmp" "$json"
-echo "results: $json"
+mkdir -p results
+./build/mimic distill --out results "$@"
