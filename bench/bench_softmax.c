@@ -90,8 +90,13 @@ static int call_onednn(const void *ctx) {
 static int call_memcpy(const void *ctx) {
     const sm_inputs *in = ctx;
     const int threads = in->copy_bytes >= (1 << 20) ? mimic_threads_get() : 1;
+    if (threads == 1) { // no OpenMP team at all: it costs more than a small copy
+        memcpy(in->dst, in->src, in->copy_bytes);
+        mb_do_not_optimize(in->dst);
+        return 0;
+    }
     const size_t part = (in->copy_bytes / (size_t)threads + 63) / 64 * 64;
-#pragma omp parallel for num_threads(threads) if (threads > 1)
+#pragma omp parallel for num_threads(threads)
     for (int i = 0; i < threads; i++) {
         const size_t lo = (size_t)i * part;
         const size_t hi = lo + part < in->copy_bytes ? lo + part : in->copy_bytes;

@@ -1,8 +1,10 @@
 // exp_scalar.h's algorithm over the vector API of softmax_template.h, for the SIMD ISAs; each
 // softmax_<isa>.c includes it after defining the API and these two helpers:
 //   vf v_clamp(vf x, vf lo, vf hi): min(hi, max(lo, x)) with NaN passed through
-//   vf v_mul_pow2(vf p, vf n, vf nr): p * 2^n for the integer n in [-150, 128] (nr = n + 1.5*2^23,
-//   whose low bits hold n), rounded once: 2^(n >> 1) * 2^(n - (n >> 1)), or vscalefps
+//   vf v_mul_pow2(vf p, vf n, vf nr): p * 2^n for the integer n in [-150, 128], rounded once
+//   (two normal factors, or vscalefps). nr = n + 254 + 1.5*2^23: its low bits hold
+//   e = n + 254 in [104, 382], so the factors' exponent fields are e >> 1 and e - (e >> 1),
+//   two shifts and a subtraction away.
 // The clamp passing NaN through makes NaN come out as NaN with no select; a clamped x >= HI
 // gives p * 2^128 = +inf and x <= LO gives p * 2^-150 -> 0, which is what the scalar selects
 // produce. FMA where the scalar code rounds twice: no less accurate.
@@ -13,7 +15,7 @@
 
 static inline vf v_exp(vf vx)
 {
-    const vf vround = v_set1(MIMIC_EXP_ROUND);
+    const vf vround = v_set1(MIMIC_EXP_ROUND + 254.0f); // still rounds to an integer
     const vf vxc = v_clamp(vx, v_set1(MIMIC_EXP_LO), v_set1(MIMIC_EXP_HI));
     const vf vnr = v_fma(vxc, v_set1(MIMIC_EXP_LOG2E), vround); // the add rounds to an integer
     const vf vn = v_sub(vnr, vround);

@@ -167,7 +167,9 @@ static void sm_block(const void *ctx, int64_t i0, int64_t i1, int tid)
         }
         if (n > k->short_max) {
             const mimic_row_stats st =
-                mimic_softmax_row(k, xi, NULL, n, a->inv_t, 1.0f, NULL, NULL);
+                (int64_t)n >= MIMIC_LOG_ONLINE_MIN_COLS
+                    ? mimic_row_stats_online(k, xi, n, a->inv_t)
+                    : mimic_softmax_row(k, xi, NULL, n, a->inv_t, 1.0f, NULL, NULL);
             max[i] = st.max, sum[i] = st.sum;
         }
         k->shift_scale(xi, yi, n, max[i], a->inv_t, logf(sum[i]));

@@ -3,7 +3,6 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#include "kernels/softmax/exp_scalar.h"
 #include "kernels/softmax/softmax_kernels.h"
 
 #define MIMIC_SOFTMAX_ISA avx2
@@ -93,17 +92,14 @@ static inline vf v_clamp(vf x, vf lo, vf hi)
 {
     return _mm256_min_ps(hi, _mm256_max_ps(lo, x));
 }
-// p * 2^(n >> 1) * 2^(n - (n >> 1)), n from the low bits of nr; both factors are normal.
+// p * 2^(e >> 1) * 2^(e - (e >> 1)) / 2^254 with e = n + 254 in the low bits of nr (the high
+// bits of nr shift out): both factors are normal.
 static inline vf v_mul_pow2(vf vp, vf vn, vf vnr)
 {
     (void)vn;
-    const __m256i vround = _mm256_castps_si256(v_set1(MIMIC_EXP_ROUND)),
-                  vbias = _mm256_set1_epi32(127);
-    const __m256i vni = _mm256_sub_epi32(_mm256_castps_si256(vnr), vround);
-    const __m256i vn1 = _mm256_srai_epi32(vni, 1);
-    const vf vs1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(vn1, vbias), 23));
-    const vf vs2 = _mm256_castsi256_ps(
-        _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(vni, vn1), vbias), 23));
+    const __m256i vb = _mm256_castps_si256(vnr), vh = _mm256_srli_epi32(vb, 1);
+    const vf vs1 = _mm256_castsi256_ps(_mm256_slli_epi32(vh, 23));
+    const vf vs2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(vb, vh), 23));
     return v_mul(v_mul(vp, vs1), vs2);
 }
 

@@ -2,7 +2,6 @@
 // through __mmask16 masked loads and stores.
 #include <immintrin.h>
 
-#include "kernels/softmax/exp_scalar.h"
 #include "kernels/softmax/softmax_kernels.h"
 
 #define MIMIC_SOFTMAX_ISA avx512

@@ -4,7 +4,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kernels/softmax/exp_scalar.h"
 #include "kernels/softmax/softmax_kernels.h"
 
 #define MIMIC_SOFTMAX_ISA neon
@@ -96,15 +95,14 @@ static inline vf v_clamp(vf x, vf lo, vf hi)
 {
     return vminq_f32(vmaxq_f32(x, lo), hi);
 }
-// p * 2^(n >> 1) * 2^(n - (n >> 1)), n from the low bits of nr; both factors are normal.
+// p * 2^(e >> 1) * 2^(e - (e >> 1)) / 2^254 with e = n + 254 in the low bits of nr (the high
+// bits of nr shift out): both factors are normal.
 static inline vf v_mul_pow2(vf vp, vf vn, vf vnr)
 {
     (void)vn;
-    const int32x4_t vround = vreinterpretq_s32_f32(vdupq_n_f32(MIMIC_EXP_ROUND));
-    const int32x4_t vni = vsubq_s32(vreinterpretq_s32_f32(vnr), vround);
-    const int32x4_t vn1 = vshrq_n_s32(vni, 1), vbias = vdupq_n_s32(127);
-    const vf vs1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vn1, vbias), 23));
-    const vf vs2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vsubq_s32(vni, vn1), vbias), 23));
+    const uint32x4_t vb = vreinterpretq_u32_f32(vnr), vh = vshrq_n_u32(vb, 1);
+    const vf vs1 = vreinterpretq_f32_u32(vshlq_n_u32(vh, 23));
+    const vf vs2 = vreinterpretq_f32_u32(vshlq_n_u32(vsubq_u32(vb, vh), 23));
     return v_mul(v_mul(vp, vs1), vs2);
 }
 
