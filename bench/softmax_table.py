@@ -36,7 +36,8 @@ def main():
         line = [n]
         for _, rows in runs:
             b = rows.get(n)
-            line += [cell(b, "real_time", "{:.3g}"), cell(b, "GB/s", "{:.1f}"),
+            t = cell(b, "real_time", "{:.3g}" if b and b["real_time"] < 1000 else "{:.0f}")
+            line += [t, cell(b, "GB/s", "{:.1f}"),
                      cell(b, "frac_copy", "{:.2f}"), cell(b, "vs_onednn", "{:.2f}×")]
         print("| " + " | ".join(line) + " |")
 
