@@ -17,14 +17,10 @@ const mimic_gemm_ukernel mimic_gemm_ukernels[MIMIC_ISA_COUNT] = {
 };
 #undef MIMIC_UKERNEL
 
-// Until an ISA has its own variant of a kernel family (SIMD im2col arrives in its own issue),
-// its table uses the scalar one; `mimic info` names what runs.
-#define SCALAR_CONV {mimic_im2col__scalar, mimic_col2im__scalar, "im2col__scalar"}
-
 static const mimic_kernels table_scalar = {
     .isa = MIMIC_ISA_SCALAR,
     .gemm = &mimic_gemm_ukernels[MIMIC_ISA_SCALAR],
-    .conv = SCALAR_CONV,
+    .conv = MIMIC_CONV_TABLE(scalar),
     .softmax = MIMIC_SOFTMAX_TABLE(scalar),
 };
 
@@ -32,7 +28,7 @@ static const mimic_kernels table_scalar = {
 static const mimic_kernels table_avx2 = {
     .isa = MIMIC_ISA_AVX2,
     .gemm = &mimic_gemm_ukernels[MIMIC_ISA_AVX2],
-    .conv = SCALAR_CONV,
+    .conv = MIMIC_CONV_TABLE(avx2),
     .softmax = MIMIC_SOFTMAX_TABLE(avx2),
 };
 #endif
@@ -41,7 +37,7 @@ static const mimic_kernels table_avx2 = {
 static const mimic_kernels table_avx512 = {
     .isa = MIMIC_ISA_AVX512,
     .gemm = &mimic_gemm_ukernels[MIMIC_ISA_AVX512],
-    .conv = SCALAR_CONV,
+    .conv = MIMIC_CONV_TABLE(avx512),
     .softmax = MIMIC_SOFTMAX_TABLE(avx512),
 };
 #endif
@@ -50,7 +46,7 @@ static const mimic_kernels table_avx512 = {
 static const mimic_kernels table_neon = {
     .isa = MIMIC_ISA_NEON,
     .gemm = &mimic_gemm_ukernels[MIMIC_ISA_NEON],
-    .conv = SCALAR_CONV,
+    .conv = MIMIC_CONV_TABLE(neon),
     .softmax = MIMIC_SOFTMAX_TABLE(neon),
 };
 #endif

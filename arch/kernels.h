@@ -23,17 +23,35 @@ typedef struct {
     const char *name;
 } mimic_gemm_ukernel;
 
-// --- im2col / col2im contract (one image) ---
-// col is (C*R*S) x (P*Q) row-major; im2col writes every element (zeros for padding),
-// col2im adds each column element into the image position it came from (img not cleared).
-typedef void (*mimic_im2col_fn)(const mimic_conv2d *shape, int64_t p, int64_t q,
-                                const float *img, float *col);
-typedef void (*mimic_col2im_fn)(const mimic_conv2d *shape, int64_t p, int64_t q,
-                                const float *col, float *img);
+// --- im2col / col2im contract (output rows [p0, p1) of one image) ---
+// col is (C*R*S) x ((p1-p0)*Q) with row stride ldc, column (p-p0)*Q + q: im2col writes every
+// element of it (zeros for padding); col2im adds each element into the image position it
+// came from (img is not cleared). Q is the output width.
+typedef void (*mimic_im2col_fn)(const mimic_conv2d *shape, int64_t q, int64_t p0, int64_t p1,
+                                const float *img, float *col, int64_t ldc);
+typedef void (*mimic_col2im_fn)(const mimic_conv2d *shape, int64_t q, int64_t p0, int64_t p1,
+                                const float *col, int64_t ldc, float *img);
+// dst[j*ldd + i] = src[i*lds + j] for i < rows, j < cols (no aliasing).
+typedef void (*mimic_transpose_fn)(size_t rows, size_t cols, const float *src, size_t lds,
+                                   float *dst, size_t ldd);
+// For stride 1 with output width == input width (R, S <= MIMIC_CONV_PANEL_MAX_TAP): rows
+// [k0, k0 + kc) and columns [j0, j0 + nr) of the whole batch's column matrix (column j =
+// n*P*Q + p*Q + q), straight into the GEMM microkernel's packed B layout: panel[k*nr_max + j],
+// nr <= nr_max, zeros for padding and past column nr. src is the whole NCHW batch.
+typedef void (*mimic_im2col_panel_fn)(const mimic_conv2d *shape, const float *src, int64_t k0,
+                                      int64_t kc, int64_t j0, int64_t nr, int64_t nr_max,
+                                      float *panel);
+#define MIMIC_CONV_PANEL_MAX_TAP 16
+// y[j] = act(x[j] + b) for j < n, act = max(0, .) if relu (NaN kept) else identity; x may
+// be y.
+typedef void (*mimic_bias_act_fn)(float *y, const float *x, size_t n, float b, int relu);
 
 typedef struct {
     mimic_im2col_fn im2col;
     mimic_col2im_fn col2im;
+    mimic_transpose_fn transpose;
+    mimic_im2col_panel_fn im2col_panel;
+    mimic_bias_act_fn bias_act;
     const char *name;
 } mimic_conv_kernels;
 

@@ -7,6 +7,7 @@
 
 void bench_register_gemm(void);
 void bench_register_softmax(void);
+void bench_register_conv(void);
 
 // n floats, 64-byte aligned (free with free()); NULL if out of memory.
 float *bench_alloc_f32(size_t n);

@@ -103,6 +103,7 @@ int main(int argc, char **argv) {
     bench_register_roof();
     bench_register_gemm();
     bench_register_softmax();
+    bench_register_conv();
     int rc = mb_main(nargs, args);
     free(args);
     return rc;

@@ -167,6 +167,10 @@ static const conv_case k_cases[] = {
     {3, 17, 7, 5, 9, 5, 5, 2, 1, 2, 0},     // 5x5, asymmetric stride and pad
     {1, 64, 4, 4, 3, 1, 3, 1, 2, 0, 2},     // 1x3 with pad 2 > kernel half-width
     {5, 1, 6, 4, 2, 3, 3, 3, 3, 2, 2},      // pad 2 with stride 3
+    {5, 8, 7, 5, 9, 3, 3, 1, 1, 1, 1},      // fused panels across images (35 pixels each)
+    {3, 4, 3, 3, 17, 5, 5, 1, 1, 2, 2},     // fused, 9 pixels: a panel spans many images
+    {2, 20, 5, 6, 3, 3, 3, 1, 1, 1, 1},     // bwd_data as a convolution (C >= 16), K = 3
+    {2, 16, 4, 9, 11, 3, 1, 1, 1, 0, 0},    // as a convolution, pad 0 (P != H)
 };
 
 static void test_conv_cases(void **state) {
@@ -290,11 +294,181 @@ static void test_conv_finite_differences(void **state) {
         check_fd(&cases[i], 900 + (uint64_t)i);
 }
 
+// mimic_conv2d_fwd_ex with MIMIC_CONV_RELU: max(0, reference), NaN kept; unknown flags
+// rejected with dst untouched.
+static void check_relu(const conv_case *cc, uint64_t seed) {
+    tc_rng rng = tc_rng_seed(seed);
+    mimic_conv2d s = to_shape(cc);
+    int64_t P, Q;
+    ref_conv_out_hw(&s, &P, &Q);
+    tc_ctx("conv relu n=%lld c=%lld h=%lld w=%lld k=%lld r=%lld s=%lld", (long long)s.n,
+           (long long)s.c, (long long)s.h, (long long)s.w, (long long)s.k, (long long)s.r,
+           (long long)s.s);
+    size_t nsrc = (size_t)(s.n * s.c * s.h * s.w), nwei = (size_t)(s.k * s.c * s.r * s.s);
+    size_t ndst = (size_t)(s.n * s.k * P * Q);
+    float *src = tc_alloc(nsrc), *wei = tc_alloc(nwei), *bias = tc_alloc((size_t)s.k);
+    float *dst = out_buf(ndst, 0);
+    double *y = tc_dalloc(ndst), *tol = tc_dalloc(ndst);
+    tc_fill_uniform(&rng, src, nsrc, -1, 1);
+    tc_fill_uniform(&rng, wei, nwei, -1, 1);
+    tc_fill_uniform(&rng, bias, (size_t)s.k, -1, 1);
+    src[nsrc / 2] = NAN; // reaches some outputs: they must stay NaN through the ReLU
+    ref_conv_fwd(&s, src, wei, bias, y, tol);
+    make_tol(tol, tol, ndst, s.c * s.r * s.s + 1);
+    for (size_t i = 0; i < ndst; i++)
+        y[i] = y[i] < 0 ? 0.0 : y[i];
+    TC_FOR_EACH_ISA(isa) {
+        tc_fill(dst, ndst, NAN);
+        TC_STATUS(mimic_conv2d_fwd_ex(&s, src, wei, bias, dst, MIMIC_CONV_RELU), MIMIC_OK);
+        tc_check_near("fwd_ex relu vs reference", dst, ndst, y, 1, ndst, (tc_tol){.tol = tol});
+        tc_check_sentinel("guard past dst", dst + ndst, TC_GUARD);
+        tc_fill_sentinel(dst, ndst);
+        TC_STATUS(mimic_conv2d_fwd_ex(&s, src, wei, bias, dst, 2u), MIMIC_EINVAL);
+        tc_check_sentinel("dst after an unknown flag", dst, ndst);
+    }
+    free(src), free(wei), free(bias), tc_free_off(dst, 0), free(y), free(tol);
+}
+
+static void test_conv_relu(void **state) {
+    (void)state;
+    static const conv_case cases[] = {
+        {5, 3, 9, 7, 5, 3, 3, 1, 1, 1, 1},
+        {2, 17, 6, 9, 5, 3, 3, 2, 2, 1, 1},
+        {3, 8, 5, 5, 4, 1, 1, 1, 1, 0, 0}, // pointwise
+    };
+    for (int i = 0; i < 3; i++)
+        check_relu(&cases[i], 300 + (uint64_t)i);
+}
+
+// Workspace query: valid for every pass, independent of the batch once the batch keeps
+// every thread busy, and rejected for invalid arguments.
+static void test_conv_workspace_query(void **state) {
+    (void)state;
+    mimic_conv2d s = {8, 32, 28, 28, 32, 3, 3, 1, 1, 1, 1};
+    size_t bytes = 0, big = 0;
+    TC_FOR_EACH_ISA(isa) {
+        for (int pass = MIMIC_CONV_FWD; pass <= MIMIC_CONV_BWD_WEIGHTS; pass++) {
+            tc_ctx("workspace bytes, pass %d", pass);
+            s.n = 8;
+            TC_STATUS(mimic_conv2d_workspace_bytes(&s, (mimic_conv_pass)pass, &bytes), MIMIC_OK);
+            // At least one column buffer of one output row.
+            TC_CHECK(bytes >= (size_t)(32 * 9 * 28) * sizeof(float));
+            s.n = 1 << 20; // a million images need no more than eight
+            TC_STATUS(mimic_conv2d_workspace_bytes(&s, (mimic_conv_pass)pass, &big), MIMIC_OK);
+            if (big != bytes)
+                TC_FAIL("workspace grows with the batch: %zu bytes at n=8, %zu at n=2^20", bytes,
+                        big);
+        }
+        tc_ctx("workspace bytes, invalid arguments");
+        TC_STATUS(mimic_conv2d_workspace_bytes(&s, MIMIC_CONV_FWD, NULL), MIMIC_EINVAL);
+        TC_STATUS(mimic_conv2d_workspace_bytes(NULL, MIMIC_CONV_FWD, &bytes), MIMIC_EINVAL);
+        TC_STATUS(mimic_conv2d_workspace_bytes(&s, (mimic_conv_pass)3, &bytes), MIMIC_EINVAL);
+        mimic_conv2d bad = s;
+        bad.stride_h = 0;
+        TC_STATUS(mimic_conv2d_workspace_bytes(&bad, MIMIC_CONV_FWD, &bytes), MIMIC_EINVAL);
+    }
+}
+
+// A cap far below one image's column matrix: every pass lowers a few output rows at a time
+// (over a batch large enough to keep every thread busy), still exact to the reference and
+// oneDNN, and reports less workspace than with the default cap.
+static void test_conv_small_cap(void **state) {
+    (void)state;
+    static const conv_case cases[] = {
+        {9, 3, 9, 7, 5, 3, 3, 1, 1, 1, 1},     // stride 1: bwd_data as a convolution
+        {6, 17, 11, 9, 5, 3, 3, 2, 2, 1, 1},   // stride 2: bwd_data by col2im
+        {7, 4, 6, 5, 3, 1, 1, 1, 1, 0, 0},     // pointwise
+        {5, 3, 13, 12, 6, 7, 7, 2, 1, 3, 2},   // 7x7
+    };
+    for (int i = 0; i < 4; i++) {
+        mimic_conv2d s = to_shape(&cases[i]);
+        size_t before[3], after[3];
+        for (int pass = 0; pass < 3; pass++)
+            TC_STATUS(mimic_conv2d_workspace_bytes(&s, (mimic_conv_pass)pass, &before[pass]),
+                      MIMIC_OK);
+        TC_STATUS(mimic_conv2d_set_workspace_limit(256), MIMIC_OK);
+        for (int pass = 0; pass < 3; pass++)
+            TC_STATUS(mimic_conv2d_workspace_bytes(&s, (mimic_conv_pass)pass, &after[pass]),
+                      MIMIC_OK);
+        check_conv(&cases[i], i % 2, 0, 700 + (uint64_t)i);
+        TC_STATUS(mimic_conv2d_set_workspace_limit(0), MIMIC_OK); // back to the default
+        // Never more with the cap; backward-weights always lowers a whole image by default
+        // (the fused forward's panels are far below any cap and need no cutting).
+        for (int pass = 0; pass < 3; pass++) {
+            tc_ctx("workspace with a 256-byte cap, case %d pass %d", i, pass);
+            const int shrinks = pass == MIMIC_CONV_BWD_WEIGHTS;
+            if (shrinks ? after[pass] >= before[pass] : after[pass] > before[pass])
+                TC_FAIL("workspace %zu bytes with the cap, %zu without", after[pass],
+                        before[pass]);
+        }
+    }
+}
+
+// Every pass gives bit-identical results on 1, 2 and 3 threads (and with the cap, which
+// cuts images into row chunks, on each of them too).
+static void test_conv_threads_bitwise(void **state) {
+    (void)state;
+    static const conv_case cases[] = {
+        {6, 8, 10, 9, 7, 3, 3, 1, 1, 1, 1},
+        {5, 6, 11, 9, 5, 3, 3, 2, 2, 1, 1},
+        {4, 5, 6, 7, 3, 1, 1, 1, 1, 0, 0},
+    };
+    const int saved = mimic_threads_get();
+    for (int i = 0; i < 3; i++) {
+        tc_rng rng = tc_rng_seed(800 + (uint64_t)i);
+        mimic_conv2d s = to_shape(&cases[i]);
+        int64_t P, Q;
+        ref_conv_out_hw(&s, &P, &Q);
+        size_t nsrc = (size_t)(s.n * s.c * s.h * s.w), nwei = (size_t)(s.k * s.c * s.r * s.s);
+        size_t ndst = (size_t)(s.n * s.k * P * Q), nk = (size_t)s.k;
+        float *src = tc_alloc(nsrc), *wei = tc_alloc(nwei), *bias = tc_alloc(nk);
+        float *ddst = tc_alloc(ndst);
+        float *out[3][4]; // [threads - 1][dst, diff_src, diff_wei, diff_bias]
+        tc_fill_uniform(&rng, src, nsrc, -1, 1);
+        tc_fill_uniform(&rng, wei, nwei, -1, 1);
+        tc_fill_uniform(&rng, bias, nk, -1, 1);
+        tc_fill_uniform(&rng, ddst, ndst, -1, 1);
+        for (int cap = 0; cap < 2; cap++) {
+            TC_STATUS(mimic_conv2d_set_workspace_limit(cap ? 512 : 0), MIMIC_OK);
+            TC_FOR_EACH_ISA(isa) {
+                for (int t = 0; t < 3; t++) {
+                    mimic_threads_set(t + 1);
+                    out[t][0] = tc_alloc(ndst), out[t][1] = tc_alloc(nsrc);
+                    out[t][2] = tc_alloc(nwei), out[t][3] = tc_alloc(nk);
+                    TC_STATUS(mimic_conv2d_fwd_ex(&s, src, wei, bias, out[t][0],
+                                                  MIMIC_CONV_RELU),
+                              MIMIC_OK);
+                    TC_STATUS(mimic_conv2d_bwd_data(&s, ddst, wei, out[t][1]), MIMIC_OK);
+                    TC_STATUS(mimic_conv2d_bwd_weights(&s, src, ddst, out[t][2], out[t][3]),
+                              MIMIC_OK);
+                }
+                tc_ctx("case %d cap %d: 2 and 3 threads against 1", i, cap);
+                for (int t = 1; t < 3; t++) {
+                    tc_check_bitwise("fwd", out[t][0], out[0][0], ndst);
+                    tc_check_bitwise("bwd_data", out[t][1], out[0][1], nsrc);
+                    tc_check_bitwise("bwd_weights", out[t][2], out[0][2], nwei);
+                    tc_check_bitwise("diff_bias", out[t][3], out[0][3], nk);
+                }
+                for (int t = 0; t < 3; t++)
+                    for (int j = 0; j < 4; j++)
+                        free(out[t][j]);
+            }
+        }
+        free(src), free(wei), free(bias), free(ddst);
+    }
+    TC_STATUS(mimic_conv2d_set_workspace_limit(0), MIMIC_OK);
+    mimic_threads_set(saved);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_cases),
         cmocka_unit_test(test_conv_random),
         cmocka_unit_test(test_conv_finite_differences),
+        cmocka_unit_test(test_conv_relu),
+        cmocka_unit_test(test_conv_workspace_query),
+        cmocka_unit_test(test_conv_small_cap),
+        cmocka_unit_test(test_conv_threads_bitwise),
     };
     return cmocka_run_group_tests_name("conv", tests, tc_group_setup, tc_group_teardown);
 }

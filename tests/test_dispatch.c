@@ -50,13 +50,10 @@ static void check_info_names(mimic_isa isa) {
         if (!names[i] || !names[i][0])
             TC_FAIL("mimic_info.%s is empty", what[i]);
         // The name states the contract, ISA included (STYLE.md: ..._<MR>x<NR>__<isa>).
-        // Every ISA has its own GEMM microkernel and softmax passes; im2col may still run the
-        // scalar variant on a SIMD ISA (its SIMD variants are issue 4), and then the name
-        // must say so.
+        // Every ISA has its own GEMM microkernel, im2col kernels and softmax passes.
         const char *suffix = strrchr(names[i], '_');
         const int names_isa = suffix && strcmp(suffix + 1, mimic_isa_name(isa)) == 0;
-        const int names_scalar = suffix && strcmp(suffix + 1, "scalar") == 0;
-        if (!names_isa && !(i == 1 && names_scalar))
+        if (!names_isa)
             TC_FAIL("mimic_info.%s = \"%s\" does not name the active ISA %s", what[i],
                     names[i], mimic_isa_name(isa));
     }

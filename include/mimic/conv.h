@@ -3,6 +3,7 @@
 #ifndef MIMIC_CONV_H
 #define MIMIC_CONV_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <mimic/status.h>
 
@@ -37,6 +38,39 @@ mimic_status mimic_conv2d_bwd_data(const mimic_conv2d *shape, const float *diff_
 mimic_status mimic_conv2d_bwd_weights(const mimic_conv2d *shape, const float *src,
                                       const float *diff_dst, float *diff_wei,
                                       float *diff_bias);
+
+/// Flags of mimic_conv2d_fwd_ex.
+enum {
+    MIMIC_CONV_RELU = 1u, ///< dst = max(0, convolution + bias), applied as dst is written
+};
+
+/// mimic_conv2d_fwd with @p flags (0 or MIMIC_CONV_RELU); MIMIC_EINVAL for unknown flags
+/// (dst untouched). With MIMIC_CONV_RELU a NaN output stays NaN.
+mimic_status mimic_conv2d_fwd_ex(const mimic_conv2d *shape, const float *src, const float *wei,
+                                 const float *bias, float *dst, unsigned flags);
+
+/// The three passes, for mimic_conv2d_workspace_bytes.
+typedef enum {
+    MIMIC_CONV_FWD,
+    MIMIC_CONV_BWD_DATA,
+    MIMIC_CONV_BWD_WEIGHTS,
+} mimic_conv_pass;
+
+/// Scratch memory one call of @p pass on @p shape uses with the active ISA, the current
+/// thread count and workspace limit, all threads together: column buffers, packed panels,
+/// the GEMM's packing buffers and per-call partial sums. It is allocated per thread on first
+/// use and kept for later calls (not freed between calls). It does not grow with the batch
+/// beyond a few images. MIMIC_EINVAL for an invalid shape or pass, or a NULL @p bytes.
+mimic_status mimic_conv2d_workspace_bytes(const mimic_conv2d *shape, mimic_conv_pass pass,
+                                          size_t *bytes);
+
+/// Cap on the column-buffer bytes of each thread (default 16 MiB): an image whose column
+/// matrix is larger is lowered a few output rows at a time. At least one output row is
+/// always lowered, so a cap below C*R*S*Q*4 bytes only means "as little as possible". Per
+/// thread, not per call, so that how a problem is cut up, and so every rounding, does not
+/// depend on the thread count. 0 restores the default. Applies to later calls from every
+/// thread.
+mimic_status mimic_conv2d_set_workspace_limit(size_t bytes);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,23 @@
-// 2-D convolution by im2col + GEMM: argument checks and the per-image lowering.
+// 2-D convolution by im2col + GEMM: argument checks, the choice of lowering for each pass,
+// and the workspace it needs.
+#include <stdatomic.h>
 #include <string.h>
 
 #include "arch/workspace.h"
-#include "kernels/conv/im2col.h"
-#include "kernels/gemm/gemm_internal.h"
+#include "kernels/conv/conv_internal.h"
+
+// The column-buffer cap per thread. Per thread, not per call, so that how a problem is cut
+// up (which decides the order of the sums) never depends on the thread count.
+#define CONV_DEFAULT_LIMIT ((size_t)16 << 20)
+static atomic_size_t conv_limit = CONV_DEFAULT_LIMIT;
+
+// The im2col block put through the transpose at once (bwd_weights): 128 KiB, in L2 between
+// the two (measured: 8 KiB blocks, one output row of the teacher's layers, spent more on
+// im2col's per-call work than they saved).
+#define CONV_TRANSPOSE_BLOCK_FLOATS 32768
+
+// Lowered images side by side (column and output tiles together): half of a 1 MiB L2.
+#define CONV_TILE_FLOATS 131072
 
 // a * b into *out unless it overflows the element budget of one tensor.
 static int mul_ok(int64_t a, int64_t b, int64_t *out)
@@ -20,159 +34,352 @@ static int elems(int64_t a, int64_t b, int64_t c, int64_t d, int64_t *out)
     return mul_ok(a, b, &ab) && mul_ok(ab, c, &abc) && mul_ok(abc, d, out);
 }
 
-// The checked sizes of one convolution.
-typedef struct {
-    int64_t p, q;      // output height and width
-    int64_t pq, hw;    // output and input plane sizes
-    int64_t crs;       // reduction length of the forward GEMM
-    int64_t col;       // column-buffer elements per image (crs * pq)
-    int is_pointwise;  // 1x1, stride 1, no padding: the image is its own column buffer
-} conv_dims;
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
 
-static mimic_status conv_check(const mimic_conv2d *sh, conv_dims *d)
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+// Shape checks and sizes; the lowering fields are left for the pass to choose.
+static mimic_status conv_check(const mimic_conv2d *sh, conv_plan *pl)
 {
     if (!sh)
         return MIMIC_EINVAL;
-    if (sh->n < 0 || sh->c < 1 || sh->h < 1 || sh->w < 1 || sh->k < 1 || sh->r < 1 ||
-        sh->s < 1 || sh->stride_h < 1 || sh->stride_w < 1 || sh->pad_h < 0 || sh->pad_w < 0)
+    if (sh->n < 0 || sh->c < 1 || sh->h < 1 || sh->w < 1 || sh->k < 1 || sh->r < 1 || sh->s < 1 ||
+        sh->stride_h < 1 || sh->stride_w < 1 || sh->pad_h < 0 || sh->pad_w < 0)
         return MIMIC_EINVAL;
     if (sh->pad_h > (INT64_MAX - sh->h) / 2 || sh->pad_w > (INT64_MAX - sh->w) / 2)
         return MIMIC_EINVAL;
     const int64_t hp = sh->h + 2 * sh->pad_h, wp = sh->w + 2 * sh->pad_w;
     if (sh->r > hp || sh->s > wp)
         return MIMIC_EINVAL;
-    d->p = (hp - sh->r) / sh->stride_h + 1;
-    d->q = (wp - sh->s) / sh->stride_w + 1;
+    memset(pl, 0, sizeof *pl);
+    pl->sh = *sh;
+    pl->p = (hp - sh->r) / sh->stride_h + 1;
+    pl->q = (wp - sh->s) / sh->stride_w + 1;
     int64_t src, dst, wei, col;
-    if (!elems(sh->n, sh->c, sh->h, sh->w, &src) || !elems(sh->n, sh->k, d->p, d->q, &dst) ||
-        !elems(sh->k, sh->c, sh->r, sh->s, &wei) || !elems(sh->c, sh->r, sh->s, 1, &d->crs) ||
-        !elems(d->crs, d->p, d->q, 1, &col))
+    if (!elems(sh->n, sh->c, sh->h, sh->w, &src) || !elems(sh->n, sh->k, pl->p, pl->q, &dst) ||
+        !elems(sh->k, sh->c, sh->r, sh->s, &wei) || !elems(sh->c, sh->r, sh->s, 1, &pl->crs) ||
+        !elems(pl->crs, pl->p, pl->q, 1, &col))
         return MIMIC_EINVAL;
-    d->pq = d->p * d->q;
-    d->hw = sh->h * sh->w;
-    d->col = col;
-    d->is_pointwise = sh->r == 1 && sh->s == 1 && sh->stride_h == 1 && sh->stride_w == 1 &&
-                      sh->pad_h == 0 && sh->pad_w == 0;
+    pl->pq = pl->p * pl->q;
+    pl->hw = sh->h * sh->w;
+    pl->pointwise = sh->r == 1 && sh->s == 1 && sh->stride_h == 1 && sh->stride_w == 1 &&
+                    sh->pad_h == 0 && sh->pad_w == 0;
+    pl->k = mimic_kernels_active();
+    pl->tile_n = 1;
+    pl->rows = pl->p;
+    pl->sub_rows = pl->p;
+    pl->threads = 1;
     return MIMIC_OK;
+}
+
+static int64_t limit_floats(void)
+{
+    return (int64_t)(atomic_load(&conv_limit) / sizeof(float));
+}
+
+// Threads over `units` independent pieces of work when there are enough of them; otherwise
+// one thread walks them and the GEMM threads itself.
+static int units_threads(int64_t units)
+{
+    const int t = mimic_threads_get();
+    return t > 1 && units >= t ? t : 1;
+}
+
+// Output rows per lowering when a whole image's column matrix of `width` rows exceeds the cap.
+static int64_t rows_within_cap(const conv_plan *pl, int64_t width)
+{
+    return max64(1, min64(pl->p, limit_floats() / max64(1, width * pl->q)));
+}
+
+// Stride 1 and output width == input width: the fused lowering applies (conv_fused.c). Below
+// CONV_FUSED_MIN_CRS rows of the column matrix a panel holds too little work for its fixed
+// costs (the first layer, C*R*S = 9: 5.3 ms fused against 2.3 ms per image). Pointwise
+// convolutions keep the plain GEMM, which reads the image in place (ResNet 1x1 256->64:
+// 39 ms per image against 53 ms fused, which copies every element once).
+#define CONV_FUSED_MIN_CRS 32
+
+static int fused_ok(const conv_plan *pl)
+{
+    const mimic_conv2d *s = &pl->sh;
+    return !pl->pointwise && s->stride_h == 1 && s->stride_w == 1 && pl->q == s->w &&
+           pl->crs >= CONV_FUSED_MIN_CRS && s->r <= MIMIC_CONV_PANEL_MAX_TAP &&
+           s->s <= MIMIC_CONV_PANEL_MAX_TAP;
+}
+
+// K slices of at most the GEMM's KC, all about as deep (576 = 2 x 288, not 512 + 64).
+static int64_t fused_kc(const conv_plan *pl)
+{
+    const mimic_gemm_blocking bl = mimic_gemm_blocking_for(pl->k->gemm->mr, pl->k->gemm->nr);
+    const int64_t slices = (pl->crs + bl.kc - 1) / bl.kc;
+    return (pl->crs + slices - 1) / slices;
+}
+
+// Forward (and backward-data as a convolution): fused panels over the whole batch, or one
+// image (or row chunk, under the cap) per GEMM.
+static void plan_fwd(conv_plan *pl)
+{
+    if (fused_ok(pl)) {
+        const int64_t MR = pl->k->gemm->mr, NR = pl->k->gemm->nr;
+        pl->fused = 1;
+        pl->kc = fused_kc(pl);
+        pl->col_floats = (size_t)(pl->kc * NR);
+        pl->tmp_floats = (size_t)((pl->sh.k + MR - 1) / MR * MR * NR);
+        pl->threads = units_threads((pl->sh.n * pl->pq + NR - 1) / NR);
+        return;
+    }
+    if (pl->pointwise) {
+        pl->threads = units_threads(pl->sh.n);
+        return;
+    }
+    pl->rows = rows_within_cap(pl, pl->crs);
+    const int64_t chunks = (pl->p + pl->rows - 1) / pl->rows;
+    pl->col_floats = (size_t)(pl->crs * pl->rows * pl->q);
+    pl->threads = units_threads(pl->sh.n * chunks);
+}
+
+static void plan_bwd_data(conv_plan *pl)
+{
+    pl->threads = units_threads(pl->sh.n); // col2im chunks of one image overlap: images only
+    if (!pl->pointwise) {
+        pl->rows = rows_within_cap(pl, pl->crs);
+        pl->col_floats = (size_t)(pl->crs * pl->rows * pl->q);
+    }
+}
+
+// The fraction of the microkernel's MR x NR tiles an M x N product fills.
+static double tile_fill(const conv_plan *pl, int64_t M, int64_t N)
+{
+    const int64_t MR = pl->k->gemm->mr, NR = pl->k->gemm->nr;
+    return (double)M / (double)((M + MR - 1) / MR * MR) * (double)N /
+           (double)((N + NR - 1) / NR * NR);
+}
+
+// Image groups of backward-weights: each group's partial sum is one thread's work, and
+// together they take at most the cap. A fixed count, not one per thread, so that the sums
+// are the same on any number of threads; 8 keeps 2 or 4 threads busy and costs 7 extra
+// K x C*R*S partials (at most the cap, in the calling thread's scratch).
+#define CONV_WEIGHT_GROUPS 8
+
+// diff_wei (K x crs) = diff_dst * col^T, or its transpose col * diff_dst^T when crs is so
+// small (first layers: C*R*S = 9 against NR = 32) that it fills the microkernel's rows far
+// better than its columns; the transposed plan takes whole images, a few side by side.
+static void plan_bwd_weights(conv_plan *pl)
+{
+    const int64_t K = pl->sh.k, per_image = (pl->crs + K) * pl->pq;
+    const int64_t fit = limit_floats() / max64(1, K * pl->crs);
+    pl->groups = max64(1, min64(pl->sh.n, min64(CONV_WEIGHT_GROUPS, fit)));
+    pl->threads = units_threads(pl->groups);
+    if (tile_fill(pl, pl->crs, K) > 1.5 * tile_fill(pl, K, pl->crs) &&
+        per_image <= limit_floats()) {
+        const int64_t tile = min64(limit_floats(), CONV_TILE_FLOATS) / per_image;
+        pl->transposed_wei = 1;
+        pl->tile_n = max64(1, min64(pl->sh.n, tile));
+        pl->col_floats = (size_t)(pl->tile_n * pl->crs * pl->pq);
+        pl->tmp_floats = (size_t)(pl->tile_n * pl->pq * K);
+        return;
+    }
+    if (fused_ok(pl)) {
+        // Reduction slices whose col^T (kc x crs) fills about half of L2, at most the GEMM's KC.
+        const mimic_gemm_blocking bl = mimic_gemm_blocking_for(pl->k->gemm->mr, pl->k->gemm->nr);
+        const int64_t MR = pl->k->gemm->mr, NR = pl->k->gemm->nr;
+        const int64_t crs_pad = (pl->crs + NR - 1) / NR * NR;
+        const int64_t half_l2 = mimic_machine_get()->l2_bytes / 2 / (int64_t)sizeof(float);
+        pl->fused = 1;
+        pl->kc = max64(NR, min64(bl.kc, half_l2 / crs_pad) / NR * NR);
+        pl->col_floats = (size_t)(pl->kc * crs_pad);
+        pl->tmp_floats = (size_t)((K + MR - 1) / MR * MR * pl->kc + crs_pad * NR);
+        return;
+    }
+    pl->rows = rows_within_cap(pl, pl->crs);
+    pl->sub_rows = max64(1, min64(pl->rows, CONV_TRANSPOSE_BLOCK_FLOATS / (pl->crs * pl->q)));
+    pl->col_floats = (size_t)(pl->rows * pl->q * pl->crs);
+    pl->tmp_floats = pl->pointwise ? 0 : (size_t)(pl->crs * pl->sub_rows * pl->q);
+}
+
+// Backward-data of a stride-1 convolution is the forward convolution of diff_dst with the
+// kernel flipped and transposed, padded by (R - 1 - pad): one im2col + GEMM, no col2im. Its
+// GEMM has C rows, so few input channels starve the microkernel: with C = 1 it measured
+// 4x slower than GEMM + col2im (GEMM of C*R*S rows), with C >= 32 1.2-1.45x faster.
+#define CONV_AS_CONV_MIN_C 16
+static int bwd_data_as_conv(const conv_plan *pl)
+{
+    const mimic_conv2d *s = &pl->sh;
+    return !pl->pointwise && s->stride_h == 1 && s->stride_w == 1 && s->pad_h <= s->r - 1 &&
+           s->pad_w <= s->s - 1 && s->c >= CONV_AS_CONV_MIN_C;
+}
+
+static void plan_transposed(const conv_plan *fwd, conv_plan *pl)
+{
+    const mimic_conv2d *s = &fwd->sh;
+    const mimic_conv2d t = {s->n,
+                            s->k,
+                            fwd->p,
+                            fwd->q,
+                            s->c,
+                            s->r,
+                            s->s,
+                            1,
+                            1,
+                            s->r - 1 - s->pad_h,
+                            s->s - 1 - s->pad_w};
+    (void)conv_check(&t, pl); // valid: its output is the forward input
+    plan_fwd(pl);
+}
+
+// wt[c][k][r][s] = wei[k][c][R-1-r][S-1-s]
+static void flip_weights(const mimic_conv2d *s, const float *wei, float *wt)
+{
+    const int64_t rs = s->r * s->s;
+    for (int64_t c = 0; c < s->c; c++)
+        for (int64_t k = 0; k < s->k; k++) {
+            const float *from = wei + (k * s->c + c) * rs;
+            float *to = wt + (c * s->k + k) * rs;
+            for (int64_t i = 0; i < rs; i++)
+                to[i] = from[rs - 1 - i];
+        }
 }
 
 mimic_status mimic_conv2d_out_hw(const mimic_conv2d *shape, int64_t *p, int64_t *q)
 {
-    conv_dims d;
-    if (!p || !q || conv_check(shape, &d) != MIMIC_OK)
+    conv_plan pl;
+    if (!p || !q || conv_check(shape, &pl) != MIMIC_OK)
         return MIMIC_EINVAL;
-    *p = d.p;
-    *q = d.q;
+    *p = pl.p;
+    *q = pl.q;
     return MIMIC_OK;
 }
 
-// The column buffer (NULL for pointwise convolutions, which need none) and the GEMM
-// buffers for a GEMM of M x N x K, all allocated before any output is written.
-static mimic_status conv_workspace(const mimic_kernels *k, const conv_dims *d, int64_t M,
-                                   int64_t N, int64_t K, float **col)
+mimic_status mimic_conv2d_fwd_ex(const mimic_conv2d *sh, const float *src, const float *wei,
+                                 const float *bias, float *dst, unsigned flags)
 {
-    *col = NULL;
-    if (!d->is_pointwise) {
-        *col = mimic_workspace(MIMIC_WS_CONV_COL, (size_t)d->col);
-        if (!*col)
-            return MIMIC_ENOMEM;
-    }
-    return mimic_gemm_reserve(k, M, N, K);
-}
-
-mimic_status mimic_conv2d_fwd(const mimic_conv2d *sh, const float *src, const float *wei,
-                              const float *bias, float *dst)
-{
-    conv_dims d;
-    if (conv_check(sh, &d) != MIMIC_OK)
+    conv_plan pl;
+    if (conv_check(sh, &pl) != MIMIC_OK || (flags & ~(unsigned)MIMIC_CONV_RELU))
         return MIMIC_EINVAL;
     if (sh->n == 0)
         return MIMIC_OK;
     if (!src || !wei || !dst)
         return MIMIC_EINVAL;
-    const mimic_kernels *k = mimic_kernels_active();
-    float *col;
-    if (conv_workspace(k, &d, sh->k, d.pq, d.crs, &col) != MIMIC_OK)
-        return MIMIC_ENOMEM;
-    for (int64_t n = 0; n < sh->n; n++) {
-        const float *img = src + n * sh->c * d.hw;
-        float *out = dst + n * sh->k * d.pq;
-        if (!d.is_pointwise)
-            k->conv.im2col(sh, d.p, d.q, img, col);
-        // The bias goes in first so the GEMM adds onto it (beta = 1) in the same pass.
-        if (bias)
-            for (int64_t o = 0; o < sh->k; o++)
-                for (int64_t j = 0; j < d.pq; j++)
-                    out[o * d.pq + j] = bias[o];
-        (void)mimic_gemm_run(k, 0, 0, sh->k, d.pq, d.crs, 1.0f, wei, d.crs,
-                             d.is_pointwise ? img : col, d.pq, bias ? 1.0f : 0.0f, out, d.pq);
-    }
-    return MIMIC_OK;
+    plan_fwd(&pl);
+    return mimic_conv_fwd_run(&pl, src, wei, bias, (flags & MIMIC_CONV_RELU) != 0, dst);
 }
 
-mimic_status mimic_conv2d_bwd_data(const mimic_conv2d *sh, const float *diff_dst,
-                                   const float *wei, float *diff_src)
+mimic_status mimic_conv2d_fwd(const mimic_conv2d *sh, const float *src, const float *wei,
+                              const float *bias, float *dst)
 {
-    conv_dims d;
-    if (conv_check(sh, &d) != MIMIC_OK)
+    return mimic_conv2d_fwd_ex(sh, src, wei, bias, dst, 0);
+}
+
+mimic_status mimic_conv2d_bwd_data(const mimic_conv2d *sh, const float *diff_dst, const float *wei,
+                                   float *diff_src)
+{
+    conv_plan pl;
+    if (conv_check(sh, &pl) != MIMIC_OK)
         return MIMIC_EINVAL;
     if (sh->n == 0)
         return MIMIC_OK;
     if (!diff_dst || !wei || !diff_src)
         return MIMIC_EINVAL;
-    const mimic_kernels *k = mimic_kernels_active();
-    float *col;
-    if (conv_workspace(k, &d, d.crs, d.pq, sh->k, &col) != MIMIC_OK)
-        return MIMIC_ENOMEM;
-    for (int64_t n = 0; n < sh->n; n++) {
-        const float *dd = diff_dst + n * sh->k * d.pq;
-        float *ds = diff_src + n * sh->c * d.hw;
-        // col = W^T * diff_dst, then every column element goes back where im2col took it.
-        float *target = d.is_pointwise ? ds : col;
-        (void)mimic_gemm_run(k, 1, 0, d.crs, d.pq, sh->k, 1.0f, wei, d.crs, dd, d.pq, 0.0f,
-                             target, d.pq);
-        if (!d.is_pointwise) {
-            memset(ds, 0, (size_t)(sh->c * d.hw) * sizeof(float));
-            k->conv.col2im(sh, d.p, d.q, col, ds);
-        }
+    if (!bwd_data_as_conv(&pl)) {
+        plan_bwd_data(&pl);
+        return mimic_conv_bwd_data_run(&pl, diff_dst, wei, diff_src);
     }
-    return MIMIC_OK;
+    conv_plan tp;
+    plan_transposed(&pl, &tp);
+    float *wt = mimic_workspace(MIMIC_WS_CONV_AUX, (size_t)(sh->k * pl.crs));
+    if (!wt)
+        return MIMIC_ENOMEM;
+    flip_weights(sh, wei, wt);
+    return mimic_conv_fwd_run(&tp, diff_dst, wt, NULL, 0, diff_src);
 }
 
 mimic_status mimic_conv2d_bwd_weights(const mimic_conv2d *sh, const float *src,
                                       const float *diff_dst, float *diff_wei, float *diff_bias)
 {
-    conv_dims d;
-    if (conv_check(sh, &d) != MIMIC_OK || !diff_wei)
+    conv_plan pl;
+    if (conv_check(sh, &pl) != MIMIC_OK || !diff_wei)
         return MIMIC_EINVAL;
     if (sh->n > 0 && (!src || !diff_dst))
         return MIMIC_EINVAL;
-    const mimic_kernels *k = mimic_kernels_active();
-    float *col;
-    if (conv_workspace(k, &d, sh->k, d.crs, d.pq, &col) != MIMIC_OK)
-        return MIMIC_ENOMEM;
-    if (sh->n == 0) // the gradient summed over an empty batch
-        memset(diff_wei, 0, (size_t)(sh->k * d.crs) * sizeof(float));
-    for (int64_t n = 0; n < sh->n; n++) {
-        const float *img = src + n * sh->c * d.hw;
-        const float *dd = diff_dst + n * sh->k * d.pq;
-        if (!d.is_pointwise)
-            k->conv.im2col(sh, d.p, d.q, img, col);
-        // diff_wei += diff_dst_n * col_n^T, summed over the batch in image order.
-        (void)mimic_gemm_run(k, 0, 1, sh->k, d.crs, d.pq, 1.0f, dd, d.pq,
-                             d.is_pointwise ? img : col, d.pq, n == 0 ? 0.0f : 1.0f, diff_wei,
-                             d.crs);
+    if (sh->n == 0) { // the gradient summed over an empty batch
+        memset(diff_wei, 0, (size_t)(sh->k * pl.crs) * sizeof(float));
+        if (diff_bias)
+            memset(diff_bias, 0, (size_t)sh->k * sizeof(float));
+        return MIMIC_OK;
     }
-    if (diff_bias) {
-        for (int64_t o = 0; o < sh->k; o++) {
-            double sum = 0.0;
-            for (int64_t n = 0; n < sh->n; n++) {
-                const float *dd = diff_dst + (n * sh->k + o) * d.pq;
-                for (int64_t j = 0; j < d.pq; j++)
-                    sum += dd[j];
-            }
-            diff_bias[o] = (float)sum;
+    plan_bwd_weights(&pl);
+    return mimic_conv_bwd_weights_run(&pl, src, diff_dst, diff_wei, diff_bias);
+}
+
+// ---------------------------------------------------------------- workspace
+
+// Packing buffers of one GEMM of M x N x K, as mimic_gemm_reserve sizes them.
+static size_t gemm_floats(const mimic_kernels *k, int64_t M, int64_t N, int64_t K)
+{
+    const int64_t MR = k->gemm->mr, NR = k->gemm->nr;
+    const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr);
+    const int64_t kc = min64(bl.kc, K);
+    const int64_t a = kc * ((min64(bl.mc, M) + MR - 1) / MR * MR);
+    const int64_t b = kc * ((min64(bl.nc, N) + NR - 1) / NR * NR);
+    return (size_t)(a + b);
+}
+
+static size_t plan_bytes(const conv_plan *pl, size_t gemm)
+{
+    return (size_t)pl->threads * (pl->col_floats + pl->tmp_floats + gemm) * sizeof(float);
+}
+
+// The forward plan's buffers: fused panels and the packed weights, or the column buffer and
+// the GEMM's packing.
+static size_t fwd_bytes(const conv_plan *pl)
+{
+    if (!pl->fused)
+        return plan_bytes(pl, gemm_floats(pl->k, pl->sh.k, pl->rows * pl->q, pl->crs));
+    const int64_t MR = pl->k->gemm->mr;
+    return plan_bytes(pl, 0) + (size_t)((pl->sh.k + MR - 1) / MR * MR * pl->crs) * sizeof(float);
+}
+
+mimic_status mimic_conv2d_workspace_bytes(const mimic_conv2d *shape, mimic_conv_pass pass,
+                                          size_t *bytes)
+{
+    conv_plan pl, tp;
+    if (!bytes || conv_check(shape, &pl) != MIMIC_OK)
+        return MIMIC_EINVAL;
+    const int64_t K = shape->k, cols = pl.rows * pl.q;
+    switch (pass) {
+    case MIMIC_CONV_FWD:
+        plan_fwd(&pl);
+        *bytes = fwd_bytes(&pl);
+        return MIMIC_OK;
+    case MIMIC_CONV_BWD_DATA:
+        if (bwd_data_as_conv(&pl)) {
+            plan_transposed(&pl, &tp);
+            *bytes = fwd_bytes(&tp) + (size_t)(K * pl.crs) * sizeof(float);
+            return MIMIC_OK;
         }
+        plan_bwd_data(&pl);
+        *bytes = plan_bytes(&pl, gemm_floats(pl.k, pl.crs, pl.rows * pl.q, K));
+        return MIMIC_OK;
+    case MIMIC_CONV_BWD_WEIGHTS:
+        plan_bwd_weights(&pl);
+        *bytes =
+            (size_t)(2 * pl.groups * K + (pl.groups - 1 + pl.transposed_wei) * K * pl.crs) *
+                sizeof(float) +
+            plan_bytes(&pl, pl.fused            ? 0
+                            : pl.transposed_wei ? gemm_floats(pl.k, pl.crs, K, pl.tile_n * pl.pq)
+                                                : gemm_floats(pl.k, K, pl.crs, cols));
+        return MIMIC_OK;
     }
+    return MIMIC_EINVAL;
+}
+
+mimic_status mimic_conv2d_set_workspace_limit(size_t bytes)
+{
+    atomic_store(&conv_limit, bytes ? bytes : CONV_DEFAULT_LIMIT);
     return MIMIC_OK;
 }

@@ -1,29 +1,50 @@
-// im2col / col2im kernels, one per ISA (contract in arch/kernels.h).
+// im2col / col2im / transpose kernels, one set per ISA (contract in arch/kernels.h).
 #ifndef MIMIC_IM2COL_H
 #define MIMIC_IM2COL_H
 
 #include "arch/kernels.h"
 
-void mimic_im2col__scalar(const mimic_conv2d *shape, int64_t p, int64_t q, const float *img,
-                          float *col);
-void mimic_col2im__scalar(const mimic_conv2d *shape, int64_t p, int64_t q, const float *col,
-                          float *img);
+#define MIMIC_CONV_DECLARE(isa)                                                                    \
+    void mimic_im2col__##isa(const mimic_conv2d *shape, int64_t q, int64_t p0, int64_t p1,         \
+                             const float *img, float *col, int64_t ldc);                           \
+    void mimic_col2im__##isa(const mimic_conv2d *shape, int64_t q, int64_t p0, int64_t p1,         \
+                             const float *col, int64_t ldc, float *img);                           \
+    void mimic_transpose__##isa(size_t rows, size_t cols, const float *src, size_t lds,            \
+                                float *dst, size_t ldd);                                           \
+    void mimic_im2col_panel__##isa(const mimic_conv2d *shape, const float *src, int64_t k0,        \
+                                   int64_t kc, int64_t j0, int64_t nr, int64_t nr_max,             \
+                                   float *panel);                                                  \
+    void mimic_bias_act__##isa(float *y, const float *x, size_t n, float b, int relu);
 
-// The output columns [q_lo, q_hi) whose input column q*stride - pad + s lies inside [0, w).
-static inline void mimic_conv_valid_q(const mimic_conv2d *sh, int64_t q, int64_t s,
-                                      int64_t *q_lo, int64_t *q_hi)
+// The table entry of one ISA (a mimic_conv_kernels initializer).
+#define MIMIC_CONV_TABLE(isa)                                                                      \
+    {                                                                                              \
+        .im2col = mimic_im2col__##isa, .col2im = mimic_col2im__##isa,                              \
+        .transpose = mimic_transpose__##isa, .im2col_panel = mimic_im2col_panel__##isa,            \
+        .bias_act = mimic_bias_act__##isa, .name = "im2col__" #isa                                 \
+    }
+
+MIMIC_CONV_DECLARE(scalar)
+MIMIC_CONV_DECLARE(avx2)
+MIMIC_CONV_DECLARE(avx512)
+MIMIC_CONV_DECLARE(neon)
+
+// The output positions [lo, hi) of [0, out) whose input position o*stride - pad + k lies
+// inside [0, in): along a row (pad_w, w, stride_w, q, kernel column s) or a column (pad_h, h,
+// stride_h, p, kernel row r).
+static inline void mimic_conv_valid_range(int64_t pad, int64_t in, int64_t stride, int64_t out,
+                                          int64_t k, int64_t *lo, int64_t *hi)
 {
-    // q*sw >= pad - s  and  q*sw < w + pad - s
-    const int64_t lo_num = sh->pad_w - s;
-    const int64_t hi_num = sh->w + sh->pad_w - s;
-    int64_t lo = lo_num <= 0 ? 0 : (lo_num + sh->stride_w - 1) / sh->stride_w;
-    int64_t hi = hi_num <= 0 ? 0 : (hi_num + sh->stride_w - 1) / sh->stride_w;
-    if (hi > q)
-        hi = q;
-    if (lo > hi)
-        lo = hi;
-    *q_lo = lo;
-    *q_hi = hi;
+    // o*stride >= pad - k  and  o*stride < in + pad - k
+    const int64_t lo_num = pad - k, hi_num = in + pad - k;
+    int64_t l = lo_num <= 0 ? 0 : (lo_num + stride - 1) / stride;
+    int64_t h = hi_num <= 0 ? 0 : (hi_num + stride - 1) / stride;
+    if (h > out)
+        h = out;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
 }
 
 #endif

@@ -1,62 +1,83 @@
-// Portable im2col / col2im: whole valid row segments copied, padding zeroed once per segment.
+// Portable im2col / col2im / transpose: the row primitives of im2col_template.h as plain
+// loops (memcpy / memset for the contiguous ones), the transpose in 8x8 blocks.
 #include <string.h>
 
 #include "kernels/conv/im2col.h"
 
-void mimic_im2col__scalar(const mimic_conv2d *sh, int64_t P, int64_t Q, const float *img,
-                          float *col)
+#define MIMIC_CONV_ISA scalar
+
+static inline void copy_row(float *dst, const float *src, int64_t n)
 {
-    const int64_t H = sh->h, W = sh->w, sh_ = sh->stride_h, sw = sh->stride_w;
-    for (int64_t c = 0; c < sh->c; c++) {
-        const float *plane = img + c * H * W;
-        for (int64_t r = 0; r < sh->r; r++) {
-            for (int64_t s = 0; s < sh->s; s++) {
-                float *dst = col + ((c * sh->r + r) * sh->s + s) * P * Q;
-                int64_t q_lo, q_hi;
-                mimic_conv_valid_q(sh, Q, s, &q_lo, &q_hi);
-                for (int64_t p = 0; p < P; p++, dst += Q) {
-                    const int64_t ih = p * sh_ - sh->pad_h + r;
-                    if (ih < 0 || ih >= H) {
-                        memset(dst, 0, (size_t)Q * sizeof(float));
-                        continue;
-                    }
-                    // Input column of output q is q*sw + off; valid for q in [q_lo, q_hi).
-                    const float *src = plane + ih * W;
-                    const int64_t off = s - sh->pad_w;
-                    memset(dst, 0, (size_t)q_lo * sizeof(float));
-                    if (sw == 1)
-                        memcpy(dst + q_lo, src + q_lo + off, (size_t)(q_hi - q_lo) * sizeof(float));
-                    else
-                        for (int64_t q = q_lo; q < q_hi; q++)
-                            dst[q] = src[q * sw + off];
-                    memset(dst + q_hi, 0, (size_t)(Q - q_hi) * sizeof(float));
-                }
-            }
-        }
-    }
+    if (n > 0)
+        memcpy(dst, src, (size_t)n * sizeof(float));
 }
 
-void mimic_col2im__scalar(const mimic_conv2d *sh, int64_t P, int64_t Q, const float *col,
-                          float *img)
+static inline void zero_row(float *dst, int64_t n)
 {
-    const int64_t H = sh->h, W = sh->w, sh_ = sh->stride_h, sw = sh->stride_w;
-    for (int64_t c = 0; c < sh->c; c++) {
-        float *plane = img + c * H * W;
-        for (int64_t r = 0; r < sh->r; r++) {
-            for (int64_t s = 0; s < sh->s; s++) {
-                const float *src = col + ((c * sh->r + r) * sh->s + s) * P * Q;
-                int64_t q_lo, q_hi;
-                mimic_conv_valid_q(sh, Q, s, &q_lo, &q_hi);
-                for (int64_t p = 0; p < P; p++, src += Q) {
-                    const int64_t ih = p * sh_ - sh->pad_h + r;
-                    if (ih < 0 || ih >= H)
-                        continue;
-                    float *dst = plane + ih * W;
-                    const int64_t off = s - sh->pad_w;
-                    for (int64_t q = q_lo; q < q_hi; q++)
-                        dst[q * sw + off] += src[q];
-                }
-            }
+    if (n > 0)
+        memset(dst, 0, (size_t)n * sizeof(float));
+}
+
+static inline void gather_row(float *dst, const float *src, int64_t n, int64_t stride)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = src[i * stride];
+}
+
+static inline void add_row(float *dst, const float *src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] += src[i];
+}
+
+#define VL 1
+typedef float vf;
+
+static inline vf v_zero(void)
+{
+    return 0.0f;
+}
+
+static inline void v_store(float *p, vf v)
+{
+    *p = v;
+}
+
+static inline vf v_load_bits(vf prev, uint32_t bits, const float *p)
+{
+    return bits ? *p : prev;
+}
+
+static inline vf v_loadz_bits(uint32_t bits, const float *p)
+{
+    return bits ? *p : 0.0f;
+}
+
+static inline vf v_load(const float *p)
+{
+    return *p;
+}
+
+static inline vf v_bias_act(vf x, float b, int relu)
+{
+    const vf v = x + b;
+    return relu && v < 0.0f ? 0.0f : v;
+}
+
+#include "kernels/conv/im2col_template.h"
+
+// Blocks of 8x8 keep both the rows read and the rows written within a few cache lines.
+#define TB 8
+
+void mimic_transpose__scalar(size_t rows, size_t cols, const float *src, size_t lds, float *dst,
+                             size_t ldd)
+{
+    for (size_t i0 = 0; i0 < rows; i0 += TB)
+        for (size_t j0 = 0; j0 < cols; j0 += TB) {
+            const size_t i1 = i0 + TB < rows ? i0 + TB : rows;
+            const size_t j1 = j0 + TB < cols ? j0 + TB : cols;
+            for (size_t j = j0; j < j1; j++)
+                for (size_t i = i0; i < i1; i++)
+                    dst[j * ldd + i] = src[i * lds + j];
         }
-    }
 }

@@ -1,0 +1,80 @@
+// The convolution's lowering plans, shared by the entry points (conv.c) and the loops that
+// carry them out (conv_fwd.c, conv_bwd.c).
+#ifndef MIMIC_CONV_INTERNAL_H
+#define MIMIC_CONV_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/kernels.h"
+
+// One convolution, checked, and how it is lowered. For backward-data as a convolution
+// (stride 1), `sh` is that convolution: diff_dst is its input and diff_src its output.
+typedef struct {
+    const mimic_kernels *k;
+    mimic_conv2d sh;
+    int64_t p, q;       // output height and width
+    int64_t pq, hw;     // output and input plane sizes
+    int64_t crs;        // reduction length of the forward GEMM
+    int pointwise;      // 1x1, stride 1, no padding: the image is its own column matrix
+    int64_t tile_n;     // bwd_weights, transposed plan: images side by side in one GEMM
+    int64_t rows;       // output rows lowered at once (< p only when one image exceeds the cap)
+    int64_t sub_rows;   // bwd_weights: rows put through im2col and its transpose at once
+    int threads;        // > 1: threads over images (or panels, or image groups), each GEMM on
+                        // one thread
+    int transposed_wei; // bwd_weights: the GEMM computes diff_wei^T = col * diff_dst^T
+    int64_t groups;     // bwd_weights: image groups summed separately, then in group order
+    int fused;          // packed panels built in L1 (conv_fused.c, conv_fused_weights.c)
+    int64_t kc;         // fused: depth of one K slice of the microkernel
+    size_t col_floats;  // per thread: column buffer
+    size_t tmp_floats;  // per thread: output tile, or im2col block before its transpose
+} conv_plan;
+
+// Output channels padded to whole MR panels of the microkernel.
+static inline int64_t mimic_conv_k_padded(const conv_plan *pl)
+{
+    const int64_t MR = pl->k->gemm->mr;
+    return (pl->sh.k + MR - 1) / MR * MR;
+}
+
+// dst = act(W * lower(src) + bias) for every image: the forward pass, and backward-data as
+// a convolution. relu: 0 or 1. Returns MIMIC_ENOMEM before writing dst if a buffer fails.
+mimic_status mimic_conv_fwd_run(const conv_plan *pl, const float *src, const float *wei,
+                                const float *bias, int relu, float *dst);
+
+// The fused forward: every NR-wide panel of the batch's column matrix built in the
+// microkernel's layout and multiplied at once, never the whole column matrix.
+mimic_status mimic_conv_fused_run(const conv_plan *pl, const float *src, const float *wei,
+                                  const float *bias, int relu, float *dst);
+
+// The fused backward-weights of images [n0, n1): part (K x crs) = sum of diff_dst * col^T,
+// bias[k] += the row sums of diff_dst (bias may be NULL).
+void mimic_conv_fused_weights(const conv_plan *pl, const float *src, const float *diff_dst,
+                              int64_t n0, int64_t n1, float *part, double *bias);
+
+// Backward-data by GEMM then col2im (any stride), or by one GEMM for pointwise shapes.
+mimic_status mimic_conv_bwd_data_run(const conv_plan *pl, const float *diff_dst, const float *wei,
+                                     float *diff_src);
+
+// diff_wei = sum over images of diff_dst_n * lower(src_n)^T; diff_bias (may be NULL) the row
+// sums of diff_dst.
+mimic_status mimic_conv_bwd_weights_run(const conv_plan *pl, const float *src,
+                                        const float *diff_dst, float *diff_wei, float *diff_bias);
+
+// mimic_gemm_run, callable from a thread of the convolution's own OpenMP team.
+void mimic_conv_gemm(const conv_plan *pl, int trans_a, int64_t M, int64_t N, int64_t K,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                     int64_t ldc);
+
+// Per-thread buffers of the plan (and the GEMM's for M x N x K) for the calling thread;
+// MIMIC_ENOMEM if one cannot be had.
+mimic_status mimic_conv_reserve(const conv_plan *pl, int64_t M, int64_t N, int64_t K);
+
+// Runs fn(ctx, u) for u in [0, units) on pl->threads threads (static schedule). Every thread
+// first reserves its buffers (for GEMMs up to M x N x K), so an allocation failure is
+// reported before any output is written.
+typedef void (*mimic_conv_unit_fn)(const void *ctx, int64_t u);
+mimic_status mimic_conv_run_units(const conv_plan *pl, int64_t units, int64_t M, int64_t N,
+                                  int64_t K, mimic_conv_unit_fn fn, const void *ctx);
+
+#endif

@@ -1,0 +1,218 @@
+// The convolution kernels of every ISA table, called directly: im2col and col2im over row
+// ranges [p0, p1) with a column stride wider than the block, and im2col_panel's packed
+// panels of a whole batch, against naive loops; the transpose over every size around the
+// vector widths. im2col and transpose only move data,
+// and col2im adds small integers, so every check is bitwise.
+#include <string.h>
+
+#include "common.h"
+#include "kernels/conv/im2col.h"
+
+// Input value at (c, ih, iw), or 0 in the padding.
+static float at(const mimic_conv2d *s, const float *img, int64_t c, int64_t ih, int64_t iw)
+{
+    if (ih < 0 || ih >= s->h || iw < 0 || iw >= s->w)
+        return 0.0f;
+    return img[(c * s->h + ih) * s->w + iw];
+}
+
+static void naive_im2col(const mimic_conv2d *s, int64_t Q, int64_t p0, int64_t p1,
+                         const float *img, float *col, int64_t ldc)
+{
+    for (int64_t c = 0; c < s->c; c++)
+        for (int64_t r = 0; r < s->r; r++)
+            for (int64_t t = 0; t < s->s; t++)
+                for (int64_t p = p0; p < p1; p++)
+                    for (int64_t q = 0; q < Q; q++)
+                        col[((c * s->r + r) * s->s + t) * ldc + (p - p0) * Q + q] =
+                            at(s, img, c, p * s->stride_h - s->pad_h + r,
+                               q * s->stride_w - s->pad_w + t);
+}
+
+// Same visiting order as the kernels (channel, tap row, tap column, output row, column), so
+// even non-exact sums would agree; the inputs are small integers, so they are exact anyway.
+static void naive_col2im(const mimic_conv2d *s, int64_t Q, int64_t p0, int64_t p1,
+                         const float *col, int64_t ldc, float *img)
+{
+    for (int64_t c = 0; c < s->c; c++)
+        for (int64_t r = 0; r < s->r; r++)
+            for (int64_t t = 0; t < s->s; t++)
+                for (int64_t p = p0; p < p1; p++)
+                    for (int64_t q = 0; q < Q; q++) {
+                        const int64_t ih = p * s->stride_h - s->pad_h + r;
+                        const int64_t iw = q * s->stride_w - s->pad_w + t;
+                        if (ih >= 0 && ih < s->h && iw >= 0 && iw < s->w)
+                            img[(c * s->h + ih) * s->w + iw] +=
+                                col[((c * s->r + r) * s->s + t) * ldc + (p - p0) * Q + q];
+                    }
+}
+
+static void fill_ints(tc_rng *rng, float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)tc_rng_int(rng, -8, 8);
+}
+
+// One shape, one row range, every ISA: im2col and col2im against the naive loops.
+static void check_shape(const mimic_conv2d *s, int64_t p0, int64_t p1, tc_rng *rng)
+{
+    int64_t P, Q;
+    TC_STATUS(mimic_conv2d_out_hw(s, &P, &Q), MIMIC_OK);
+    const int64_t rows = s->c * s->r * s->s, cols = (p1 - p0) * Q, ldc = cols + 5;
+    const size_t ncol = (size_t)(rows * ldc), nimg = (size_t)(s->c * s->h * s->w);
+    float *img = tc_alloc(nimg + TC_GUARD), *col = tc_alloc(ncol), *want = tc_alloc(ncol);
+    float *back = tc_alloc(nimg + TC_GUARD), *back_want = tc_alloc(nimg);
+    fill_ints(rng, img, nimg);
+    tc_fill_sentinel(img + nimg, TC_GUARD);
+    tc_fill(want, ncol, NAN);
+    naive_im2col(s, Q, p0, p1, img, want, ldc);
+    TC_FOR_EACH_ISA(isa) {
+        const mimic_kernels *k = mimic_kernels_for(isa);
+        tc_ctx("%s c=%lld h=%lld w=%lld r=%lld s=%lld stride=%lldx%lld pad=%lldx%lld rows "
+               "[%lld, %lld) of %lld, q=%lld",
+               k->conv.name, (long long)s->c, (long long)s->h, (long long)s->w,
+               (long long)s->r, (long long)s->s, (long long)s->stride_h, (long long)s->stride_w,
+               (long long)s->pad_h, (long long)s->pad_w, (long long)p0, (long long)p1,
+               (long long)P, (long long)Q);
+        tc_fill(col, ncol, NAN); // the gap past each row's block must stay NaN
+        k->conv.im2col(s, Q, p0, p1, img, col, ldc);
+        tc_check_bitwise("im2col", col, want, ncol);
+        fill_ints(rng, col, ncol);
+        fill_ints(rng, back, nimg);
+        memcpy(back_want, back, nimg * sizeof(float));
+        tc_fill_sentinel(back + nimg, TC_GUARD);
+        naive_col2im(s, Q, p0, p1, col, ldc, back_want);
+        k->conv.col2im(s, Q, p0, p1, col, ldc, back);
+        tc_check_bitwise("col2im", back, back_want, nimg);
+        tc_check_sentinel("guard past the image", back + nimg, TC_GUARD);
+    }
+    free(img), free(col), free(want), free(back), free(back_want);
+}
+
+static void test_im2col_col2im(void **state)
+{
+    (void)state;
+    tc_rng rng = tc_rng_seed(11);
+    // c, h, w, r, s, stride_h, stride_w, pad_h, pad_w (n and k unused).
+    static const int64_t shapes[][9] = {
+        {2, 28, 28, 3, 3, 1, 1, 1, 1}, // "same" width: the shifted whole-plane copy
+        {1, 5, 37, 3, 3, 1, 1, 1, 1},  // rows longer than two AVX-512 vectors
+        {3, 7, 6, 5, 5, 1, 1, 2, 2},   // same, 5x5
+        {2, 9, 8, 3, 3, 1, 1, 0, 0},   // stride 1, no padding (Q != W)
+        {2, 11, 33, 3, 3, 2, 2, 1, 1}, // stride 2
+        {1, 6, 70, 1, 3, 1, 2, 0, 2},  // stride 2, long rows, pad 2
+        {2, 10, 29, 3, 3, 3, 3, 0, 0}, // stride 3 (gather)
+        {1, 9, 9, 3, 3, 1, 2, 2, 0},   // strides differ, pads differ
+        {2, 2, 2, 3, 3, 1, 1, 1, 1},   // kernel larger than the input
+        {1, 1, 5, 1, 3, 1, 1, 0, 0},   // h = 1
+        {3, 5, 5, 1, 1, 1, 1, 0, 0},   // pointwise
+        {2, 8, 19, 7, 7, 2, 1, 3, 3},  // 7x7
+        {1, 4, 3, 3, 5, 1, 1, 2, 2},   // padding wider than the input
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t *v = shapes[i];
+        const mimic_conv2d s = {1, v[0], v[1], v[2], 1, v[3], v[4], v[5], v[6], v[7], v[8]};
+        int64_t P, Q;
+        TC_STATUS(mimic_conv2d_out_hw(&s, &P, &Q), MIMIC_OK);
+        check_shape(&s, 0, P, &rng);
+        if (P > 2) {
+            check_shape(&s, 1, P - 1, &rng); // a middle range: neither edge
+            check_shape(&s, P - 1, P, &rng); // the last row alone
+        }
+    }
+}
+
+// im2col_panel against the naive column matrix of the whole batch: every ISA, panels that
+// start anywhere (also across image boundaries), partial panels, and K slices.
+static void check_panels(const mimic_conv2d *s, tc_rng *rng)
+{
+    int64_t P, Q;
+    TC_STATUS(mimic_conv2d_out_hw(s, &P, &Q), MIMIC_OK);
+    const int64_t crs = s->c * s->r * s->s, pq = P * Q, cols = s->n * pq;
+    const size_t nimg = (size_t)(s->c * s->h * s->w);
+    float *src = tc_alloc(nimg * (size_t)s->n), *col = tc_alloc((size_t)(crs * cols));
+    fill_ints(rng, src, nimg * (size_t)s->n);
+    for (int64_t n = 0; n < s->n; n++)
+        naive_im2col(s, Q, 0, P, src + n * (int64_t)nimg, col + n * pq, cols);
+    TC_FOR_EACH_ISA(isa) {
+        const mimic_kernels *k = mimic_kernels_for(isa);
+        const int64_t NR = k->gemm->nr;
+        float *panel = tc_alloc((size_t)(crs * NR)), *want = tc_alloc((size_t)(crs * NR));
+        static const int64_t starts[] = {0, 1, 5, 13, 31};
+        for (size_t si = 0; si < sizeof starts / sizeof starts[0]; si++)
+            for (int64_t j0 = starts[si]; j0 < cols; j0 += NR + 7) {
+                const int64_t nr = cols - j0 < NR ? cols - j0 : NR - (j0 % 3 == 2);
+                const int64_t k0 = j0 % 2 ? crs / 3 : 0, kc = crs - k0 - (j0 % 5 == 1);
+                tc_ctx("%s panel n=%lld c=%lld h=%lld w=%lld r=%lld s=%lld pad=%lldx%lld "
+                       "j0=%lld nr=%lld k0=%lld kc=%lld",
+                       k->conv.name, (long long)s->n, (long long)s->c, (long long)s->h,
+                       (long long)s->w, (long long)s->r, (long long)s->s, (long long)s->pad_h,
+                       (long long)s->pad_w, (long long)j0, (long long)nr, (long long)k0,
+                       (long long)kc);
+                for (int64_t i = 0; i < kc; i++)
+                    for (int64_t j = 0; j < NR; j++)
+                        want[i * NR + j] = j < nr ? col[(k0 + i) * cols + j0 + j] : 0.0f;
+                tc_fill(panel, (size_t)(crs * NR), NAN);
+                k->conv.im2col_panel(s, src, k0, kc, j0, nr, NR, panel);
+                tc_check_bitwise("im2col_panel", panel, want, (size_t)(kc * NR));
+            }
+        free(panel), free(want);
+    }
+    free(src), free(col);
+}
+
+static void test_im2col_panel(void **state)
+{
+    (void)state;
+    tc_rng rng = tc_rng_seed(13);
+    // n, c, h, w, r, s, pad_h, pad_w: stride 1 and Q == W (s == 2 * pad_w + 1).
+    static const int64_t shapes[][8] = {
+        {3, 2, 14, 14, 3, 3, 1, 1}, // 196 pixels: panels across images
+        {2, 3, 5, 5, 3, 3, 1, 1},   // 25 pixels: a panel spans more than two images
+        {5, 1, 1, 3, 1, 3, 0, 1},   // 3 pixels: many images per vector
+        {2, 2, 7, 9, 5, 5, 2, 2},   // 5x5
+        {2, 3, 6, 4, 4, 1, 1, 0},   // rows padded unevenly: P = H + 2 - 4 + 1
+        {3, 4, 3, 7, 1, 1, 0, 0},   // pointwise
+        {1, 1, 2, 2, 3, 3, 1, 1},   // kernel larger than the input
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t *v = shapes[i];
+        const mimic_conv2d s = {v[0], v[1], v[2], v[3], 1, v[4], v[5], 1, 1, v[6], v[7]};
+        check_panels(&s, &rng);
+    }
+}
+
+static void test_transpose(void **state)
+{
+    (void)state;
+    tc_rng rng = tc_rng_seed(12);
+    for (size_t rows = 1; rows <= 35; rows += (rows < 18 ? 1 : 8))
+        for (size_t cols = 1; cols <= 35; cols += (cols < 18 ? 1 : 8)) {
+            const size_t lds = cols + 3, ldd = rows + 2;
+            float *src = tc_alloc(rows * lds), *dst = tc_alloc(cols * ldd);
+            float *want = tc_alloc(cols * ldd);
+            tc_fill_uniform(&rng, src, rows * lds, -1, 1);
+            tc_fill_sentinel(want, cols * ldd);
+            for (size_t i = 0; i < rows; i++)
+                for (size_t j = 0; j < cols; j++)
+                    want[j * ldd + i] = src[i * lds + j];
+            TC_FOR_EACH_ISA(isa) {
+                const mimic_kernels *k = mimic_kernels_for(isa);
+                tc_ctx("%s transpose %zux%zu", k->conv.name, rows, cols);
+                tc_fill_sentinel(dst, cols * ldd); // the gaps keep their sentinel
+                k->conv.transpose(rows, cols, src, lds, dst, ldd);
+                tc_check_bitwise("transpose", dst, want, cols * ldd);
+            }
+            free(src), free(dst), free(want);
+        }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_im2col_col2im),
+        cmocka_unit_test(test_im2col_panel),
+        cmocka_unit_test(test_transpose),
+    };
+    return cmocka_run_group_tests_name("conv_kernels", tests, tc_group_setup, tc_group_teardown);
+}
