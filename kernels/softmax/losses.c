@@ -23,8 +23,9 @@ typedef struct {
     double *partial;
 } loss_ctx;
 
-// Cross-entropy: one read of rows up to MIMIC_ONLINE_MIN_COLS, the gradient in the same passes.
-// The path depends on the row length only, so the loss has the same bits with and without grad.
+// Cross-entropy: softmax's passes with the gradient as their output (scaled by 1/rows), so
+// the row is read no more often than softmax reads it. The path depends on the row length
+// only, so the loss has the same bits with and without grad.
 static void ce_block(const void *ctx, int64_t i0, int64_t i1, int tid)
 {
     const loss_args *a = ((const loss_ctx *)ctx)->a;
