@@ -106,6 +106,16 @@ static inline vf v_load_bits(vf prev, uint32_t bits, const float *p)
     return _mm256_blendv_ps(prev, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
 }
 
+static inline vf v_loadz_bits_inb(uint32_t bits, const float *p)
+{
+    return _mm256_and_ps(_mm256_loadu_ps(p), _mm256_castsi256_ps(lane_mask(bits)));
+}
+
+static inline vf v_load_bits_inb(vf prev, uint32_t bits, const float *p)
+{
+    return _mm256_blendv_ps(prev, _mm256_loadu_ps(p), _mm256_castsi256_ps(lane_mask(bits)));
+}
+
 static inline vf v_load(const float *p)
 {
     return _mm256_loadu_ps(p);

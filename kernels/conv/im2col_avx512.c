@@ -121,6 +121,17 @@ static inline vf v_loadz_bits(uint32_t bits, const float *p)
     return _mm512_maskz_loadu_ps((__mmask16)bits, p);
 }
 
+// Masked loads are fast on AVX-512: the same instructions.
+static inline vf v_loadz_bits_inb(uint32_t bits, const float *p)
+{
+    return _mm512_maskz_loadu_ps((__mmask16)bits, p);
+}
+
+static inline vf v_load_bits_inb(vf prev, uint32_t bits, const float *p)
+{
+    return _mm512_mask_loadu_ps(prev, (__mmask16)bits, p);
+}
+
 static inline vf v_load(const float *p)
 {
     return _mm512_loadu_ps(p);

@@ -85,6 +85,22 @@ static inline vf v_loadz_bits(uint32_t bits, const float *p)
     return v_load_bits(v_zero(), bits, p);
 }
 
+static inline uint32x4_t lane_mask(uint32_t bits)
+{
+    const uint32_t lanes[4] = {1, 2, 4, 8};
+    return vtstq_u32(vdupq_n_u32(bits), vld1q_u32(lanes));
+}
+
+static inline vf v_load_bits_inb(vf prev, uint32_t bits, const float *p)
+{
+    return vbslq_f32(lane_mask(bits), vld1q_f32(p), prev);
+}
+
+static inline vf v_loadz_bits_inb(uint32_t bits, const float *p)
+{
+    return v_load_bits_inb(v_zero(), bits, p);
+}
+
 static inline vf v_load(const float *p)
 {
     return vld1q_f32(p);

@@ -53,6 +53,16 @@ static inline vf v_loadz_bits(uint32_t bits, const float *p)
     return bits ? *p : 0.0f;
 }
 
+static inline vf v_load_bits_inb(vf prev, uint32_t bits, const float *p)
+{
+    return v_load_bits(prev, bits, p);
+}
+
+static inline vf v_loadz_bits_inb(uint32_t bits, const float *p)
+{
+    return v_loadz_bits(bits, p);
+}
+
 static inline vf v_load(const float *p)
 {
     return *p;

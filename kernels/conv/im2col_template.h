@@ -16,6 +16,9 @@
 //                     lane l = p[l] where bit l of bits is set, else prev's lane l; reads only
 //                     the set lanes (masked loads: p itself may point outside the tensor)
 //   vf v_loadz_bits(uint32_t bits, const float *p)     the same with zeros in the others
+//   vf v_load_bits_inb(vf prev, uint32_t bits, const float *p), v_loadz_bits_inb(bits, p)
+//                     the same when all of p[0..VL) may be read (a plain load and a blend:
+//                     AMD's vmaskmovps load is slow; measured 70% of AVX2 panel time)
 // and, for bias_act: vf v_load(const float *p); vf v_bias_act(vf x, float b, int relu)
 //                     x + b, then max(0, .) with NaN kept if relu
 //
@@ -190,7 +193,7 @@ static inline const float *at_offset(const float *src, int64_t off)
 static void chunk_rows_one_run(const mimic_conv2d *sh, const panel_chunk *ch, const float *src,
                                int64_t k0, int64_t kc, float *out, int64_t ld)
 {
-    const int64_t W = sh->w, hw = sh->h * W, R = sh->r, S = sh->s;
+    const int64_t W = sh->w, hw = sh->h * W, R = sh->r, S = sh->s, total = sh->n * sh->c * hw;
     const uint32_t run = ch->nseg ? ch->seg_bits[0] : 0;
     int64_t c = k0 / (R * S), r = k0 / S % R, s = k0 % S;
     for (int64_t k = 0; k < kc;) {
@@ -198,7 +201,13 @@ static void chunk_rows_one_run(const mimic_conv2d *sh, const panel_chunk *ch, co
         const int64_t off = ch->seg_off[0] + c * hw + (r - sh->pad_h) * W - sh->pad_w;
         for (; s < S && k < kc; s++, k++, out += ld) {
             const uint32_t bits = keep & ch->sbits[s];
-            v_store(out, bits ? v_loadz_bits(bits, at_offset(src, off + s)) : v_zero());
+            const int64_t at = off + s;
+            if (!bits)
+                v_store(out, v_zero());
+            else if (at >= 0 && at + VL <= total)
+                v_store(out, v_loadz_bits_inb(bits, src + at));
+            else
+                v_store(out, v_loadz_bits(bits, at_offset(src, at)));
         }
         s = 0;
         if (++r == R) {
@@ -212,7 +221,7 @@ static void chunk_rows_one_run(const mimic_conv2d *sh, const panel_chunk *ch, co
 static void chunk_rows_runs(const mimic_conv2d *sh, const panel_chunk *ch, const float *src,
                             int64_t k0, int64_t kc, float *out, int64_t ld)
 {
-    const int64_t W = sh->w, hw = sh->h * W, R = sh->r, S = sh->s;
+    const int64_t W = sh->w, hw = sh->h * W, R = sh->r, S = sh->s, total = sh->n * sh->c * hw;
     int64_t c = k0 / (R * S), r = k0 / S % R, s = k0 % S;
     for (int64_t k = 0; k < kc; k++, out += ld) {
         const int64_t row_off = c * hw + (r - sh->pad_h) * W + (s - sh->pad_w);
@@ -220,8 +229,11 @@ static void chunk_rows_runs(const mimic_conv2d *sh, const panel_chunk *ch, const
         vf v = v_zero();
         for (int g = 0; g < ch->nseg; g++) {
             const uint32_t bits = ch->seg_bits[g] & keep;
-            if (bits)
-                v = v_load_bits(v, bits, at_offset(src, ch->seg_off[g] + row_off));
+            const int64_t at = ch->seg_off[g] + row_off;
+            if (bits && at >= 0 && at + VL <= total)
+                v = v_load_bits_inb(v, bits, src + at);
+            else if (bits)
+                v = v_load_bits(v, bits, at_offset(src, at));
         }
         v_store(out, v);
         if (++s == S) {
