@@ -154,11 +154,11 @@ int64_t mimic_net_outputs(const mimic_net *net)
 
 int64_t mimic_net_param_count(const mimic_net *net)
 {
+    mimic_param *ps[MIMIC_NET_MAX_PARAMS];
+    const int np = mimic_net_params((mimic_net *)net, ps); // only reads the sizes
     int64_t n = 0;
-    for (int i = 0; i < net->n_layers; i++) {
-        const mimic_layer *l = &net->layers[i];
-        n += l->weight.n + l->bias.n + l->dense.weight.n + l->dense.bias.n;
-    }
+    for (int i = 0; i < np; i++)
+        n += ps[i]->n;
     return n;
 }
 
@@ -238,8 +238,7 @@ mimic_status mimic_net_backward(mimic_net *net, int64_t batch, const float *dout
     return MIMIC_OK;
 }
 
-// Every trainable tensor of the network, in layer order.
-static int trainable(mimic_net *net, mimic_param **out)
+int mimic_net_params(mimic_net *net, mimic_param **out)
 {
     int n = 0;
     for (int i = 0; i < net->n_layers; i++) {
@@ -257,8 +256,8 @@ static int trainable(mimic_net *net, mimic_param **out)
 
 double mimic_net_clip_grad(mimic_net *net, double max_norm)
 {
-    mimic_param *ps[2 * MIMIC_NET_MAX_LAYERS];
-    const int np = trainable(net, ps);
+    mimic_param *ps[MIMIC_NET_MAX_PARAMS];
+    const int np = mimic_net_params(net, ps);
     double sq = 0.0;
     for (int i = 0; i < np; i++)
         for (int64_t j = 0; j < ps[i]->n; j++)
@@ -275,14 +274,8 @@ double mimic_net_clip_grad(mimic_net *net, double max_norm)
 
 void mimic_net_step(mimic_net *net, const mimic_sgd *opt)
 {
-    for (int i = 0; i < net->n_layers; i++) {
-        mimic_layer *l = &net->layers[i];
-        if (l->kind == MIMIC_LAYER_CONV) {
-            mimic_sgd_step(opt, &l->weight, 1);
-            mimic_sgd_step(opt, &l->bias, 0);
-        } else if (l->kind == MIMIC_LAYER_DENSE) {
-            mimic_sgd_step(opt, &l->dense.weight, 1);
-            mimic_sgd_step(opt, &l->dense.bias, 0);
-        }
-    }
+    mimic_param *ps[MIMIC_NET_MAX_PARAMS];
+    const int np = mimic_net_params(net, ps);
+    for (int i = 0; i < np; i++)
+        mimic_sgd_step(opt, ps[i], i % 2 == 0); // weights are decayed, biases not
 }

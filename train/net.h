@@ -56,6 +56,10 @@ mimic_status mimic_net_forward(mimic_net *net, int64_t batch, const float *x, co
 // Backward from d loss / d output (batch x outputs) for the batch of the last forward pass:
 // fills every parameter's gradient.
 mimic_status mimic_net_backward(mimic_net *net, int64_t batch, const float *dout);
+// Every trainable tensor, in layer order: for each conv or dense layer its weight, then its
+// bias (so even indices are weights). `out` holds MIMIC_NET_MAX_PARAMS; returns the count.
+#define MIMIC_NET_MAX_PARAMS (2 * MIMIC_NET_MAX_LAYERS)
+int mimic_net_params(mimic_net *net, mimic_param **out);
 // Scale every gradient down so their global L2 norm is at most max_norm; returns the norm
 // before scaling.
 double mimic_net_clip_grad(mimic_net *net, double max_norm);

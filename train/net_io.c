@@ -26,24 +26,7 @@ static mimic_status fail(char *err, size_t err_len, mimic_status st, const char 
     return st;
 }
 
-// Every parameter of the network in a fixed order; returns how many (at most cap).
-static int list_params(mimic_net *net, mimic_param **out, int cap)
-{
-    int n = 0;
-    for (int i = 0; i < net->n_layers && n + 2 <= cap; i++) {
-        mimic_layer *l = &net->layers[i];
-        if (l->kind == MIMIC_LAYER_CONV) {
-            out[n++] = &l->weight;
-            out[n++] = &l->bias;
-        } else if (l->kind == MIMIC_LAYER_DENSE) {
-            out[n++] = &l->dense.weight;
-            out[n++] = &l->dense.bias;
-        }
-    }
-    return n;
-}
 
-#define MAX_PARAMS (2 * MIMIC_NET_MAX_LAYERS)
 
 // fwrite that folds the bytes into the running CRC.
 static int put(FILE *f, const void *p, size_t n, uLong *crc)
@@ -55,7 +38,7 @@ static int put(FILE *f, const void *p, size_t n, uLong *crc)
 mimic_status mimic_net_save(const mimic_net *cnet, const char *path, const void *extra,
                             size_t extra_len, char *err, size_t err_len)
 {
-    mimic_net *net = (mimic_net *)cnet; // list_params needs no writes; it shares the walker
+    mimic_net *net = (mimic_net *)cnet; // only read: the walker is shared with load
     if (!net || !path || (extra_len && !extra))
         return MIMIC_EINVAL;
     char tmp[4096];
@@ -64,8 +47,8 @@ mimic_status mimic_net_save(const mimic_net *cnet, const char *path, const void 
     FILE *f = fopen(tmp, "wb");
     if (!f)
         return fail(err, err_len, MIMIC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    mimic_param *ps[MAX_PARAMS];
-    const int np = list_params(net, ps, MAX_PARAMS);
+    mimic_param *ps[MIMIC_NET_MAX_PARAMS];
+    const int np = mimic_net_params(net, ps);
     uLong crc = crc32(0L, Z_NULL, 0);
     const int64_t count = np, extra64 = (int64_t)extra_len;
     int ok = fwrite(CKPT_MAGIC, 1, 8, f) == 8 && put(f, &count, sizeof count, &crc);
@@ -136,9 +119,9 @@ mimic_status mimic_net_load(mimic_net *net, const char *path, void *extra, size_
     unsigned char *buf = slurp(path, &len, &st, err, err_len);
     if (!buf)
         return st;
-    mimic_param *ps[MAX_PARAMS];
-    const int np = list_params(net, ps, MAX_PARAMS);
-    const unsigned char *w[MAX_PARAMS], *v[MAX_PARAMS], *q = NULL;
+    mimic_param *ps[MIMIC_NET_MAX_PARAMS];
+    const int np = mimic_net_params(net, ps);
+    const unsigned char *w[MIMIC_NET_MAX_PARAMS], *v[MIMIC_NET_MAX_PARAMS], *q = NULL;
     cursor c = {buf, len >= 4 ? len - 4 : 0, 0};
     int64_t count = -1, n, extra64;
     uint32_t stored = 0;
