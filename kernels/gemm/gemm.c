@@ -47,10 +47,11 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
     }
 }
 
-mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, int64_t K)
+// The packing buffers for blocking `bl` of k's microkernel.
+static mimic_status reserve_blocked(const mimic_kernels *k, mimic_gemm_blocking bl, int64_t M,
+                                    int64_t N, int64_t K)
 {
     const int64_t MR = k->gemm->mr, NR = k->gemm->nr;
-    const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr);
     const int64_t kc = min64(bl.kc, K);
     const int64_t mc_pad = (min64(bl.mc, M) + MR - 1) / MR * MR;
     const int64_t nc_pad = (min64(bl.nc, N) + NR - 1) / NR * NR;
@@ -58,6 +59,11 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
         !mimic_workspace(MIMIC_WS_GEMM_B, (size_t)(kc * nc_pad)))
         return MIMIC_ENOMEM;
     return MIMIC_OK;
+}
+
+mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, int64_t K)
+{
+    return reserve_blocked(k, mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr), M, N, K);
 }
 
 // Up to this many rows of C, B is read in place instead of packed, unless K is so short that
@@ -132,9 +138,9 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
         scale_c(M, N, beta, C, ldc);
         return MIMIC_OK;
     }
-    if (mimic_gemm_reserve(k, M, N, K) != MIMIC_OK)
-        return MIMIC_ENOMEM;
     const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr);
+    if (reserve_blocked(k, bl, M, N, K) != MIMIC_OK)
+        return MIMIC_ENOMEM;
     const gemm_plan pl = {
         .ukernel = k->gemm->fn,
         .MR = k->gemm->mr,
