@@ -151,12 +151,50 @@ static void test_maxpool(void **state)
     free(am);
 }
 
+// ReLU then pool, backward in one pass, against the two passes one after the other; with
+// ties (several zeros in a window) and windows that are all negative before the ReLU.
+static void test_relu_maxpool(void **state)
+{
+    (void)state;
+    const int64_t n = 3, c = 2, h = 8, w = 6, nin = n * c * h * w, nout = nin / 4;
+    tc_rng r = tc_rng_seed(11);
+    float *pre = tc_alloc((size_t)nin), *act = tc_alloc((size_t)nin), *y = tc_alloc((size_t)nout);
+    float *g = tc_alloc((size_t)nout), *dact = tc_alloc((size_t)nin), *want = tc_alloc((size_t)nin);
+    float *got = tc_alloc((size_t)nin);
+    uint8_t *am = malloc((size_t)nout);
+    tc_fill_uniform(&r, pre, (size_t)nin, -1.0f, 0.6f);
+    tc_fill_uniform(&r, g, (size_t)nout, -1.0f, 1.0f);
+    mimic_relu_forward(nin, pre, act);
+    TC_STATUS(mimic_maxpool2_forward(n, c, h, w, act, y, am), MIMIC_OK);
+    TC_STATUS(mimic_maxpool2_backward(n, c, h, w, am, g, dact), MIMIC_OK);
+    mimic_relu_backward(nin, act, dact, want);
+    for (int64_t i = 0; i < nin; i++)
+        got[i] = NAN; // every element must be written
+    TC_STATUS(mimic_relu_maxpool2_backward(n, c, h, w, am, y, g, got), MIMIC_OK);
+    int zeros = 0;
+    for (int64_t i = 0; i < nin; i++) {
+        TC_CHECK(got[i] == want[i]);
+        zeros += want[i] == 0.0f;
+    }
+    TC_CHECK(zeros > 3 * nin / 4); // the masked windows were exercised
+    TC_STATUS(mimic_relu_maxpool2_backward(n, c, h, w, am, NULL, g, got), MIMIC_EINVAL);
+    free(pre);
+    free(act);
+    free(y);
+    free(g);
+    free(dact);
+    free(want);
+    free(got);
+    free(am);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense),
         cmocka_unit_test(test_relu),
         cmocka_unit_test(test_maxpool),
+        cmocka_unit_test(test_relu_maxpool),
     };
     return cmocka_run_group_tests_name("layers", tests, tc_group_setup, tc_group_teardown);
 }

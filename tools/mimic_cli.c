@@ -140,6 +140,10 @@ static void distill_usage(FILE *out)
             "  --out DIR             results directory (default results)\n"
             "  --epochs N            teacher and student epochs\n"
             "  --teacher-epochs N, --student-epochs N\n"
+            "  --label-epochs N      epochs of the label-trained students (default: student's)\n"
+            "  --resume              continue from <out>/checkpoints (written every epoch)\n"
+            "  --stop-after N        stop after N epochs (teacher and students together), as a\n"
+            "                        kill would; --resume continues to the same final bits\n"
             "  --batch N             mini-batch size (default 128)\n"
             "  --lr X, --l2-lr X     learning rates (labels/KD, and logit regression)\n"
             "  --temperature T       KD temperature (default 4)\n"
@@ -175,8 +179,10 @@ static int cmd_distill(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             distill_usage(stdout);
             return EXIT_OK;
-        } else if (strcmp(a, "--quick") == 0 || strcmp(a, "--no-augment") == 0) {
+        } else if (strcmp(a, "--quick") == 0 || strcmp(a, "--no-augment") == 0 ||
+                   strcmp(a, "--resume") == 0) {
             o.augment = strcmp(a, "--no-augment") == 0 ? 0 : o.augment;
+            o.resume |= strcmp(a, "--resume") == 0;
             used = 0;
         } else if (!v) {
             fprintf(stderr, "mimic distill: %s needs a value\n", a);
@@ -208,6 +214,10 @@ static int cmd_distill(int argc, char **argv)
             o.teacher_epochs = (int)n;
         } else if (strcmp(a, "--student-epochs") == 0) {
             o.student_epochs = (int)n;
+        } else if (strcmp(a, "--stop-after") == 0) {
+            o.stop_after = (int)n;
+        } else if (strcmp(a, "--label-epochs") == 0) {
+            o.label_epochs = (int)n;
         } else if (strcmp(a, "--batch") == 0) {
             o.batch = n;
         } else if (strcmp(a, "--hidden") == 0) {

@@ -6,17 +6,11 @@
 
 #include "train/data.h"
 #include "train/idx.h"
+#include "train/util.h"
 
 // Fashion-MNIST training-set pixel statistics (in [0, 1]); close enough for MNIST too.
 #define PIXEL_MEAN 0.2860f
 #define PIXEL_STD 0.3530f
-
-static mimic_status fail(char *err, size_t err_len, mimic_status st, const char *msg)
-{
-    if (err && err_len > 0)
-        (void)snprintf(err, err_len, "%s", msg);
-    return st;
-}
 
 // dir/<stem>, or dir/<stem>.gz if only that exists.
 static void find_file(const char *dir, const char *stem, char *path, size_t len)
@@ -33,7 +27,7 @@ mimic_status mimic_dataset_load(const char *dir, int train, mimic_dataset *out, 
 {
     char msg[1200], ipath[512], lpath[512];
     if (!dir || !out)
-        return fail(err, err_len, MIMIC_EINVAL, "no data directory given");
+        return train_fail(err, err_len, MIMIC_EINVAL, "%s", "no data directory given");
     memset(out, 0, sizeof *out);
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
@@ -42,7 +36,7 @@ mimic_status mimic_dataset_load(const char *dir, int train, mimic_dataset *out, 
                        "dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass "
                        "--data DIR",
                        dir);
-        return fail(err, err_len, MIMIC_EIO, msg);
+        return train_fail(err, err_len, MIMIC_EIO, "%s", msg);
     }
     const char *split = train ? "train" : "t10k";
     char stem[64];
@@ -63,13 +57,13 @@ mimic_status mimic_dataset_load(const char *dir, int train, mimic_dataset *out, 
         (void)snprintf(msg, sizeof msg,
                        "%s and %s do not match: want n x h x w images and n labels", ipath,
                        lpath);
-        st = fail(err, err_len, MIMIC_EFORMAT, msg);
+        st = train_fail(err, err_len, MIMIC_EFORMAT, "%s", msg);
     }
     for (size_t i = 0; st == MIMIC_OK && i < labels.count; i++)
         if (labels.data[i] > 9) {
             (void)snprintf(msg, sizeof msg, "%s: label %u at byte %zu is not a class 0..9",
                            lpath, labels.data[i], 8 + i);
-            st = fail(err, err_len, MIMIC_EFORMAT, msg);
+            st = train_fail(err, err_len, MIMIC_EFORMAT, "%s", msg);
         }
     if (st == MIMIC_OK) {
         out->n = images.dims[0];
@@ -79,7 +73,7 @@ mimic_status mimic_dataset_load(const char *dir, int train, mimic_dataset *out, 
         out->x = malloc(images.count * sizeof(float));
         out->y = malloc(labels.count * sizeof(int32_t));
         if (!out->x || !out->y)
-            st = fail(err, err_len, MIMIC_ENOMEM, "no memory for the data set");
+            st = train_fail(err, err_len, MIMIC_ENOMEM, "%s", "no memory for the data set");
     }
     if (st == MIMIC_OK) {
         for (size_t i = 0; i < images.count; i++)

@@ -15,27 +15,11 @@
 #include "train/data.h"
 #include "train/distill.h"
 #include "train/net.h"
+#include "train/util.h"
 
 #define CLASSES 10
 #define MAX_EPOCHS 256
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static mimic_status fail(char *err, size_t err_len, mimic_status st, const char *fmt, ...)
-{
-    if (err && err_len > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 void mimic_distill_defaults(mimic_distill_options *o, int quick)
 {
@@ -144,6 +128,7 @@ typedef struct {
     mimic_net net;
     loss_kind loss;
     float base_lr;
+    int epochs;               // this model's epochs (label students may stop earlier)
     float *grad;              // d loss / d logits, batch x 10
     double seconds;           // training time of this model alone
     double loss_sum;          // this epoch
@@ -168,7 +153,7 @@ static double evaluate(mimic_net *net, const mimic_dataset *test, int64_t limit,
     const int64_t n = limit > 0 && limit < test->n ? limit : test->n;
     const int64_t B = net->batch_cap, hw = test->h * test->w;
     int64_t correct = 0;
-    const double t0 = now();
+    const double t0 = train_now();
     for (int64_t first = 0; first < n; first += B) {
         const int64_t b = n - first < B ? n - first : B;
         const float *out;
@@ -181,7 +166,7 @@ static double evaluate(mimic_net *net, const mimic_dataset *test, int64_t limit,
             correct += best == test->y[first + i];
         }
     }
-    *ips = (double)n / (now() - t0);
+    *ips = (double)n / (train_now() - t0);
     return (double)correct / (double)n;
 }
 
@@ -190,7 +175,7 @@ static mimic_status train_step(model *m, const mimic_distill_options *o, int64_t
                                const float *x, const int32_t *y, const float *teacher_logits,
                                float lr, float *scratch)
 {
-    const double t0 = now();
+    const double t0 = train_now();
     const float *out;
     mimic_status st = mimic_net_forward(&m->net, b, x, &out);
     float loss = 0.0f;
@@ -217,62 +202,250 @@ static mimic_status train_step(model *m, const mimic_distill_options *o, int64_t
         mimic_net_step(&m->net, &opt);
     }
     m->loss_sum += loss;
-    m->seconds += now() - t0;
+    m->seconds += train_now() - t0;
     return st;
 }
 
-// Train `models` in lockstep over the same stream of (augmented) batches; if `teacher` is
-// given, its logits on each batch are the targets of the L2 and KD models, computed once per
-// batch and shared by all of them.
-static mimic_status train_models(model *models, int count, mimic_net *teacher,
-                                 const mimic_distill_options *o, int epochs,
-                                 const mimic_dataset *train, const mimic_dataset *test,
-                                 uint64_t stream_seed, const char *phase)
+// --- Checkpoints --------------------------------------------------------------------------
+//
+// After every epoch each model of a phase is saved (weights, momentum and this state) to
+// <out>/checkpoints/seed<S>-<phase>-m<i>-e<E>.ckpt; once all are on disk the file
+// seed<S>-<phase>.epoch is replaced by one saying "E", and the epoch E-1 files go. A kill at
+// any point leaves a complete set named by the .epoch file, and --resume continues from it
+// to the same final bits: the state holds the data stream's RNG, and the learning rate is a
+// function of the step.
+
+typedef struct {
+    uint64_t settings;   // hash of every option that shapes the phase's bits
+    int64_t epochs_done;
+    mimic_rng rng;       // the phase's data stream after epochs_done epochs
+    double seconds, phase_seconds;
+    double epoch_acc[MAX_EPOCHS], epoch_loss[MAX_EPOCHS];
+} ckpt_state;
+
+// FNV-1a of a string.
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+// The settings each phase's result depends on (not the thread count: results are the same
+// bits for any).
+static uint64_t teacher_settings(const mimic_distill_options *o)
+{
+    char b[512];
+    snprintf(b, sizeof b, "teacher v1 %llu %lld %d %lld %lld %a %a %a %a %d",
+             (unsigned long long)o->seed, (long long)o->batch, o->teacher_epochs,
+             (long long)o->train_limit, (long long)o->test_limit, (double)o->lr,
+             (double)o->momentum, (double)o->weight_decay, (double)o->clip, o->augment);
+    return hash_str(b);
+}
+
+static uint64_t student_settings(const mimic_distill_options *o)
+{
+    char b[512];
+    snprintf(b, sizeof b, "students v1 %llu %d %d %a %a %a %lld %lld %lld %lld",
+             (unsigned long long)teacher_settings(o), o->student_epochs, o->label_epochs,
+             (double)o->l2_lr, (double)o->temperature, (double)o->kd_label_weight,
+             (long long)o->hidden, (long long)o->bottleneck, (long long)o->conv_bottleneck,
+             (long long)o->conv_channels);
+    return hash_str(b);
+}
+
+typedef struct {
+    const char *name;   // "teacher" or "students"
+    model *models;
+    int count;
+    mimic_net *teacher; // the students' phase: targets of the L2 and KD models
+    uint64_t stream_seed, settings;
+    int epochs;         // the longest model's
+} phase;
+
+static void ckpt_path(char *buf, size_t len, const mimic_distill_options *o, const phase *ph,
+                      int i, int64_t epoch)
+{
+    if (i < 0)
+        snprintf(buf, len, "%s/checkpoints/seed%llu-%s.epoch", o->out_dir,
+                 (unsigned long long)o->seed, ph->name);
+    else
+        snprintf(buf, len, "%s/checkpoints/seed%llu-%s-m%d-e%lld.ckpt", o->out_dir,
+                 (unsigned long long)o->seed, ph->name, i, (long long)epoch);
+}
+
+static mimic_status save_phase(const mimic_distill_options *o, const phase *ph, int64_t done,
+                               const mimic_rng *rng, double phase_seconds, char *err,
+                               size_t err_len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/checkpoints", o->out_dir);
+    mimic_status st = train_mkdirs(path, err, err_len);
+    for (int i = 0; i < ph->count && st == MIMIC_OK; i++) {
+        const model *m = &ph->models[i];
+        ckpt_state s = {ph->settings, done, *rng, m->seconds, phase_seconds, {0}, {0}};
+        memcpy(s.epoch_acc, m->epoch_acc, sizeof s.epoch_acc);
+        memcpy(s.epoch_loss, m->epoch_loss, sizeof s.epoch_loss);
+        ckpt_path(path, sizeof path, o, ph, i, done);
+        st = mimic_net_save(&m->net, path, &s, sizeof s, err, err_len);
+    }
+    if (st != MIMIC_OK)
+        return st;
+    char text[32];
+    const int len = snprintf(text, sizeof text, "%lld\n", (long long)done);
+    ckpt_path(path, sizeof path, o, ph, -1, 0);
+    st = train_write_atomic(path, text, (size_t)len, err, err_len);
+    for (int i = 0; i < ph->count && st == MIMIC_OK && done > 1; i++) {
+        ckpt_path(path, sizeof path, o, ph, i, done - 1);
+        (void)remove(path);
+    }
+    return st;
+}
+
+// Epochs done by the phase's last complete checkpoint (0: none, start afresh), loading the
+// models, the stream RNG and the elapsed phase time from it.
+static mimic_status load_phase(const mimic_distill_options *o, const phase *ph, int64_t *done,
+                               mimic_rng *rng, double *phase_seconds, char *err, size_t err_len)
+{
+    char path[4096];
+    *done = 0;
+    ckpt_path(path, sizeof path, o, ph, -1, 0);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return MIMIC_OK;
+    long long e = -1;
+    const int n = fscanf(f, "%lld", &e);
+    fclose(f);
+    if (n != 1 || e < 1 || e > ph->epochs)
+        return train_fail(err, err_len, MIMIC_EFORMAT,
+                          "%s: expected an epoch count in 1..%d at byte 0", path, ph->epochs);
+    for (int i = 0; i < ph->count; i++) {
+        model *m = &ph->models[i];
+        ckpt_state s;
+        ckpt_path(path, sizeof path, o, ph, i, e);
+        mimic_status st = mimic_net_load(&m->net, path, &s, sizeof s, err, err_len);
+        if (st != MIMIC_OK)
+            return st;
+        if (s.settings != ph->settings || s.epochs_done != e)
+            return train_fail(err, err_len, MIMIC_EINVAL,
+                              "%s: written by a run with other settings; remove %s/checkpoints "
+                              "or run without --resume",
+                              path, o->out_dir);
+        m->seconds = s.seconds;
+        memcpy(m->epoch_acc, s.epoch_acc, sizeof s.epoch_acc);
+        memcpy(m->epoch_loss, s.epoch_loss, sizeof s.epoch_loss);
+        *rng = s.rng;
+        *phase_seconds = s.phase_seconds;
+    }
+    *done = e;
+    return MIMIC_OK;
+}
+
+// --- Training -----------------------------------------------------------------------------
+
+// Whether a model that needs the teacher's logits still trains in epoch e.
+static int needs_teacher(const phase *ph, int e)
+{
+    for (int i = 0; i < ph->count; i++)
+        if (ph->models[i].loss != LOSS_LABELS && e < ph->models[i].epochs)
+            return 1;
+    return 0;
+}
+
+// One epoch of every model still training, in lockstep over the same stream of (augmented)
+// batches; the teacher's logits on each batch, if needed, are computed once and shared.
+static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o, int e,
+                                int64_t n, const mimic_dataset *train, mimic_rng *rng,
+                                int32_t *order, float *xb, int32_t *yb, float *tl, float *scratch,
+                                double t_start, int64_t steps_before)
+{
+    const int64_t B = o->batch, steps = n / B;
+    const int teach = ph->teacher && needs_teacher(ph, e);
+    // Each epoch's order depends only on the RNG, so a resumed run draws the same one.
+    for (int64_t i = 0; i < n; i++)
+        order[i] = (int32_t)i;
+    mimic_rng_shuffle(rng, order, n);
+    for (int i = 0; i < ph->count; i++)
+        ph->models[i].loss_sum = 0.0;
+    for (int64_t s = 0; s < steps; s++) {
+        mimic_dataset_batch(train, order + s * B, B, o->augment, 2, rng, xb, yb);
+        if (teach) {
+            const float *out;
+            mimic_status st = mimic_net_forward(ph->teacher, B, xb, &out);
+            if (st != MIMIC_OK)
+                return st;
+            memcpy(tl, out, (size_t)(B * CLASSES) * sizeof *tl);
+        }
+        const int64_t step = (int64_t)e * steps + s;
+        for (int i = 0; i < ph->count; i++) {
+            model *m = &ph->models[i];
+            if (e >= m->epochs)
+                continue;
+            const float lr = mimic_lr_cosine(m->base_lr, step, m->epochs * steps, steps / 2 + 1);
+            const mimic_status st = train_step(m, o, B, xb, yb, tl, lr, scratch);
+            if (st != MIMIC_OK)
+                return st;
+        }
+        if (o->progress && isatty(2) && (s % 20 == 0 || s == steps - 1)) {
+            const double el = train_now() - t_start;
+            const double done = (double)(step + 1 - steps_before),
+                         left = (double)((int64_t)ph->epochs * steps - step - 1);
+            progress(o, "\r%s: epoch %d/%d step %lld/%lld  %.0f img/s  ETA %.0f s   ", ph->name,
+                     e + 1, ph->epochs, (long long)s + 1, (long long)steps,
+                     done * (double)B / el, el / done * left);
+        }
+    }
+    return MIMIC_OK;
+}
+
+// Train a phase's models for their epochs, resuming from its checkpoint with --resume,
+// checkpointing after every epoch.
+static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
+                              const mimic_dataset *train, const mimic_dataset *test,
+                              int *epochs_run, int *stopped, char *err, size_t err_len)
 {
     const int64_t n = o->train_limit > 0 && o->train_limit < train->n ? o->train_limit : train->n;
-    const int64_t B = o->batch, steps = n / B, total = steps * epochs, hw = train->h * train->w;
+    const int64_t B = o->batch, steps = n / B, hw = train->h * train->w;
+    mimic_rng rng;
+    mimic_rng_seed(&rng, ph->stream_seed);
+    int64_t done = 0;
+    double before = 0.0;
+    mimic_status st = MIMIC_OK;
+    if (o->resume) {
+        st = load_phase(o, ph, &done, &rng, &before, err, err_len);
+        if (st == MIMIC_OK && done > 0)
+            progress(o, "%s: resumed after epoch %lld of %d\n", ph->name, (long long)done,
+                     ph->epochs);
+    }
     int32_t *order = malloc((size_t)n * sizeof *order), *yb = malloc((size_t)B * sizeof *yb);
     float *xb = malloc((size_t)(B * hw) * sizeof *xb);
     float *tl = malloc((size_t)(B * CLASSES) * sizeof *tl);
     float *scratch = malloc((size_t)(B * CLASSES) * sizeof *scratch);
-    mimic_status st = order && yb && xb && tl && scratch ? MIMIC_OK : MIMIC_ENOMEM;
-    for (int64_t i = 0; i < n && st == MIMIC_OK; i++)
-        order[i] = (int32_t)i;
-    mimic_rng rng;
-    mimic_rng_seed(&rng, stream_seed);
-    const double t_start = now();
-    for (int e = 0; e < epochs && st == MIMIC_OK; e++) {
-        mimic_rng_shuffle(&rng, order, n);
-        for (int i = 0; i < count; i++)
-            models[i].loss_sum = 0.0;
-        for (int64_t s = 0; s < steps && st == MIMIC_OK; s++) {
-            mimic_dataset_batch(train, order + s * B, B, o->augment, 2, &rng, xb, yb);
-            if (teacher) {
-                const float *out;
-                st = mimic_net_forward(teacher, B, xb, &out);
-                if (st == MIMIC_OK)
-                    memcpy(tl, out, (size_t)(B * CLASSES) * sizeof *tl);
-            }
-            const int64_t step = (int64_t)e * steps + s;
-            for (int i = 0; i < count && st == MIMIC_OK; i++) {
-                const float lr = mimic_lr_cosine(models[i].base_lr, step, total, steps / 2 + 1);
-                st = train_step(&models[i], o, B, xb, yb, tl, lr, scratch);
-            }
-            if (o->progress && isatty(2) && (s % 20 == 0 || s == steps - 1)) {
-                const double el = now() - t_start, done = (double)(step + 1) / (double)total;
-                progress(o, "\r%s: epoch %d/%d step %lld/%lld  %.0f img/s  ETA %.0f s   ",
-                         phase, e + 1, epochs, (long long)s + 1, (long long)steps,
-                         (double)((step + 1) * B) / el, el / done - el);
-            }
+    if (st == MIMIC_OK && !(order && yb && xb && tl && scratch))
+        st = train_fail(err, err_len, MIMIC_ENOMEM, "no memory for the %s' batches", ph->name);
+    const double t_start = train_now();
+    for (int e = (int)done; e < ph->epochs && st == MIMIC_OK; e++) {
+        if (o->stop_after > 0 && *epochs_run >= o->stop_after) {
+            *stopped = 1;
+            break;
         }
-        for (int i = 0; i < count && st == MIMIC_OK; i++) {
+        ++*epochs_run;
+        st = train_epoch(ph, o, e, n, train, &rng, order, xb, yb, tl, scratch, t_start,
+                         done * steps);
+        for (int i = 0; i < ph->count && st == MIMIC_OK; i++) {
+            model *m = &ph->models[i];
+            if (e >= m->epochs)
+                continue;
             double ips;
-            models[i].epoch_loss[e] = models[i].loss_sum / (double)steps;
-            models[i].epoch_acc[e] = evaluate(&models[i].net, test, o->test_limit, &ips);
+            m->epoch_loss[e] = m->loss_sum / (double)steps;
+            m->epoch_acc[e] = evaluate(&m->net, test, o->test_limit, &ips);
             progress(o, "%s%s: epoch %d/%d %-28s loss %.4f  test accuracy %.4f\n",
-                     o->progress && isatty(2) ? "\r" : "", phase, e + 1, epochs,
-                     models[i].name, models[i].epoch_loss[e], models[i].epoch_acc[e]);
+                     o->progress && isatty(2) ? "\r" : "", ph->name, e + 1, m->epochs, m->name,
+                     m->epoch_loss[e], m->epoch_acc[e]);
         }
+        if (st == MIMIC_OK)
+            st = save_phase(o, ph, e + 1, &rng, before + train_now() - t_start, err, err_len);
     }
     free(order);
     free(yb);
@@ -284,13 +457,12 @@ static mimic_status train_models(model *models, int count, mimic_net *teacher,
 
 // --- Report -------------------------------------------------------------------------------
 
-static void print_table(const model *m, int count, int64_t train_images, int epochs_t,
-                        int epochs_s)
+static void print_table(const model *m, int count, int64_t train_images)
 {
     printf("\n%-40s %10s %9s %10s %12s %12s\n", "model", "params", "test acc", "train s",
            "train img/s", "infer img/s");
     for (int i = 0; i < count; i++) {
-        const int epochs = i == 0 ? epochs_t : epochs_s;
+        const int epochs = m[i].epochs;
         printf("%-40s %10lld %8.2f%% %10.1f %12.0f %12.0f\n", m[i].name,
                (long long)mimic_net_param_count(&m[i].net), 100.0 * m[i].accuracy,
                m[i].seconds, (double)(train_images * epochs) / m[i].seconds, m[i].infer_ips);
@@ -300,9 +472,10 @@ static void print_table(const model *m, int count, int64_t train_images, int epo
 static void json_model(FILE *f, const model *m, int epochs, int last)
 {
     fprintf(f, "    {\"name\": \"%s\", \"loss\": \"%s\", \"params\": %lld, \"test_accuracy\": %.6f, "
-               "\"train_seconds\": %.3f, \"infer_images_per_s\": %.1f, \"epochs\": [",
+               "\"train_seconds\": %.3f, \"infer_images_per_s\": %.1f, "
+               "\"weights_crc32\": \"%08x\", \"epochs\": [",
             m->name, loss_names[m->loss], (long long)mimic_net_param_count(&m->net), m->accuracy,
-            m->seconds, m->infer_ips);
+            m->seconds, m->infer_ips, (unsigned)mimic_net_weights_crc(&m->net));
     for (int e = 0; e < epochs; e++)
         fprintf(f, "%s{\"loss\": %.6f, \"test_accuracy\": %.6f}", e ? ", " : "",
                 m->epoch_loss[e], m->epoch_acc[e]);
@@ -319,7 +492,7 @@ static mimic_status write_json(const mimic_distill_options *o, const model *m, i
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f)
-        return fail(err, err_len, MIMIC_EIO, "%s: cannot create", tmp);
+        return train_fail(err, err_len, MIMIC_EIO, "%s: cannot create", tmp);
     mimic_info info;
     (void)mimic_info_get(&info);
     fprintf(f, "{\n  \"mimic_version\": \"%s\", \"cpu_model\": \"%s\", \"isa\": \"%s\", "
@@ -335,12 +508,12 @@ static mimic_status write_json(const mimic_distill_options *o, const model *m, i
             (double)o->temperature, (double)o->kd_label_weight, o->augment, (double)o->clip);
     fprintf(f, "  \"total_seconds\": %.3f,\n  \"models\": [\n", total_s);
     for (int i = 0; i < count; i++)
-        json_model(f, &m[i], i == 0 ? o->teacher_epochs : o->student_epochs, i == count - 1);
+        json_model(f, &m[i], m[i].epochs, i == count - 1);
     fprintf(f, "  ]\n}\n");
     const int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
         (void)remove(tmp);
-        return fail(err, err_len, MIMIC_EIO, "%s: cannot write", path);
+        return train_fail(err, err_len, MIMIC_EIO, "%s: cannot write", path);
     }
     printf("\nresults: %s\n", path);
     return MIMIC_OK;
@@ -353,13 +526,17 @@ static mimic_status write_json(const mimic_distill_options *o, const model *m, i
 mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t err_len)
 {
     if (!o || o->batch < 1 || o->teacher_epochs < 1 || o->student_epochs < 1 ||
-        o->teacher_epochs > MAX_EPOCHS || o->student_epochs > MAX_EPOCHS)
-        return fail(err, err_len, MIMIC_EINVAL, "invalid options (epochs 1..%d, batch >= 1)",
-                    MAX_EPOCHS);
+        o->teacher_epochs > MAX_EPOCHS || o->student_epochs > MAX_EPOCHS ||
+        o->label_epochs < 0 || o->label_epochs > MAX_EPOCHS || !o->out_dir)
+        return train_fail(err, err_len, MIMIC_EINVAL,
+                          "invalid options (epochs 1..%d, batch >= 1)", MAX_EPOCHS);
     if (o->threads >= 0)
         (void)mimic_threads_set(o->threads);
+    mimic_status st = train_mkdirs(o->out_dir, err, err_len);
+    if (st != MIMIC_OK)
+        return st;
     mimic_dataset train, test;
-    mimic_status st = mimic_dataset_load(o->data_dir, 1, &train, err, err_len);
+    st = mimic_dataset_load(o->data_dir, 1, &train, err, err_len);
     if (st != MIMIC_OK)
         return st;
     st = mimic_dataset_load(o->data_dir, 0, &test, err, err_len);
@@ -367,7 +544,7 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
         mimic_dataset_free(&train);
         return st;
     }
-    const double t0 = now();
+    const double t0 = train_now();
     const int64_t images = o->train_limit > 0 && o->train_limit < train.n ? o->train_limit
                                                                            : train.n;
     static model m[N_MODELS];
@@ -377,8 +554,10 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
     snprintf(m[0].name, sizeof m[0].name, "teacher (4 conv + 2 dense)");
     m[0].loss = LOSS_LABELS;
     m[0].base_lr = o->lr;
+    m[0].epochs = o->teacher_epochs;
     st = build_teacher(&m[0].net, o->batch, &init);
     const int64_t target = mimic_net_param_count(&m[0].net);
+    const int label_epochs = o->label_epochs > 0 ? o->label_epochs : o->student_epochs;
     for (int form = 0; form < 2 && st == MIMIC_OK; form++) {
         const int64_t hidden = o->hidden > 0 ? o->hidden : matched_hidden(form, o, target);
         for (int l = 0; l < 3 && st == MIMIC_OK; l++) {
@@ -389,6 +568,7 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
                      (long long)hidden, loss_names[l]);
             s->loss = (loss_kind)l;
             s->base_lr = l == LOSS_L2 ? o->l2_lr : o->lr;
+            s->epochs = l == LOSS_LABELS ? label_epochs : o->student_epochs;
             st = build_student(&s->net, form, o, hidden, &init);
         }
     }
@@ -397,19 +577,27 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
         if (!m[i].grad)
             st = MIMIC_ENOMEM;
     }
+    const phase teacher = {"teacher", &m[0], 1, NULL, o->seed + 1, teacher_settings(o),
+                           o->teacher_epochs};
+    const int student_epochs = label_epochs > o->student_epochs ? label_epochs
+                                                                : o->student_epochs;
+    const phase students = {"students", &m[1], N_MODELS - 1, &m[0].net, o->seed + 2,
+                            student_settings(o), student_epochs};
+    int epochs_run = 0, stopped = 0;
     if (st == MIMIC_OK)
-        st = train_models(&m[0], 1, NULL, o, o->teacher_epochs, &train, &test, o->seed + 1,
-                          "teacher");
-    if (st == MIMIC_OK)
-        st = train_models(&m[1], N_MODELS - 1, &m[0].net, o, o->student_epochs, &train, &test,
-                          o->seed + 2, "students");
-    for (int i = 0; i < N_MODELS && st == MIMIC_OK; i++)
+        st = run_phase(&teacher, o, &train, &test, &epochs_run, &stopped, err, err_len);
+    if (st == MIMIC_OK && !stopped)
+        st = run_phase(&students, o, &train, &test, &epochs_run, &stopped, err, err_len);
+    for (int i = 0; i < N_MODELS && st == MIMIC_OK && !stopped; i++)
         m[i].accuracy = evaluate(&m[i].net, &test, o->test_limit, &m[i].infer_ips);
-    if (st == MIMIC_OK) {
-        print_table(m, N_MODELS, images, o->teacher_epochs, o->student_epochs);
-        st = write_json(o, m, N_MODELS, now() - t0, err, err_len);
+    if (st == MIMIC_OK && stopped) {
+        printf("stopped after %d epochs (--stop-after); checkpoints in %s/checkpoints, "
+               "--resume continues\n", epochs_run, o->out_dir);
+    } else if (st == MIMIC_OK) {
+        print_table(m, N_MODELS, images);
+        st = write_json(o, m, N_MODELS, train_now() - t0, err, err_len);
     } else if (err && !err[0]) {
-        fail(err, err_len, st, "training failed: %s", mimic_status_str(st));
+        train_fail(err, err_len, st, "training failed: %s", mimic_status_str(st));
     }
     for (int i = 0; i < N_MODELS; i++) {
         mimic_net_free(&m[i].net);

@@ -11,7 +11,8 @@ typedef struct {
     const char *data_dir;   // IDX files (default: Debian's dataset-fashion-mnist)
     const char *out_dir;    // JSON results and checkpoints go here
     int teacher_epochs;     // epochs of the teacher
-    int student_epochs;     // epochs of every student training
+    int student_epochs;     // epochs of the students trained on the teacher (L2, KD)
+    int label_epochs;       // epochs of the students trained on labels (0: student_epochs)
     int64_t batch;          // mini-batch size
     int64_t train_limit;    // use only the first N training images (0: all); --quick
     int64_t test_limit;     // evaluate on the first N test images (0: all)
@@ -28,13 +29,18 @@ typedef struct {
     uint64_t seed;
     int threads;            // 0: one per physical core
     int progress;           // progress lines on stderr
+    int resume;             // continue from <out_dir>/checkpoints if a run left them there
+    int stop_after;         // stop (as if killed) after this many epochs of this process,
+                            // teacher and students together (0: run to the end)
 } mimic_distill_options;
 
 // The defaults of `mimic distill` (and, with quick != 0, of `mimic distill --quick`).
 void mimic_distill_defaults(mimic_distill_options *o, int quick);
 
 // Run the whole experiment; prints the table on stdout and writes
-// <out_dir>/distill-<seed>.json. err gets a message on failure.
+// <out_dir>/distill-seed<seed>.json, checkpointing every epoch under <out_dir>/checkpoints
+// (o->resume continues from there). A run stopped by stop_after returns MIMIC_OK after its
+// checkpoint, without the table. err gets a message on failure.
 mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t err_len);
 
 #endif

@@ -8,19 +8,9 @@
 #include <zlib.h>
 
 #include "train/idx.h"
+#include "train/util.h"
 
 #define IDX_TYPE_UBYTE 0x08
-
-static mimic_status fail(char *err, size_t err_len, mimic_status st, const char *fmt, ...)
-{
-    if (err && err_len > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 // Read exactly n bytes at *offset. 0 on success; otherwise fills err and returns the status.
 static mimic_status read_exact(gzFile f, const char *path, void *buf, size_t n, size_t *offset,
@@ -33,12 +23,12 @@ static mimic_status read_exact(gzFile f, const char *path, void *buf, size_t n, 
         if (got < 0) {
             int zerr;
             const char *msg = gzerror(f, &zerr);
-            return fail(err, err_len, zerr == Z_ERRNO ? MIMIC_EIO : MIMIC_EFORMAT,
+            return train_fail(err, err_len, zerr == Z_ERRNO ? MIMIC_EIO : MIMIC_EFORMAT,
                         "%s: corrupt or unreadable at byte %zu while reading the %s (%s)", path,
                         *offset + done, what, zerr == Z_ERRNO ? strerror(errno) : msg);
         }
         if (got == 0)
-            return fail(err, err_len, MIMIC_EFORMAT,
+            return train_fail(err, err_len, MIMIC_EFORMAT,
                         "%s: truncated: the %s needs %zu bytes from byte %zu, the file ends at "
                         "byte %zu",
                         path, what, n, *offset, *offset + done);
@@ -62,15 +52,15 @@ static mimic_status read_header(gzFile f, const char *path, mimic_idx *out, size
     if (st != MIMIC_OK)
         return st;
     if (magic[0] != 0 || magic[1] != 0)
-        return fail(err, err_len, MIMIC_EFORMAT,
+        return train_fail(err, err_len, MIMIC_EFORMAT,
                     "%s: not an IDX file: magic bytes at offset 0 are %02x %02x, want 00 00", path,
                     magic[0], magic[1]);
     if (magic[2] != IDX_TYPE_UBYTE)
-        return fail(err, err_len, MIMIC_EFORMAT,
+        return train_fail(err, err_len, MIMIC_EFORMAT,
                     "%s: IDX element type 0x%02x at offset 2 is not unsigned byte (0x08)", path,
                     magic[2]);
     if (magic[3] < 1 || magic[3] > MIMIC_IDX_MAX_DIMS)
-        return fail(err, err_len, MIMIC_EFORMAT,
+        return train_fail(err, err_len, MIMIC_EFORMAT,
                     "%s: %u dimensions at offset 3; want 1 to %d", path, magic[3],
                     MIMIC_IDX_MAX_DIMS);
     out->ndim = magic[3];
@@ -83,7 +73,7 @@ static mimic_status read_header(gzFile f, const char *path, mimic_idx *out, size
             return st;
         out->dims[d] = big_endian32(b);
         if (out->dims[d] < 1 || (size_t)out->dims[d] > MIMIC_IDX_MAX_BYTES / count)
-            return fail(err, err_len, MIMIC_EFORMAT,
+            return train_fail(err, err_len, MIMIC_EFORMAT,
                         "%s: dimension %d at offset %zu is %lld: empty or larger than the %zu "
                         "bytes a data file may hold",
                         path, d, at, (long long)out->dims[d], MIMIC_IDX_MAX_BYTES);
@@ -99,11 +89,11 @@ mimic_status mimic_idx_load(const char *path, mimic_idx *out, char *err, size_t 
         return MIMIC_EINVAL;
     memset(out, 0, sizeof *out);
     if (!path)
-        return fail(err, err_len, MIMIC_EINVAL, "no IDX path given");
+        return train_fail(err, err_len, MIMIC_EINVAL, "no IDX path given");
     errno = 0;
     gzFile f = gzopen(path, "rb");
     if (!f)
-        return fail(err, err_len, MIMIC_EIO, "%s: cannot open: %s", path,
+        return train_fail(err, err_len, MIMIC_EIO, "%s: cannot open: %s", path,
                     errno ? strerror(errno) : "out of memory");
     mimic_idx idx = {0};
     size_t offset = 0;
@@ -111,7 +101,7 @@ mimic_status mimic_idx_load(const char *path, mimic_idx *out, char *err, size_t 
     if (st == MIMIC_OK) {
         idx.data = malloc(idx.count);
         if (!idx.data)
-            st = fail(err, err_len, MIMIC_ENOMEM, "%s: no memory for %zu bytes", path, idx.count);
+            st = train_fail(err, err_len, MIMIC_ENOMEM, "%s: no memory for %zu bytes", path, idx.count);
     }
     if (st == MIMIC_OK)
         st = read_exact(f, path, idx.data, idx.count, &offset, "data", err, err_len);
@@ -119,7 +109,7 @@ mimic_status mimic_idx_load(const char *path, mimic_idx *out, char *err, size_t 
         uint8_t extra;
         const int got = gzread(f, &extra, 1);
         if (got != 0)
-            st = fail(err, err_len, MIMIC_EFORMAT,
+            st = train_fail(err, err_len, MIMIC_EFORMAT,
                       got > 0 ? "%s: trailing bytes after the data, from byte %zu"
                               : "%s: corrupt or unreadable at byte %zu after the data",
                       path, offset);

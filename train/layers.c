@@ -88,14 +88,23 @@ mimic_status mimic_dense_backward(mimic_dense *d, int64_t batch, const float *x,
                        0.0f, dx, d->in);
 }
 
+// Elementwise passes run on the library's threads: on 2 threads a serial ReLU or pool
+// left the second core spinning for a quarter of a teacher step. Each element is computed
+// the same way whatever the split, so results do not depend on the thread count.
+#define PAR_MIN_ELEMS (1 << 15)
+
 void mimic_relu_forward(int64_t n, const float *x, float *y)
 {
+#pragma omp parallel for simd num_threads(mimic_threads_get()) if (n >= PAR_MIN_ELEMS) \
+    schedule(static)
     for (int64_t i = 0; i < n; i++)
         y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void mimic_relu_backward(int64_t n, const float *y, const float *dy, float *dx)
 {
+#pragma omp parallel for simd num_threads(mimic_threads_get()) if (n >= PAR_MIN_ELEMS) \
+    schedule(static)
     for (int64_t i = 0; i < n; i++)
         dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
@@ -105,43 +114,75 @@ static int pool_shape_ok(int64_t n, int64_t c, int64_t h, int64_t w)
     return n >= 0 && c >= 1 && h >= 2 && w >= 2 && h % 2 == 0 && w % 2 == 0;
 }
 
+// One output row of the pool: the maximum of each 2x2 window and which input won (the
+// first maximum in the order top-left, top-right, bottom-left, bottom-right, as PyTorch).
+// Written without branches so the compiler vectorizes it.
+static void pool_row(int64_t wo, const float *top, const float *bot, float *y, uint8_t *arg)
+{
+    for (int64_t j = 0; j < wo; j++) {
+        const float a = top[2 * j], b = top[2 * j + 1], c = bot[2 * j], d = bot[2 * j + 1];
+        const float m1 = b > a ? b : a, m2 = d > c ? d : c;
+        const int k1 = b > a, k2 = 2 + (d > c);
+        y[j] = m2 > m1 ? m2 : m1;
+        arg[j] = (uint8_t)(m2 > m1 ? k2 : k1);
+    }
+}
+
 mimic_status mimic_maxpool2_forward(int64_t n, int64_t c, int64_t h, int64_t w, const float *x,
                                     float *y, uint8_t *argmax)
 {
     if (!pool_shape_ok(n, c, h, w) || (n > 0 && (!x || !y || !argmax)))
         return MIMIC_EINVAL;
-    const int64_t ho = h / 2, wo = w / 2;
-    for (int64_t p = 0; p < n * c; p++) {
-        const float *src = x + p * h * w;
-        for (int64_t i = 0; i < ho; i++)
-            for (int64_t j = 0; j < wo; j++) {
-                const float *s = src + 2 * i * w + 2 * j;
-                const float v[4] = {s[0], s[1], s[w], s[w + 1]};
-                int best = 0; // first maximum wins, as in PyTorch
-                for (int k = 1; k < 4; k++)
-                    best = v[k] > v[best] ? k : best;
-                y[(p * ho + i) * wo + j] = v[best];
-                argmax[(p * ho + i) * wo + j] = (uint8_t)best;
-            }
+    const int64_t ho = h / 2, wo = w / 2, rows = n * c * ho;
+#pragma omp parallel for num_threads(mimic_threads_get()) if (rows * wo >= PAR_MIN_ELEMS / 4) \
+    schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *top = x + (r / ho) * h * w + 2 * (r % ho) * w;
+        pool_row(wo, top, top + w, y + r * wo, argmax + r * wo);
     }
+    return MIMIC_OK;
+}
+
+// dx of one pooled plane: dy goes to each window's winner, zeros elsewhere; with `y` given
+// (the pool's output, after a ReLU) only where the window's maximum was positive, which is
+// the ReLU's backward pass folded in.
+static void unpool_plane(int64_t h, int64_t w, const uint8_t *arg, const float *dy,
+                         const float *y, float *dx)
+{
+    const int64_t ho = h / 2, wo = w / 2;
+    memset(dx, 0, (size_t)(h * w) * sizeof(float));
+    for (int64_t i = 0; i < ho; i++)
+        for (int64_t j = 0; j < wo; j++) {
+            const int64_t o = i * wo + j;
+            const int k = arg[o];
+            const float g = !y || y[o] > 0.0f ? dy[o] : 0.0f;
+            dx[(2 * i + k / 2) * w + 2 * j + k % 2] = g;
+        }
+}
+
+static mimic_status pool_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                  const uint8_t *argmax, const float *dy, const float *y,
+                                  float *dx)
+{
+    if (!pool_shape_ok(n, c, h, w) || (n > 0 && (!argmax || !dy || !dx)))
+        return MIMIC_EINVAL;
+    const int64_t planes = n * c, in = h * w, out = in / 4;
+#pragma omp parallel for num_threads(mimic_threads_get()) if (planes * in >= PAR_MIN_ELEMS) \
+    schedule(static)
+    for (int64_t p = 0; p < planes; p++)
+        unpool_plane(h, w, argmax + p * out, dy + p * out, y ? y + p * out : NULL, dx + p * in);
     return MIMIC_OK;
 }
 
 mimic_status mimic_maxpool2_backward(int64_t n, int64_t c, int64_t h, int64_t w,
                                      const uint8_t *argmax, const float *dy, float *dx)
 {
-    if (!pool_shape_ok(n, c, h, w) || (n > 0 && (!argmax || !dy || !dx)))
-        return MIMIC_EINVAL;
-    if (n == 0)
-        return MIMIC_OK;
-    const int64_t ho = h / 2, wo = w / 2;
-    memset(dx, 0, (size_t)(n * c * h * w) * sizeof(float));
-    for (int64_t p = 0; p < n * c; p++)
-        for (int64_t i = 0; i < ho; i++)
-            for (int64_t j = 0; j < wo; j++) {
-                const int64_t o = (p * ho + i) * wo + j;
-                const int k = argmax[o];
-                dx[p * h * w + (2 * i + k / 2) * w + 2 * j + k % 2] = dy[o];
-            }
-    return MIMIC_OK;
+    return pool_backward(n, c, h, w, argmax, dy, NULL, dx);
+}
+
+mimic_status mimic_relu_maxpool2_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                          const uint8_t *argmax, const float *y,
+                                          const float *dy, float *dx)
+{
+    return y ? pool_backward(n, c, h, w, argmax, dy, y, dx) : MIMIC_EINVAL;
 }

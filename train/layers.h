@@ -43,5 +43,11 @@ mimic_status mimic_maxpool2_forward(int64_t n, int64_t c, int64_t h, int64_t w, 
                                     float *y, uint8_t *argmax);
 mimic_status mimic_maxpool2_backward(int64_t n, int64_t c, int64_t h, int64_t w,
                                      const uint8_t *argmax, const float *dy, float *dx);
+// The backward pass of ReLU followed by this pool, in one pass: y is the pool's output (n x c
+// x h/2 x w/2, non-negative since its input went through the ReLU); dx is d loss / d ReLU
+// input. A window's gradient goes to its winner only where the winner was positive.
+mimic_status mimic_relu_maxpool2_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                          const uint8_t *argmax, const float *y,
+                                          const float *dy, float *dx);
 
 #endif

@@ -179,6 +179,11 @@ static mimic_status layer_forward(mimic_layer *l, int64_t batch, const float *x,
     return MIMIC_EINVAL;
 }
 
+static int is_kind(const mimic_net *net, int i, mimic_layer_kind kind)
+{
+    return i >= 0 && i < net->n_layers && net->layers[i].kind == kind;
+}
+
 mimic_status mimic_net_forward(mimic_net *net, int64_t batch, const float *x, const float **out)
 {
     if (!net || net->n_layers < 1 || !net->act[1] || batch < 1 || batch > net->batch_cap || !x ||
@@ -187,7 +192,19 @@ mimic_status mimic_net_forward(mimic_net *net, int64_t batch, const float *x, co
     net->input = x;
     for (int i = 0; i < net->n_layers; i++) {
         const float *in = i == 0 ? x : net->act[i];
-        const mimic_status st = layer_forward(&net->layers[i], batch, in, net->act[i + 1]);
+        mimic_layer *l = &net->layers[i];
+        mimic_status st;
+        if (l->kind == MIMIC_LAYER_CONV && is_kind(net, i + 1, MIMIC_LAYER_RELU)) {
+            // Conv then ReLU: the ReLU is applied as the conv writes its output, saving a
+            // pass over the largest activations; the ReLU's output buffer receives it (the
+            // backward passes read only the conv's input and the ReLU's output).
+            l->conv.n = batch;
+            st = mimic_conv2d_fwd_ex(&l->conv, in, l->weight.w, l->bias.w, net->act[i + 2],
+                                     MIMIC_CONV_RELU);
+            i++;
+        } else {
+            st = layer_forward(l, batch, in, net->act[i + 1]);
+        }
         if (st != MIMIC_OK)
             return st;
     }
@@ -226,14 +243,24 @@ mimic_status mimic_net_backward(mimic_net *net, int64_t batch, const float *dout
         return MIMIC_EINVAL;
     const float *dy = dout;
     for (int i = net->n_layers - 1; i >= 0; i--) {
-        const float *x = i == 0 ? net->input : net->act[i];
-        // The input's gradient is not needed: skip that (often the largest) product.
-        float *dx = i == 0 ? NULL : net->grad[i];
-        const mimic_status st =
-            layer_backward(&net->layers[i], batch, x, net->act[i + 1], dy, dx);
+        const mimic_layer *l = &net->layers[i];
+        mimic_status st;
+        if (l->kind == MIMIC_LAYER_POOL && i >= 2 && is_kind(net, i - 1, MIMIC_LAYER_RELU)) {
+            // ReLU then pool: one pass writes d loss / d ReLU input.
+            float *dx = net->grad[i - 1];
+            st = mimic_relu_maxpool2_backward(batch, l->in_c, l->in_h, l->in_w, l->argmax,
+                                              net->act[i + 1], dy, dx);
+            dy = dx;
+            i--;
+        } else {
+            const float *x = i == 0 ? net->input : net->act[i];
+            // The input's gradient is not needed: skip that (often the largest) product.
+            float *dx = i == 0 ? NULL : net->grad[i];
+            st = layer_backward(&net->layers[i], batch, x, net->act[i + 1], dy, dx);
+            dy = dx;
+        }
         if (st != MIMIC_OK)
             return st;
-        dy = dx;
     }
     return MIMIC_OK;
 }

@@ -66,6 +66,10 @@ double mimic_net_clip_grad(mimic_net *net, double max_norm);
 // One SGD step on every parameter (weights decayed, biases not).
 void mimic_net_step(mimic_net *net, const mimic_sgd *opt);
 
+// CRC-32 of every parameter's values in layer order: a fingerprint of the trained bits (two
+// runs with the same seed, and a resumed run, give the same one).
+uint32_t mimic_net_weights_crc(const mimic_net *net);
+
 // Checkpoints: every parameter's values and momentum, plus `extra` caller bytes (training
 // state), with a CRC. Written to PATH.tmp, fsync'ed, then renamed over PATH, so a crash never
 // leaves a half-written checkpoint. Loading checks the layout matches this network.

@@ -12,27 +12,25 @@
 #include <zlib.h>
 
 #include "train/net.h"
+#include "train/util.h"
 
 #define CKPT_MAGIC "MIMICNT1"
-
-static mimic_status fail(char *err, size_t err_len, mimic_status st, const char *fmt, ...)
-{
-    if (err && err_len > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
-
 
 // fwrite that folds the bytes into the running CRC.
 static int put(FILE *f, const void *p, size_t n, uLong *crc)
 {
     *crc = crc32(*crc, p, (uInt)n);
     return fwrite(p, 1, n, f) == n;
+}
+
+uint32_t mimic_net_weights_crc(const mimic_net *cnet)
+{
+    mimic_param *ps[MIMIC_NET_MAX_PARAMS];
+    const int np = mimic_net_params((mimic_net *)cnet, ps); // only reads
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (int i = 0; i < np; i++)
+        crc = crc32(crc, (const Bytef *)ps[i]->w, (uInt)((size_t)ps[i]->n * sizeof(float)));
+    return (uint32_t)crc;
 }
 
 mimic_status mimic_net_save(const mimic_net *cnet, const char *path, const void *extra,
@@ -43,10 +41,10 @@ mimic_status mimic_net_save(const mimic_net *cnet, const char *path, const void 
         return MIMIC_EINVAL;
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return fail(err, err_len, MIMIC_EINVAL, "%s: path too long", path);
+        return train_fail(err, err_len, MIMIC_EINVAL, "%s: path too long", path);
     FILE *f = fopen(tmp, "wb");
     if (!f)
-        return fail(err, err_len, MIMIC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        return train_fail(err, err_len, MIMIC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     mimic_param *ps[MIMIC_NET_MAX_PARAMS];
     const int np = mimic_net_params(net, ps);
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -65,7 +63,7 @@ mimic_status mimic_net_save(const mimic_net *cnet, const char *path, const void 
     if (!ok || rename(tmp, path) != 0) {
         const int e = ok ? errno : saved_errno;
         (void)remove(tmp);
-        return fail(err, err_len, MIMIC_EIO, "%s: cannot write checkpoint: %s", path,
+        return train_fail(err, err_len, MIMIC_EIO, "%s: cannot write checkpoint: %s", path,
                     strerror(e));
     }
     return MIMIC_OK;
@@ -77,7 +75,7 @@ static unsigned char *slurp(const char *path, size_t *len, mimic_status *st, cha
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        *st = fail(err, err_len, MIMIC_EIO, "%s: cannot open: %s", path, strerror(errno));
+        *st = train_fail(err, err_len, MIMIC_EIO, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     unsigned char *buf = NULL;
@@ -85,7 +83,7 @@ static unsigned char *slurp(const char *path, size_t *len, mimic_status *st, cha
     if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
         buf = malloc(size > 0 ? (size_t)size : 1);
     if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        *st = fail(err, err_len, buf ? MIMIC_EIO : MIMIC_ENOMEM, "%s: cannot read", path);
+        *st = train_fail(err, err_len, buf ? MIMIC_EIO : MIMIC_ENOMEM, "%s: cannot read", path);
         free(buf);
         buf = NULL;
     }
@@ -126,17 +124,17 @@ mimic_status mimic_net_load(mimic_net *net, const char *path, void *extra, size_
     int64_t count = -1, n, extra64;
     uint32_t stored = 0;
     if (len < 8 + 8 + 8 + 4 || memcmp(buf, CKPT_MAGIC, 8) != 0)
-        st = fail(err, err_len, MIMIC_EFORMAT, "%s: not a mimic checkpoint (magic at byte 0)",
+        st = train_fail(err, err_len, MIMIC_EFORMAT, "%s: not a mimic checkpoint (magic at byte 0)",
                   path);
     if (st == MIMIC_OK) {
         memcpy(&stored, buf + len - 4, 4);
         if (stored != (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf + 8, (uInt)(len - 12)))
-            st = fail(err, err_len, MIMIC_EFORMAT, "%s: CRC mismatch (stored at byte %zu): "
+            st = train_fail(err, err_len, MIMIC_EFORMAT, "%s: CRC mismatch (stored at byte %zu): "
                       "corrupt or truncated file", path, len - 4);
     }
     c.at = 8;
     if (st == MIMIC_OK && (!(q = take(&c, 8)) || (memcpy(&count, q, 8), count != np)))
-        st = fail(err, err_len, MIMIC_EFORMAT,
+        st = train_fail(err, err_len, MIMIC_EFORMAT,
                   "%s: holds %lld parameter tensors at byte 8, this network has %d", path,
                   (long long)count, np);
     for (int i = 0; st == MIMIC_OK && i < np; i++) {
@@ -144,7 +142,7 @@ mimic_status mimic_net_load(mimic_net *net, const char *path, void *extra, size_
         const size_t bytes = (size_t)ps[i]->n * sizeof(float);
         if (!(q = take(&c, 8)) || (memcpy(&n, q, 8), n != ps[i]->n) ||
             !(w[i] = take(&c, bytes)) || !(v[i] = take(&c, bytes)))
-            st = fail(err, err_len, MIMIC_EFORMAT,
+            st = train_fail(err, err_len, MIMIC_EFORMAT,
                       "%s: tensor %d at byte %zu does not match this network (%lld values)",
                       path, i, at, (long long)ps[i]->n);
     }
@@ -152,7 +150,7 @@ mimic_status mimic_net_load(mimic_net *net, const char *path, void *extra, size_
     if (st == MIMIC_OK && (!(q = take(&c, 8)) || (memcpy(&extra64, q, 8),
                                                   extra64 != (int64_t)extra_len) ||
                            !(q = take(&c, extra_len)) || c.at != c.len))
-        st = fail(err, err_len, MIMIC_EFORMAT,
+        st = train_fail(err, err_len, MIMIC_EFORMAT,
                   "%s: training state at byte %zu is missing or of the wrong size", path,
                   extra_at);
     // Only a checkpoint that checked out entirely changes the network.

@@ -1,0 +1,49 @@
+# --resume continues a killed run to the same final bits: a tiny run straight through, and
+# the same run stopped after 2 epochs (mid-teacher) and after 4 (mid-students), each time
+# resumed, must end with the same weights (CRC-32 of every model's parameters) and the same
+# per-epoch losses in the JSON. A checkpoint of other settings must be refused.
+# Usage: cmake -DMIMIC=<path to mimic> -DOUT=<dir> -P distill_resume.cmake
+set(args distill --quick --train-limit 512 --test-limit 256 --teacher-epochs 3
+    --student-epochs 3 --label-epochs 2 --seed 3)
+file(REMOVE_RECURSE "${OUT}")
+function(run dir)
+  execute_process(COMMAND "${MIMIC}" ${args} --out "${OUT}/${dir}" ${ARGN}
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "mimic ${args} ${ARGN} exited with ${rc}: ${err}")
+  endif()
+  set(last_out "${out}" PARENT_SCOPE)
+endfunction()
+# The models' fingerprints and per-epoch losses of a finished run, as one string.
+function(summary dir var)
+  file(READ "${OUT}/${dir}/distill-seed3.json" json)
+  string(JSON n LENGTH "${json}" models)
+  math(EXPR last "${n} - 1")
+  set(s "")
+  foreach(i RANGE ${last})
+    string(JSON crc GET "${json}" models ${i} weights_crc32)
+    string(JSON epochs GET "${json}" models ${i} epochs)
+    string(APPEND s "${crc} ${epochs}\n")
+  endforeach()
+  set(${var} "${s}" PARENT_SCOPE)
+endfunction()
+
+run(straight)
+summary(straight want)
+run(killed --stop-after 2)
+if(NOT last_out MATCHES "stopped after 2 epochs" OR EXISTS "${OUT}/killed/distill-seed3.json")
+  message(FATAL_ERROR "--stop-after 2 did not stop: ${last_out}")
+endif()
+run(killed --resume --stop-after 2)
+run(killed --resume)
+summary(killed got)
+if(NOT got STREQUAL want)
+  message(FATAL_ERROR "resumed run differs from the straight one:\n${got}\nwant\n${want}")
+endif()
+# Other settings over these checkpoints: refused with a message naming the file.
+execute_process(COMMAND "${MIMIC}" ${args} --lr 0.01 --out "${OUT}/killed" --resume
+                RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
+if(rc EQUAL 0 OR NOT err MATCHES "other settings")
+  message(FATAL_ERROR "a checkpoint of other settings was accepted (${rc}): ${err}")
+endif()
+message(STATUS "resumed run matches:\n${got}")
