@@ -87,6 +87,21 @@ static int same(const float *a, const float *b, int64_t n)
     return n == 0 || memcmp(a, b, (size_t)n * sizeof(float)) == 0;
 }
 
+// Dense layers wider than ref step at ref / inputs of the rate; conv layers and narrow dense
+// layers keep the full rate.
+static void test_lr_scale(void **state)
+{
+    (void)state;
+    mimic_net net;
+    build(&net, 5);
+    mimic_net_scale_lr_by_fan_in(&net, 9.0f); // dense inputs: 4*3*3 = 36, then 7
+    TC_CHECK(net.layers[0].weight.lr_scale == 1.0f);
+    TC_CHECK(net.layers[3].dense.weight.lr_scale == 0.25f);
+    TC_CHECK(net.layers[4].dense.weight.lr_scale == 1.0f);
+    TC_CHECK(net.layers[4].dense.bias.lr_scale == 1.0f);
+    mimic_net_free(&net);
+}
+
 static void test_checkpoint(void **state)
 {
     (void)state;
@@ -151,6 +166,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes_and_gradients),
+        cmocka_unit_test(test_lr_scale),
         cmocka_unit_test(test_checkpoint),
     };
     return cmocka_run_group_tests_name("net", tests, tc_group_setup, tc_group_teardown);

@@ -52,6 +52,12 @@ static void test_sgd_and_schedule(void **state)
     tc_check_near1("w1 after one step", p.w[1], -2.0 - 0.1 * 0.23, 1e-6);
     mimic_sgd_step(&opt, &p, 0); // no decay: v = 0.9 v + g
     tc_check_near1("v0 after two steps", p.v[0], 0.9 * 0.51 + 0.5, 1e-6);
+    // A scaled tensor steps by lr * lr_scale; its momentum is unchanged by the scale.
+    const float w1 = p.w[1], v1 = 0.9f * p.v[1] + p.g[1];
+    p.lr_scale = 0.25f;
+    mimic_sgd_step(&opt, &p, 0);
+    tc_check_near1("v1 with a scaled lr", p.v[1], v1, 1e-6);
+    tc_check_near1("w1 with a scaled lr", p.w[1], w1 - 0.1 * 0.25 * v1, 1e-6);
     mimic_param_free(&p);
     tc_check_near1("warm-up start", mimic_lr_cosine(1.0f, 0, 100, 10), 0.1, 1e-6);
     tc_check_near1("cosine start", mimic_lr_cosine(1.0f, 10, 100, 10), 1.0, 1e-6);

@@ -145,7 +145,11 @@ static void distill_usage(FILE *out)
             "  --stop-after N        stop after N epochs (teacher and students together), as a\n"
             "                        kill would; --resume continues to the same final bits\n"
             "  --batch N             mini-batch size (default 128)\n"
-            "  --lr X, --l2-lr X     learning rates (labels/KD, and logit regression)\n"
+            "  --lr X, --l2-lr X, --kd-lr X\n"
+            "                        learning rates: teacher and label students, logit\n"
+            "                        regression (L2), KD\n"
+            "  --student-lr-ref R    students' dense layers with more than R inputs step at\n"
+            "                        R/inputs of the rate (0: off)\n"
             "  --temperature T       KD temperature (default 4)\n"
             "  --hidden H            student ReLU width (0: match the teacher's parameters)\n"
             "  --bottleneck K        linear units of the 784-input student (default 128; 0: none)\n"
@@ -192,6 +196,7 @@ static int cmd_distill(int argc, char **argv)
         } else if (strcmp(a, "--out") == 0) {
             o.out_dir = v;
         } else if (strcmp(a, "--lr") == 0 || strcmp(a, "--l2-lr") == 0 ||
+                   strcmp(a, "--kd-lr") == 0 || strcmp(a, "--student-lr-ref") == 0 ||
                    strcmp(a, "--temperature") == 0) {
             char *end;
             const float x = strtof(v, &end);
@@ -203,6 +208,10 @@ static int cmd_distill(int argc, char **argv)
                 o.lr = x;
             else if (strcmp(a, "--l2-lr") == 0)
                 o.l2_lr = x;
+            else if (strcmp(a, "--kd-lr") == 0)
+                o.kd_lr = x;
+            else if (strcmp(a, "--student-lr-ref") == 0)
+                o.student_lr_ref = x;
             else
                 o.temperature = x;
         } else if (n < 0) {

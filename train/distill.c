@@ -17,6 +17,8 @@
 #include "train/net.h"
 #include "train/util.h"
 
+#include "mimic_git_commit.h"
+
 #define CLASSES 10
 #define MAX_EPOCHS 256
 
@@ -33,6 +35,8 @@ void mimic_distill_defaults(mimic_distill_options *o, int quick)
         .momentum = 0.9f,
         .weight_decay = 5e-4f,
         .l2_lr = 0.01f,
+        .kd_lr = 0.05f,
+        .student_lr_ref = 0.0f,
         .clip = 5.0f,
         .temperature = 4.0f,
         .kd_label_weight = 0.1f,
@@ -221,6 +225,7 @@ typedef struct {
     mimic_rng rng;       // the phase's data stream after epochs_done epochs
     double seconds, phase_seconds;
     double epoch_acc[MAX_EPOCHS], epoch_loss[MAX_EPOCHS];
+    mimic_profile prof;  // the phase's kernel time so far
 } ckpt_state;
 
 // FNV-1a of a string.
@@ -247,13 +252,20 @@ static uint64_t teacher_settings(const mimic_distill_options *o)
 static uint64_t student_settings(const mimic_distill_options *o)
 {
     char b[512];
-    snprintf(b, sizeof b, "students v1 %llu %d %d %a %a %a %lld %lld %lld %lld",
+    snprintf(b, sizeof b, "students v1 %llu %d %d %a %a %a %a %a %lld %lld %lld %lld",
              (unsigned long long)teacher_settings(o), o->student_epochs, o->label_epochs,
-             (double)o->l2_lr, (double)o->temperature, (double)o->kd_label_weight,
+             (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref,
+             (double)o->temperature, (double)o->kd_label_weight,
              (long long)o->hidden, (long long)o->bottleneck, (long long)o->conv_bottleneck,
              (long long)o->conv_channels);
     return hash_str(b);
 }
+
+// A phase's wall time and where it went, over all its epochs (resumed ones too).
+typedef struct {
+    double seconds;
+    mimic_profile prof;
+} phase_time;
 
 typedef struct {
     const char *name;   // "teacher" or "students"
@@ -276,7 +288,7 @@ static void ckpt_path(char *buf, size_t len, const mimic_distill_options *o, con
 }
 
 static mimic_status save_phase(const mimic_distill_options *o, const phase *ph, int64_t done,
-                               const mimic_rng *rng, double phase_seconds, char *err,
+                               const mimic_rng *rng, const phase_time *pt, char *err,
                                size_t err_len)
 {
     char path[4096];
@@ -284,7 +296,7 @@ static mimic_status save_phase(const mimic_distill_options *o, const phase *ph, 
     mimic_status st = train_mkdirs(path, err, err_len);
     for (int i = 0; i < ph->count && st == MIMIC_OK; i++) {
         const model *m = &ph->models[i];
-        ckpt_state s = {ph->settings, done, *rng, m->seconds, phase_seconds, {0}, {0}};
+        ckpt_state s = {ph->settings, done, *rng, m->seconds, pt->seconds, {0}, {0}, pt->prof};
         memcpy(s.epoch_acc, m->epoch_acc, sizeof s.epoch_acc);
         memcpy(s.epoch_loss, m->epoch_loss, sizeof s.epoch_loss);
         ckpt_path(path, sizeof path, o, ph, i, done);
@@ -306,7 +318,7 @@ static mimic_status save_phase(const mimic_distill_options *o, const phase *ph, 
 // Epochs done by the phase's last complete checkpoint (0: none, start afresh), loading the
 // models, the stream RNG and the elapsed phase time from it.
 static mimic_status load_phase(const mimic_distill_options *o, const phase *ph, int64_t *done,
-                               mimic_rng *rng, double *phase_seconds, char *err, size_t err_len)
+                               mimic_rng *rng, phase_time *pt, char *err, size_t err_len)
 {
     char path[4096];
     *done = 0;
@@ -336,7 +348,8 @@ static mimic_status load_phase(const mimic_distill_options *o, const phase *ph, 
         memcpy(m->epoch_acc, s.epoch_acc, sizeof s.epoch_acc);
         memcpy(m->epoch_loss, s.epoch_loss, sizeof s.epoch_loss);
         *rng = s.rng;
-        *phase_seconds = s.phase_seconds;
+        pt->seconds = s.phase_seconds;
+        pt->prof = s.prof;
     }
     *done = e;
     return MIMIC_OK;
@@ -403,17 +416,18 @@ static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o,
 // checkpointing after every epoch.
 static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
                               const mimic_dataset *train, const mimic_dataset *test,
-                              int *epochs_run, int *stopped, char *err, size_t err_len)
+                              int *epochs_run, int *stopped, phase_time *pt, char *err,
+                              size_t err_len)
 {
     const int64_t n = o->train_limit > 0 && o->train_limit < train->n ? o->train_limit : train->n;
     const int64_t B = o->batch, steps = n / B, hw = train->h * train->w;
     mimic_rng rng;
     mimic_rng_seed(&rng, ph->stream_seed);
     int64_t done = 0;
-    double before = 0.0;
     mimic_status st = MIMIC_OK;
+    memset(pt, 0, sizeof *pt);
     if (o->resume) {
-        st = load_phase(o, ph, &done, &rng, &before, err, err_len);
+        st = load_phase(o, ph, &done, &rng, pt, err, err_len);
         if (st == MIMIC_OK && done > 0)
             progress(o, "%s: resumed after epoch %lld of %d\n", ph->name, (long long)done,
                      ph->epochs);
@@ -424,6 +438,9 @@ static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
     float *scratch = malloc((size_t)(B * CLASSES) * sizeof *scratch);
     if (st == MIMIC_OK && !(order && yb && xb && tl && scratch))
         st = train_fail(err, err_len, MIMIC_ENOMEM, "no memory for the %s' batches", ph->name);
+    const phase_time before = *pt;
+    (void)mimic_profile_enable(1);
+    mimic_profile_reset();
     const double t_start = train_now();
     for (int e = (int)done; e < ph->epochs && st == MIMIC_OK; e++) {
         if (o->stop_after > 0 && *epochs_run >= o->stop_after) {
@@ -444,8 +461,16 @@ static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
                      o->progress && isatty(2) ? "\r" : "", ph->name, e + 1, m->epochs, m->name,
                      m->epoch_loss[e], m->epoch_acc[e]);
         }
+        pt->seconds = before.seconds + train_now() - t_start;
+        mimic_profile now;
+        mimic_profile_read(&now);
+        for (int k = 0; k < MIMIC_PROF_KINDS; k++) {
+            pt->prof.seconds[k] = before.prof.seconds[k] + now.seconds[k];
+            pt->prof.flops[k] = before.prof.flops[k] + now.flops[k];
+            pt->prof.calls[k] = before.prof.calls[k] + now.calls[k];
+        }
         if (st == MIMIC_OK)
-            st = save_phase(o, ph, e + 1, &rng, before + train_now() - t_start, err, err_len);
+            st = save_phase(o, ph, e + 1, &rng, pt, err, err_len);
     }
     free(order);
     free(yb);
@@ -469,6 +494,56 @@ static void print_table(const model *m, int count, int64_t train_images)
     }
 }
 
+// The kernel families' time in a phase, "other" (layers, SGD, data) being the rest of it.
+static double kernel_seconds(const phase_time *t, int k)
+{
+    if (k < MIMIC_PROF_KINDS)
+        return t->prof.seconds[k];
+    double other = t->seconds;
+    for (int i = 0; i < MIMIC_PROF_KINDS; i++)
+        other -= t->prof.seconds[i];
+    return other > 0.0 ? other : 0.0;
+}
+
+static const char *kernel_name(int k)
+{
+    return k < MIMIC_PROF_KINDS ? mimic_prof_kind_name((mimic_prof_kind)k) : "other";
+}
+
+static double kernel_gflops(const phase_time *t, int k)
+{
+    const double s = kernel_seconds(t, k);
+    return k < MIMIC_PROF_KINDS && s > 0.0 && t->prof.flops[k] > 0.0 ? t->prof.flops[k] / s / 1e9
+                                                                      : 0.0;
+}
+
+static void print_kernels(const phase_time t[2])
+{
+    printf("\n%-16s %24s %24s\n", "time per kernel", "teacher phase", "students phase");
+    for (int k = 0; k <= MIMIC_PROF_KINDS; k++) {
+        printf("%-16s", kernel_name(k));
+        for (int p = 0; p < 2; p++) {
+            const double s = kernel_seconds(&t[p], k), g = kernel_gflops(&t[p], k);
+            char gf[32] = "";
+            if (g > 0.0)
+                snprintf(gf, sizeof gf, "%.0f GFLOP/s", g);
+            printf(" %7.1f s %4.0f%% %-12s", s, t[p].seconds > 0 ? 100.0 * s / t[p].seconds : 0.0,
+                   gf);
+        }
+        printf("\n");
+    }
+}
+
+static void json_kernels(FILE *f, const char *phase, const phase_time *t, int last)
+{
+    fprintf(f, "    \"%s\": {\"seconds\": %.3f, \"kernels\": [", phase, t->seconds);
+    for (int k = 0; k <= MIMIC_PROF_KINDS; k++)
+        fprintf(f, "%s{\"name\": \"%s\", \"seconds\": %.3f, \"flops\": %.6g, \"gflops\": %.2f}",
+                k ? ", " : "", kernel_name(k), kernel_seconds(t, k),
+                k < MIMIC_PROF_KINDS ? t->prof.flops[k] : 0.0, kernel_gflops(t, k));
+    fprintf(f, "]}%s\n", last ? "" : ",");
+}
+
 static void json_model(FILE *f, const model *m, int epochs, int last)
 {
     fprintf(f, "    {\"name\": \"%s\", \"loss\": \"%s\", \"params\": %lld, \"test_accuracy\": %.6f, "
@@ -484,7 +559,8 @@ static void json_model(FILE *f, const model *m, int epochs, int last)
 
 // The results as JSON, written to a temp file and renamed so no half file is ever left.
 static mimic_status write_json(const mimic_distill_options *o, const model *m, int count,
-                               double total_s, char *err, size_t err_len)
+                               const phase_time times[2], double process_s, char *err,
+                               size_t err_len)
 {
     char path[1024], tmp[1100];
     snprintf(path, sizeof path, "%s/distill-seed%llu.json", o->out_dir,
@@ -495,18 +571,27 @@ static mimic_status write_json(const mimic_distill_options *o, const model *m, i
         return train_fail(err, err_len, MIMIC_EIO, "%s: cannot create", tmp);
     mimic_info info;
     (void)mimic_info_get(&info);
-    fprintf(f, "{\n  \"mimic_version\": \"%s\", \"cpu_model\": \"%s\", \"isa\": \"%s\", "
-               "\"threads\": %d,\n",
-            mimic_version(), info.cpu_model, mimic_isa_name(info.active), info.threads);
+    fprintf(f, "{\n  \"mimic_version\": \"%s\", \"commit\": \"%s\", \"cpu_model\": \"%s\", "
+               "\"isa\": \"%s\", \"threads\": %d,\n",
+            mimic_version(), MIMIC_GIT_COMMIT, info.cpu_model, mimic_isa_name(info.active),
+            info.threads);
     fprintf(f, "  \"settings\": {\"seed\": %llu, \"batch\": %lld, \"teacher_epochs\": %d, "
-               "\"student_epochs\": %d, \"train_limit\": %lld, \"test_limit\": %lld, "
-               "\"lr\": %g, \"l2_lr\": %g, \"momentum\": %g, \"weight_decay\": %g, "
+               "\"student_epochs\": %d, \"label_epochs\": %d, \"train_limit\": %lld, \"test_limit\": %lld, "
+               "\"lr\": %g, \"l2_lr\": %g, \"kd_lr\": %g, \"student_lr_ref\": %g, "
+               "\"momentum\": %g, \"weight_decay\": %g, "
                "\"temperature\": %g, \"kd_label_weight\": %g, \"augment\": %d, \"clip\": %g},\n",
             (unsigned long long)o->seed, (long long)o->batch, o->teacher_epochs,
-            o->student_epochs, (long long)o->train_limit, (long long)o->test_limit,
-            (double)o->lr, (double)o->l2_lr, (double)o->momentum, (double)o->weight_decay,
+            o->student_epochs, o->label_epochs > 0 ? o->label_epochs : o->student_epochs,
+            (long long)o->train_limit, (long long)o->test_limit,
+            (double)o->lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref, (double)o->momentum, (double)o->weight_decay,
             (double)o->temperature, (double)o->kd_label_weight, o->augment, (double)o->clip);
-    fprintf(f, "  \"total_seconds\": %.3f,\n  \"models\": [\n", total_s);
+    // total: both phases over all their epochs, resumed ones too; process: this run alone.
+    fprintf(f, "  \"total_seconds\": %.3f, \"process_seconds\": %.3f,\n",
+            times[0].seconds + times[1].seconds, process_s);
+    fprintf(f, "  \"phases\": {\n");
+    json_kernels(f, "teacher", &times[0], 0);
+    json_kernels(f, "students", &times[1], 1);
+    fprintf(f, "  },\n  \"models\": [\n");
     for (int i = 0; i < count; i++)
         json_model(f, &m[i], m[i].epochs, i == count - 1);
     fprintf(f, "  ]\n}\n");
@@ -567,9 +652,11 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
                      (long long)(form ? o->conv_bottleneck : o->bottleneck),
                      (long long)hidden, loss_names[l]);
             s->loss = (loss_kind)l;
-            s->base_lr = l == LOSS_L2 ? o->l2_lr : o->lr;
+            s->base_lr = l == LOSS_L2 ? o->l2_lr : l == LOSS_KD ? o->kd_lr : o->lr;
             s->epochs = l == LOSS_LABELS ? label_epochs : o->student_epochs;
             st = build_student(&s->net, form, o, hidden, &init);
+            if (st == MIMIC_OK && o->student_lr_ref > 0.0f)
+                mimic_net_scale_lr_by_fan_in(&s->net, o->student_lr_ref);
         }
     }
     for (int i = 0; i < N_MODELS && st == MIMIC_OK; i++) {
@@ -584,10 +671,14 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
     const phase students = {"students", &m[1], N_MODELS - 1, &m[0].net, o->seed + 2,
                             student_settings(o), student_epochs};
     int epochs_run = 0, stopped = 0;
+    phase_time times[2];
+    memset(times, 0, sizeof times);
     if (st == MIMIC_OK)
-        st = run_phase(&teacher, o, &train, &test, &epochs_run, &stopped, err, err_len);
+        st = run_phase(&teacher, o, &train, &test, &epochs_run, &stopped, &times[0], err,
+                       err_len);
     if (st == MIMIC_OK && !stopped)
-        st = run_phase(&students, o, &train, &test, &epochs_run, &stopped, err, err_len);
+        st = run_phase(&students, o, &train, &test, &epochs_run, &stopped, &times[1], err,
+                       err_len);
     for (int i = 0; i < N_MODELS && st == MIMIC_OK && !stopped; i++)
         m[i].accuracy = evaluate(&m[i].net, &test, o->test_limit, &m[i].infer_ips);
     if (st == MIMIC_OK && stopped) {
@@ -595,7 +686,8 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
                "--resume continues\n", epochs_run, o->out_dir);
     } else if (st == MIMIC_OK) {
         print_table(m, N_MODELS, images);
-        st = write_json(o, m, N_MODELS, train_now() - t0, err, err_len);
+        print_kernels(times);
+        st = write_json(o, m, N_MODELS, times, train_now() - t0, err, err_len);
     } else if (err && !err[0]) {
         train_fail(err, err_len, st, "training failed: %s", mimic_status_str(st));
     }

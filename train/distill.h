@@ -18,6 +18,9 @@ typedef struct {
     int64_t test_limit;     // evaluate on the first N test images (0: all)
     float lr, momentum, weight_decay;
     float l2_lr;            // learning rate of the logit-regression students
+    float kd_lr;            // learning rate of the KD students
+    float student_lr_ref;   // students' dense layers with more inputs step at ref/inputs of
+                            // the rate (mimic_net_scale_lr_by_fan_in); 0: no scaling
     float clip;             // clip each step's gradient to this global L2 norm (0: never)
     float temperature;      // KD temperature
     float kd_label_weight;  // weight of the label cross-entropy mixed into KD

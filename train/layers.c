@@ -13,6 +13,7 @@ mimic_status mimic_param_init(mimic_param *p, int64_t n)
     p->g = calloc(1, bytes);
     p->v = calloc(1, bytes);
     p->n = n;
+    p->lr_scale = 1.0f;
     if (!p->w || !p->g || !p->v) {
         mimic_param_free(p);
         return MIMIC_ENOMEM;

@@ -11,6 +11,7 @@
 typedef struct {
     float *w, *g, *v;
     int64_t n;
+    float lr_scale; // this tensor's learning rate is the step's times this (1 by default)
 } mimic_param;
 
 mimic_status mimic_param_init(mimic_param *p, int64_t n);

@@ -299,6 +299,17 @@ double mimic_net_clip_grad(mimic_net *net, double max_norm)
     return norm;
 }
 
+void mimic_net_scale_lr_by_fan_in(mimic_net *net, float ref)
+{
+    for (int i = 0; i < net->n_layers; i++) {
+        mimic_layer *l = &net->layers[i];
+        if (l->kind != MIMIC_LAYER_DENSE)
+            continue;
+        const float s = (float)l->dense.in > ref ? ref / (float)l->dense.in : 1.0f;
+        l->dense.weight.lr_scale = l->dense.bias.lr_scale = s;
+    }
+}
+
 void mimic_net_step(mimic_net *net, const mimic_sgd *opt)
 {
     mimic_param *ps[MIMIC_NET_MAX_PARAMS];

@@ -63,6 +63,12 @@ int mimic_net_params(mimic_net *net, mimic_param **out);
 // Scale every gradient down so their global L2 norm is at most max_norm; returns the norm
 // before scaling.
 double mimic_net_clip_grad(mimic_net *net, double max_norm);
+// Scale the learning rate of every dense layer with more than `ref` inputs by ref / inputs.
+// A step of a dense layer moves its outputs in proportion to the squared norm of its input,
+// which grows with the input width; without this the wide output layer of a shallow student
+// (H = 5k-11k ReLU units) makes steps hundreds of times larger than its bottleneck does, and
+// regression on logits diverges at any learning rate that trains the rest (docs/distill.md).
+void mimic_net_scale_lr_by_fan_in(mimic_net *net, float ref);
 // One SGD step on every parameter (weights decayed, biases not).
 void mimic_net_step(mimic_net *net, const mimic_sgd *opt);
 

@@ -5,10 +5,10 @@
 
 void mimic_sgd_step(const mimic_sgd *opt, mimic_param *p, int decay)
 {
-    const float wd = decay ? opt->weight_decay : 0.0f;
+    const float wd = decay ? opt->weight_decay : 0.0f, lr = opt->lr * p->lr_scale;
     for (int64_t i = 0; i < p->n; i++) {
         p->v[i] = opt->momentum * p->v[i] + (p->g[i] + wd * p->w[i]);
-        p->w[i] -= opt->lr * p->v[i];
+        p->w[i] -= lr * p->v[i];
     }
 }
 

@@ -11,7 +11,8 @@ typedef struct {
     float lr, momentum, weight_decay;
 } mimic_sgd;
 
-// v = momentum * v + (g + wd * w); w -= lr * v (PyTorch's SGD, dampening 0), where wd is
+// v = momentum * v + (g + wd * w); w -= lr * p->lr_scale * v (PyTorch's SGD, dampening 0),
+// where wd is
 // opt->weight_decay if `decay` (weights) and 0 otherwise (biases are not decayed).
 void mimic_sgd_step(const mimic_sgd *opt, mimic_param *p, int decay);
 

@@ -9,5 +9,6 @@
 #include <mimic/gemm.h>
 #include <mimic/conv.h>
 #include <mimic/softmax.h>
+#include <mimic/profile.h>
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "arch/profile.h"
 #include "arch/workspace.h"
 #include "kernels/conv/conv_internal.h"
 
@@ -255,6 +256,12 @@ mimic_status mimic_conv2d_out_hw(const mimic_conv2d *shape, int64_t *p, int64_t 
     return MIMIC_OK;
 }
 
+// Multiply-adds times two of one pass: 2*N*K*P*Q*C*R*S (each pass does the same count).
+static double conv_flops(const conv_plan *pl)
+{
+    return 2.0 * (double)pl->sh.n * (double)pl->sh.k * (double)pl->pq * (double)pl->crs;
+}
+
 mimic_status mimic_conv2d_fwd_ex(const mimic_conv2d *sh, const float *src, const float *wei,
                                  const float *bias, float *dst, unsigned flags)
 {
@@ -266,7 +273,11 @@ mimic_status mimic_conv2d_fwd_ex(const mimic_conv2d *sh, const float *src, const
     if (!src || !wei || !dst)
         return MIMIC_EINVAL;
     plan_fwd(&pl);
-    return mimic_conv_fwd_run(&pl, src, wei, bias, (flags & MIMIC_CONV_RELU) != 0, dst);
+    const mimic_prof_call pc = mimic_prof_begin();
+    const mimic_status st =
+        mimic_conv_fwd_run(&pl, src, wei, bias, (flags & MIMIC_CONV_RELU) != 0, dst);
+    mimic_prof_end_conv(&pc, conv_flops(&pl), pl.threads);
+    return st;
 }
 
 mimic_status mimic_conv2d_fwd(const mimic_conv2d *sh, const float *src, const float *wei,
@@ -285,9 +296,13 @@ mimic_status mimic_conv2d_bwd_data(const mimic_conv2d *sh, const float *diff_dst
         return MIMIC_OK;
     if (!diff_dst || !wei || !diff_src)
         return MIMIC_EINVAL;
+    const mimic_prof_call pc = mimic_prof_begin();
+    mimic_status st;
     if (!bwd_data_as_conv(&pl)) {
         plan_bwd_data(&pl);
-        return mimic_conv_bwd_data_run(&pl, diff_dst, wei, diff_src);
+        st = mimic_conv_bwd_data_run(&pl, diff_dst, wei, diff_src);
+        mimic_prof_end_conv(&pc, conv_flops(&pl), pl.threads);
+        return st;
     }
     conv_plan tp;
     plan_transposed(&pl, &tp);
@@ -295,7 +310,9 @@ mimic_status mimic_conv2d_bwd_data(const mimic_conv2d *sh, const float *diff_dst
     if (!wt)
         return MIMIC_ENOMEM;
     flip_weights(sh, wei, wt);
-    return mimic_conv_fwd_run(&tp, diff_dst, wt, NULL, 0, diff_src);
+    st = mimic_conv_fwd_run(&tp, diff_dst, wt, NULL, 0, diff_src);
+    mimic_prof_end_conv(&pc, conv_flops(&pl), tp.threads);
+    return st;
 }
 
 mimic_status mimic_conv2d_bwd_weights(const mimic_conv2d *sh, const float *src,
@@ -313,7 +330,10 @@ mimic_status mimic_conv2d_bwd_weights(const mimic_conv2d *sh, const float *src,
         return MIMIC_OK;
     }
     plan_bwd_weights(&pl);
-    return mimic_conv_bwd_weights_run(&pl, src, diff_dst, diff_wei, diff_bias);
+    const mimic_prof_call pc = mimic_prof_begin();
+    const mimic_status st = mimic_conv_bwd_weights_run(&pl, src, diff_dst, diff_wei, diff_bias);
+    mimic_prof_end_conv(&pc, conv_flops(&pl), pl.threads);
+    return st;
 }
 
 // ---------------------------------------------------------------- workspace

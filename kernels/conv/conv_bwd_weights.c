@@ -4,6 +4,7 @@
 // (pl->groups, chosen from the shape and the cap, never from the thread count): each group's
 // partial sum is one thread's, and the partials are added in group order, so the result is
 // the same on any number of threads.
+#include "arch/profile.h"
 #include "arch/workspace.h"
 #include "kernels/conv/conv_internal.h"
 
@@ -92,7 +93,7 @@ static void group_unit(const void *ctx, int64_t g)
         const float *dd = a->diff_dst + n * K * pl->pq;
         for (int64_t p0 = 0; p0 < pl->p; p0 += pl->rows) {
             const int64_t p1 = p0 + pl->rows < pl->p ? p0 + pl->rows : pl->p;
-            lower_transposed(pl, a->src + n * C * pl->hw, p0, p1, colT);
+            MIMIC_PROF_LOWER(lower_transposed(pl, a->src + n * C * pl->hw, p0, p1, colT));
             const float beta = n == n0 && p0 == 0 ? 0.0f : 1.0f;
             mimic_conv_gemm(pl, 0, K, pl->crs, (p1 - p0) * pl->q, dd + p0 * pl->q, pl->pq, colT,
                             pl->crs, beta, part, pl->crs);
@@ -118,8 +119,9 @@ static void group_transposed_unit(const void *ctx, int64_t g)
         const int64_t t = t0 + pl->tile_n < n1 ? pl->tile_n : n1 - t0;
         for (int64_t i = 0; i < t; i++) {
             const float *dd = a->diff_dst + (t0 + i) * K * pq;
-            pl->k->conv.im2col(&pl->sh, pl->q, 0, pl->p, a->src + (t0 + i) * C * pl->hw,
-                               col + i * pq, t * pq);
+            MIMIC_PROF_LOWER(pl->k->conv.im2col(&pl->sh, pl->q, 0, pl->p,
+                                                a->src + (t0 + i) * C * pl->hw, col + i * pq,
+                                                t * pq));
             pl->k->conv.transpose((size_t)K, (size_t)pq, dd, (size_t)pq, ddT + i * pq * K,
                                   (size_t)K);
             bias_rows(a, g, dd);

@@ -4,6 +4,7 @@
 // GEMM microkernel's packed layout, where it stays in L1 while the microkernel runs over
 // all output channels; the output tile then goes to dst with the bias and ReLU. Panels run
 // across image boundaries, so a 14x14 layer wastes no lanes on a 196 = 6*32 + 4 tail.
+#include "arch/profile.h"
 #include "arch/workspace.h"
 #include "kernels/conv/conv_internal.h"
 #include "kernels/gemm/gemm_internal.h"
@@ -84,7 +85,7 @@ static void fused_unit(const void *ctx, int64_t u)
     prefetch_panel(a, u + FUSED_PREFETCH_PANELS);
     for (int64_t k0 = 0; k0 < crs; k0 += pl->kc) {
         const int64_t kb = crs - k0 < pl->kc ? crs - k0 : pl->kc;
-        pl->k->conv.im2col_panel(&pl->sh, a->src, k0, kb, j0, nr, NR, panel);
+        MIMIC_PROF_LOWER(pl->k->conv.im2col_panel(&pl->sh, a->src, k0, kb, j0, nr, NR, panel));
         const float *ap = a->apack + kpad * k0;
         for (int64_t i = 0; i < K; i += MR)
             uk->fn((size_t)(K - i < MR ? K - i : MR), (size_t)nr, (size_t)kb, ap + i * kb, panel,

@@ -5,6 +5,7 @@
 // NR-wide panel of col^T is built by im2col_panel (NR rows of col, NR columns at a time) and
 // a register transpose, in L1; the GEMM's own packing of a separate col^T (an extra pass
 // over it, with strided stores) is never needed.
+#include "arch/profile.h"
 #include "arch/workspace.h"
 #include "kernels/conv/conv_internal.h"
 
@@ -84,7 +85,7 @@ void mimic_conv_fused_weights(const conv_plan *pl, const float *src, const float
         pack_diff_dst(pl, diff_dst, j0, kb, apack);
         if (bias)
             bias_from_panels(pl, apack, kb, bias);
-        build_colT(pl, src, j0, kb, block, colT);
+        MIMIC_PROF_LOWER(build_colT(pl, src, j0, kb, block, colT));
         for (int64_t c0 = 0; c0 < crs; c0 += NR)
             for (int64_t i = 0; i < K; i += MR)
                 uk->fn((size_t)(K - i < MR ? K - i : MR), (size_t)(crs - c0 < NR ? crs - c0 : NR),

@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "arch/profile.h"
 #include "arch/workspace.h"
 #include "kernels/conv/conv_internal.h"
 #include "kernels/gemm/gemm_internal.h"
@@ -87,7 +88,7 @@ static void fwd_unit(const void *ctx, int64_t u)
     int64_t ldb = pl->pq;
     if (!pl->pointwise) {
         float *col = mimic_workspace(MIMIC_WS_CONV_COL, pl->col_floats);
-        pl->k->conv.im2col(&pl->sh, pl->q, p0, p1, img, col, cols);
+        MIMIC_PROF_LOWER(pl->k->conv.im2col(&pl->sh, pl->q, p0, p1, img, col, cols));
         B = col;
         ldb = cols;
     }
@@ -134,7 +135,7 @@ static void bwd_data_unit(const void *ctx, int64_t n)
         const int64_t cols = (p1 - p0) * pl->q;
         mimic_conv_gemm(pl, 1, pl->crs, cols, K, a->wei, pl->crs, dd + p0 * pl->q, pl->pq, 0.0f,
                         col, cols);
-        pl->k->conv.col2im(&pl->sh, pl->q, p0, p1, col, cols, ds);
+        MIMIC_PROF_LOWER(pl->k->conv.col2im(&pl->sh, pl->q, p0, p1, col, cols, ds));
     }
 }
 

@@ -1,6 +1,7 @@
 // mimic_sgemm: argument checks, then the Goto/BLIS loops (NC, KC, MC) around one microkernel.
 #include <stdint.h>
 
+#include "arch/profile.h"
 #include "arch/workspace.h"
 #include "kernels/gemm/gemm_internal.h"
 
@@ -190,6 +191,9 @@ mimic_status mimic_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t
     const int reads_ab = K > 0 && alpha != 0.0f;
     if (reads_ab && (!A || !B))
         return MIMIC_EINVAL;
-    return mimic_gemm_run(mimic_kernels_active(), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta,
-                          C, ldc);
+    const mimic_prof_call pc = mimic_prof_begin();
+    const mimic_status st = mimic_gemm_run(mimic_kernels_active(), ta, tb, M, N, K, alpha, A,
+                                           lda, B, ldb, beta, C, ldc);
+    mimic_prof_end(&pc, MIMIC_PROF_GEMM, 2.0 * (double)M * (double)N * (double)K);
+    return st;
 }

@@ -3,6 +3,7 @@
 // thread count.
 #include <stdlib.h>
 
+#include "arch/profile.h"
 #include "kernels/softmax/softmax_internal.h"
 
 typedef struct {
@@ -118,7 +119,9 @@ static mimic_status run_loss(mimic_block_fn block, const loss_args *a, int64_t r
     if (!partial)
         return MIMIC_ENOMEM;
     const loss_ctx ctx = {a, partial};
+    const mimic_prof_call pc = mimic_prof_begin();
     mimic_run_blocks(block, &ctx, rows, (int64_t)a->cols, block_rows);
+    mimic_prof_end(&pc, MIMIC_PROF_SOFTMAX, 0.0);
     double sum = 0.0;
     for (int64_t i = 0; i < rows; i++)
         sum += partial[i];

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include "kernels/softmax/exp_scalar.h"
+#include "arch/profile.h"
 #include "kernels/softmax/softmax_internal.h"
 
 mimic_row_stats mimic_row_stats_merge(mimic_row_stats a, mimic_row_stats b, float inv_t)
@@ -230,10 +231,12 @@ static mimic_status sm_run(const float *x, float *y, int64_t rows, int64_t cols,
         if (!a.scratch)
             return MIMIC_ENOMEM;
     }
+    const mimic_prof_call pc = mimic_prof_begin();
     if (split)
         sm_split_rows(&a, rows, threads);
     else
         mimic_run_blocks(sm_block, &a, rows, cols, mimic_block_rows(a.k, cols));
+    mimic_prof_end(&pc, MIMIC_PROF_SOFTMAX, 0.0);
     return MIMIC_OK;
 }
 
