@@ -1,7 +1,8 @@
-# --resume continues a killed run to the same final bits: a tiny run straight through, and
-# the same run stopped after 2 epochs (mid-teacher) and after 4 (mid-students), each time
-# resumed, must end with the same weights (CRC-32 of every model's parameters) and the same
-# per-epoch losses in the JSON. A checkpoint of other settings must be refused.
+# --resume continues a killed run to the same final bits: a tiny run straight through on 2
+# threads, and the same run on 1 thread stopped after 2 epochs (mid-teacher) and after 4
+# (mid-students), each time resumed, must end with the same weights (CRC-32 of every model's
+# parameters) and the same per-epoch losses in the JSON: so resuming, and the thread count,
+# change no bit. A checkpoint of other settings must be refused.
 # Usage: cmake -DMIMIC=<path to mimic> -DOUT=<dir> -P distill_resume.cmake
 set(args distill --quick --train-limit 512 --test-limit 256 --teacher-epochs 3
     --student-epochs 3 --label-epochs 2 --seed 3)
@@ -28,14 +29,14 @@ function(summary dir var)
   set(${var} "${s}" PARENT_SCOPE)
 endfunction()
 
-run(straight)
+run(straight --threads 2)
 summary(straight want)
-run(killed --stop-after 2)
+run(killed --threads 1 --stop-after 2)
 if(NOT last_out MATCHES "stopped after 2 epochs" OR EXISTS "${OUT}/killed/distill-seed3.json")
   message(FATAL_ERROR "--stop-after 2 did not stop: ${last_out}")
 endif()
-run(killed --resume --stop-after 2)
-run(killed --resume)
+run(killed --threads 1 --resume --stop-after 2)
+run(killed --threads 1 --resume)
 summary(killed got)
 if(NOT got STREQUAL want)
   message(FATAL_ERROR "resumed run differs from the straight one:\n${got}\nwant\n${want}")

@@ -462,6 +462,11 @@ static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
                      m->epoch_loss[e], m->epoch_acc[e]);
         }
         pt->seconds = before.seconds + train_now() - t_start;
+        // The plain line a log file gets (a terminal also had the live bar).
+        const double el = train_now() - t_start, per = el / (double)(e + 1 - done);
+        progress(o, "%s: epoch %d/%d done, %.0f s elapsed, %.0f img/s, ETA %.0f s\n", ph->name,
+                 e + 1, ph->epochs, el, (double)(steps * B) / per,
+                 per * (double)(ph->epochs - e - 1));
         mimic_profile now;
         mimic_profile_read(&now);
         for (int k = 0; k < MIMIC_PROF_KINDS; k++) {
