@@ -104,7 +104,7 @@ mimic_status mimic_conv_fused_run(const conv_plan *pl, const float *src, const f
         return MIMIC_ENOMEM;
     for (int64_t k0 = 0; k0 < crs; k0 += pl->kc) {
         const int64_t kb = crs - k0 < pl->kc ? crs - k0 : pl->kc;
-        mimic_gemm_pack_a(0, (size_t)pl->sh.k, (size_t)kb, 1.0f, wei, (size_t)crs, 0, (size_t)k0,
+        mimic_gemm_pack_a(pl->k->conv.transpose, 0, (size_t)pl->sh.k, (size_t)kb, 1.0f, wei, (size_t)crs, 0, (size_t)k0,
                           (size_t)pl->k->gemm->mr, apack + kpad * k0);
     }
     const fused_ctx a = {pl, src, apack, bias, relu, dst};

@@ -79,6 +79,7 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
 // One GEMM call, planned: the validated arguments plus blocking and buffers.
 typedef struct {
     mimic_gemm_ukernel_fn ukernel;
+    mimic_transpose_fn transpose;
     int64_t MR, NR, kc_max, mc_max, nc_max;
     int trans_a, trans_b, direct_b;
     int64_t M, N, K, lda, ldb, ldc;
@@ -103,7 +104,7 @@ static void gemm_blocks(const gemm_plan *pl)
             const float beta_k = pc == 0 ? pl->beta : 1.0f;
 #pragma omp for schedule(static)
             for (int64_t jp = first_packed; jp < n_panels; jp++)
-                mimic_gemm_pack_b_panel(pl->trans_b, (size_t)kb, (size_t)min64(NR, nb - jp * NR),
+                mimic_gemm_pack_b_panel(pl->transpose, pl->trans_b, (size_t)kb, (size_t)min64(NR, nb - jp * NR),
                                         pl->B, (size_t)pl->ldb, (size_t)pc,
                                         (size_t)(jc + jp * NR), (size_t)NR,
                                         pl->bpack + jp * NR * kb);
@@ -112,7 +113,7 @@ static void gemm_blocks(const gemm_plan *pl)
                 const int64_t m_panels = (mb + MR - 1) / MR;
 #pragma omp for schedule(static)
                 for (int64_t ip = 0; ip < m_panels; ip++)
-                    mimic_gemm_pack_a(pl->trans_a, (size_t)min64(MR, mb - ip * MR), (size_t)kb,
+                    mimic_gemm_pack_a(pl->transpose, pl->trans_a, (size_t)min64(MR, mb - ip * MR), (size_t)kb,
                                       pl->alpha, pl->A, (size_t)pl->lda, (size_t)(ic + ip * MR),
                                       (size_t)pc, (size_t)MR, pl->apack + ip * MR * kb);
 #pragma omp for collapse(2) schedule(static)
@@ -144,6 +145,7 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
         return MIMIC_ENOMEM;
     const gemm_plan pl = {
         .ukernel = k->gemm->fn,
+        .transpose = k->conv.transpose,
         .MR = k->gemm->mr,
         .NR = k->gemm->nr,
         .kc_max = min64(bl.kc, K),

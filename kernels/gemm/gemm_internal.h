@@ -18,13 +18,15 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
 mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, int64_t K);
 
 // Pack rows [i0, i0+mb) x columns [p0, p0+kb) of alpha*op(A) into MR-row panels:
-// panel t holds dst[t*MR*kb + p*MR + i], zero past the last row.
-void mimic_gemm_pack_a(int trans, size_t mb, size_t kb, float alpha, const float *A, size_t lda,
-                       size_t i0, size_t p0, size_t mr, float *dst);
+// panel t holds dst[t*MR*kb + p*MR + i], zero past the last row. `tr` is the ISA's register
+// transpose (mimic_kernels.conv.transpose), which packs op(A) = A.
+void mimic_gemm_pack_a(mimic_transpose_fn tr, int trans, size_t mb, size_t kb, float alpha,
+                       const float *A, size_t lda, size_t i0, size_t p0, size_t mr, float *dst);
 
 // Pack the single NR-column panel of op(B) starting at (p0, j0), nb <= NR columns wide:
 // dst[p*NR + j], zero past the last column.
-void mimic_gemm_pack_b_panel(int trans, size_t kb, size_t nb, const float *B, size_t ldb,
-                             size_t p0, size_t j0, size_t nr, float *dst);
+void mimic_gemm_pack_b_panel(mimic_transpose_fn tr, int trans, size_t kb, size_t nb,
+                             const float *B, size_t ldb, size_t p0, size_t j0, size_t nr,
+                             float *dst);
 
 #endif
