@@ -4,6 +4,11 @@
 
 #include "train/layers.h"
 
+// Elementwise passes run on the library's threads: on 2 threads a serial ReLU or pool
+// left the second core spinning for a quarter of a teacher step. Each element is computed
+// the same way whatever the split, so results do not depend on the thread count.
+#define PAR_MIN_ELEMS (1 << 15)
+
 mimic_status mimic_param_init(mimic_param *p, int64_t n)
 {
     if (!p || n < 0)
@@ -60,9 +65,12 @@ mimic_status mimic_dense_forward(const mimic_dense *d, int64_t batch, const floa
     if (!d || batch < 0 || !x || !y)
         return MIMIC_EINVAL;
     // The bias goes into y first so the GEMM adds onto it (beta = 1) in the same pass.
-    if (d->has_bias)
+    if (d->has_bias) {
+#pragma omp parallel for num_threads(mimic_threads_get()) if (batch * d->out >= PAR_MIN_ELEMS) \
+    schedule(static)
         for (int64_t i = 0; i < batch; i++)
             memcpy(y + i * d->out, d->bias.w, (size_t)d->out * sizeof(float));
+    }
     return mimic_sgemm('N', 'T', batch, d->out, d->in, 1.0f, x, d->in, d->weight.w, d->in,
                        d->has_bias ? 1.0f : 0.0f, y, d->out);
 }
@@ -78,12 +86,20 @@ mimic_status mimic_dense_backward(mimic_dense *d, int64_t batch, const float *x,
         return st;
     // The bias gradient row by row, so dy is read in order (a column walk strides by `out`
     // floats: one cache line per value on a 10k-wide layer).
+    // Threads take column ranges; each column is summed over the rows in order.
     if (d->has_bias) {
         float *bg = d->bias.g;
-        memset(bg, 0, (size_t)d->out * sizeof *bg);
-        for (int64_t i = 0; i < batch; i++)
-            for (int64_t o = 0; o < d->out; o++)
-                bg[o] += dy[i * d->out + o];
+        const int64_t out = d->out, chunk = 256, chunks = (out + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(mimic_threads_get()) if (batch * out >= PAR_MIN_ELEMS) \
+    schedule(static)
+        for (int64_t c = 0; c < chunks; c++) {
+            const int64_t lo = c * chunk, hi = lo + chunk < out ? lo + chunk : out;
+            for (int64_t o = lo; o < hi; o++)
+                bg[o] = 0.0f;
+            for (int64_t i = 0; i < batch; i++)
+                for (int64_t o = lo; o < hi; o++)
+                    bg[o] += dy[i * out + o];
+        }
     }
     if (!dx)
         return MIMIC_OK;
@@ -91,10 +107,6 @@ mimic_status mimic_dense_backward(mimic_dense *d, int64_t batch, const float *x,
                        0.0f, dx, d->in);
 }
 
-// Elementwise passes run on the library's threads: on 2 threads a serial ReLU or pool
-// left the second core spinning for a quarter of a teacher step. Each element is computed
-// the same way whatever the split, so results do not depend on the thread count.
-#define PAR_MIN_ELEMS (1 << 15)
 
 void mimic_relu_forward(int64_t n, const float *x, float *y)
 {

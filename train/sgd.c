@@ -6,6 +6,9 @@
 void mimic_sgd_step(const mimic_sgd *opt, mimic_param *p, int decay)
 {
     const float wd = decay ? opt->weight_decay : 0.0f, lr = opt->lr * p->lr_scale;
+    // Elementwise, so any split over threads gives the same bits.
+#pragma omp parallel for simd num_threads(mimic_threads_get()) if (p->n >= (1 << 16)) \
+    schedule(static)
     for (int64_t i = 0; i < p->n; i++) {
         p->v[i] = opt->momentum * p->v[i] + (p->g[i] + wd * p->w[i]);
         p->w[i] -= lr * p->v[i];
