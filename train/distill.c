@@ -404,8 +404,14 @@ static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o,
             const double el = train_now() - t_start;
             const double done = (double)(step + 1 - steps_before),
                          left = (double)((int64_t)ph->epochs * steps - step - 1);
-            progress(o, "\r%s: epoch %d/%d step %lld/%lld  %.0f img/s  ETA %.0f s   ", ph->name,
-                     e + 1, ph->epochs, (long long)s + 1, (long long)steps,
+            // A 30-character bar of the whole phase.
+            char bar[31];
+            const int fill = (int)(30.0 * (double)(step + 1) / (double)(ph->epochs * steps));
+            for (int k = 0; k < 30; k++)
+                bar[k] = k < fill ? '#' : '.';
+            bar[30] = '\0';
+            progress(o, "\r%s [%s] epoch %d/%d step %lld/%lld  %.0f img/s  ETA %.0f s   ",
+                     ph->name, bar, e + 1, ph->epochs, (long long)s + 1, (long long)steps,
                      done * (double)B / el, el / done * left);
         }
     }
