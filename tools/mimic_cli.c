@@ -145,8 +145,9 @@ static void distill_usage(FILE *out)
             "  --stop-after N        stop after N epochs (teacher and students together), as a\n"
             "                        kill would; --resume continues to the same final bits\n"
             "  --batch N             mini-batch size (default 128)\n"
-            "  --lr X, --l2-lr X, --kd-lr X\n"
-            "                        learning rates: teacher and label students, logit\n"
+            "  --lr X                the teacher's learning rate\n"
+            "  --label-lr X, --l2-lr X, --kd-lr X\n"
+            "                        the students' learning rates: on labels, logit\n"
             "                        regression (L2), KD\n"
             "  --student-lr-ref R    students' dense layers with more than R inputs step at\n"
             "                        R/inputs of the rate (0: off)\n"
@@ -155,6 +156,7 @@ static void distill_usage(FILE *out)
             "  --bottleneck K        linear units of the 784-input student (default 128; 0: none)\n"
             "  --conv-bottleneck K   linear units of the conv-form student (default 32)\n"
             "  --no-augment          no shifts and flips\n"
+            "  --label-no-augment    the label-trained students see the images unaugmented\n"
             "  --train-limit N, --test-limit N\n"
             "  --seed N, --threads N (0: one per physical core)\n",
             MIMIC_FMNIST_DIR);
@@ -184,8 +186,9 @@ static int cmd_distill(int argc, char **argv)
             distill_usage(stdout);
             return EXIT_OK;
         } else if (strcmp(a, "--quick") == 0 || strcmp(a, "--no-augment") == 0 ||
-                   strcmp(a, "--resume") == 0) {
+                   strcmp(a, "--label-no-augment") == 0 || strcmp(a, "--resume") == 0) {
             o.augment = strcmp(a, "--no-augment") == 0 ? 0 : o.augment;
+            o.label_augment = strcmp(a, "--label-no-augment") == 0 ? 0 : o.label_augment;
             o.resume |= strcmp(a, "--resume") == 0;
             used = 0;
         } else if (!v) {
@@ -196,7 +199,7 @@ static int cmd_distill(int argc, char **argv)
         } else if (strcmp(a, "--out") == 0) {
             o.out_dir = v;
         } else if (strcmp(a, "--lr") == 0 || strcmp(a, "--l2-lr") == 0 ||
-                   strcmp(a, "--kd-lr") == 0 || strcmp(a, "--student-lr-ref") == 0 ||
+                   strcmp(a, "--kd-lr") == 0 || strcmp(a, "--label-lr") == 0 || strcmp(a, "--student-lr-ref") == 0 ||
                    strcmp(a, "--temperature") == 0) {
             char *end;
             const float x = strtof(v, &end);
@@ -208,6 +211,8 @@ static int cmd_distill(int argc, char **argv)
                 o.lr = x;
             else if (strcmp(a, "--l2-lr") == 0)
                 o.l2_lr = x;
+            else if (strcmp(a, "--label-lr") == 0)
+                o.label_lr = x;
             else if (strcmp(a, "--kd-lr") == 0)
                 o.kd_lr = x;
             else if (strcmp(a, "--student-lr-ref") == 0)

@@ -34,6 +34,7 @@ void mimic_distill_defaults(mimic_distill_options *o, int quick)
         .lr = 0.05f,
         .momentum = 0.9f,
         .weight_decay = 5e-4f,
+        .label_lr = 0.05f,
         .l2_lr = 0.01f,
         .kd_lr = 0.05f,
         .student_lr_ref = 0.0f,
@@ -45,6 +46,7 @@ void mimic_distill_defaults(mimic_distill_options *o, int quick)
         .conv_bottleneck = 32,
         .conv_channels = 64,
         .augment = 1,
+        .label_augment = 1,
         .seed = 1,
         .progress = 1,
     };
@@ -252,9 +254,10 @@ static uint64_t teacher_settings(const mimic_distill_options *o)
 static uint64_t student_settings(const mimic_distill_options *o)
 {
     char b[512];
-    snprintf(b, sizeof b, "students v1 %llu %d %d %a %a %a %a %a %lld %lld %lld %lld",
+    snprintf(b, sizeof b, "students v1 %llu %d %d %d %a %a %a %a %a %a %lld %lld %lld %lld",
              (unsigned long long)teacher_settings(o), o->student_epochs, o->label_epochs,
-             (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref,
+             o->label_augment,
+             (double)o->label_lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref,
              (double)o->temperature, (double)o->kd_label_weight,
              (long long)o->hidden, (long long)o->bottleneck, (long long)o->conv_bottleneck,
              (long long)o->conv_channels);
@@ -370,10 +373,13 @@ static int needs_teacher(const phase *ph, int e)
 // batches; the teacher's logits on each batch, if needed, are computed once and shared.
 static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o, int e,
                                 int64_t n, const mimic_dataset *train, mimic_rng *rng,
-                                int32_t *order, float *xb, int32_t *yb, float *tl, float *scratch,
-                                double t_start, int64_t steps_before)
+                                int32_t *order, float *xb, float *xr, int32_t *yb, float *tl,
+                                float *scratch, double t_start, int64_t steps_before)
 {
     const int64_t B = o->batch, steps = n / B;
+    // The same images without the shifts and flips, for label students that train without
+    // (drawing no random numbers, so the stream is the same either way).
+    const int raw = ph->teacher && o->augment && !o->label_augment;
     const int teach = ph->teacher && needs_teacher(ph, e);
     // Each epoch's order depends only on the RNG, so a resumed run draws the same one.
     for (int64_t i = 0; i < n; i++)
@@ -383,6 +389,8 @@ static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o,
         ph->models[i].loss_sum = 0.0;
     for (int64_t s = 0; s < steps; s++) {
         mimic_dataset_batch(train, order + s * B, B, o->augment, 2, rng, xb, yb);
+        if (raw)
+            mimic_dataset_batch(train, order + s * B, B, 0, 2, rng, xr, yb);
         if (teach) {
             const float *out;
             mimic_status st = mimic_net_forward(ph->teacher, B, xb, &out);
@@ -396,7 +404,8 @@ static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o,
             if (e >= m->epochs)
                 continue;
             const float lr = mimic_lr_cosine(m->base_lr, step, m->epochs * steps, steps / 2 + 1);
-            const mimic_status st = train_step(m, o, B, xb, yb, tl, lr, scratch);
+            const float *x = raw && m->loss == LOSS_LABELS ? xr : xb;
+            const mimic_status st = train_step(m, o, B, x, yb, tl, lr, scratch);
             if (st != MIMIC_OK)
                 return st;
         }
@@ -440,9 +449,10 @@ static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
     }
     int32_t *order = malloc((size_t)n * sizeof *order), *yb = malloc((size_t)B * sizeof *yb);
     float *xb = malloc((size_t)(B * hw) * sizeof *xb);
+    float *xr = malloc((size_t)(B * hw) * sizeof *xr);
     float *tl = malloc((size_t)(B * CLASSES) * sizeof *tl);
     float *scratch = malloc((size_t)(B * CLASSES) * sizeof *scratch);
-    if (st == MIMIC_OK && !(order && yb && xb && tl && scratch))
+    if (st == MIMIC_OK && !(order && yb && xb && xr && tl && scratch))
         st = train_fail(err, err_len, MIMIC_ENOMEM, "no memory for the %s' batches", ph->name);
     const phase_time before = *pt;
     (void)mimic_profile_enable(1);
@@ -454,7 +464,7 @@ static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
             break;
         }
         ++*epochs_run;
-        st = train_epoch(ph, o, e, n, train, &rng, order, xb, yb, tl, scratch, t_start,
+        st = train_epoch(ph, o, e, n, train, &rng, order, xb, xr, yb, tl, scratch, t_start,
                          done * steps);
         for (int i = 0; i < ph->count && st == MIMIC_OK; i++) {
             model *m = &ph->models[i];
@@ -486,6 +496,7 @@ static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
     free(order);
     free(yb);
     free(xb);
+    free(xr);
     free(tl);
     free(scratch);
     return st;
@@ -588,14 +599,14 @@ static mimic_status write_json(const mimic_distill_options *o, const model *m, i
             info.threads);
     fprintf(f, "  \"settings\": {\"seed\": %llu, \"batch\": %lld, \"teacher_epochs\": %d, "
                "\"student_epochs\": %d, \"label_epochs\": %d, \"train_limit\": %lld, \"test_limit\": %lld, "
-               "\"lr\": %g, \"l2_lr\": %g, \"kd_lr\": %g, \"student_lr_ref\": %g, "
+               "\"lr\": %g, \"label_lr\": %g, \"l2_lr\": %g, \"kd_lr\": %g, \"student_lr_ref\": %g, "
                "\"momentum\": %g, \"weight_decay\": %g, "
-               "\"temperature\": %g, \"kd_label_weight\": %g, \"augment\": %d, \"clip\": %g},\n",
+               "\"temperature\": %g, \"kd_label_weight\": %g, \"augment\": %d, \"label_augment\": %d, \"clip\": %g},\n",
             (unsigned long long)o->seed, (long long)o->batch, o->teacher_epochs,
             o->student_epochs, o->label_epochs > 0 ? o->label_epochs : o->student_epochs,
             (long long)o->train_limit, (long long)o->test_limit,
-            (double)o->lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref, (double)o->momentum, (double)o->weight_decay,
-            (double)o->temperature, (double)o->kd_label_weight, o->augment, (double)o->clip);
+            (double)o->lr, (double)o->label_lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref, (double)o->momentum, (double)o->weight_decay,
+            (double)o->temperature, (double)o->kd_label_weight, o->augment, o->label_augment, (double)o->clip);
     // total: both phases over all their epochs, resumed ones too; process: this run alone.
     fprintf(f, "  \"total_seconds\": %.3f, \"process_seconds\": %.3f,\n",
             times[0].seconds + times[1].seconds, process_s);
@@ -663,7 +674,7 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
                      (long long)(form ? o->conv_bottleneck : o->bottleneck),
                      (long long)hidden, loss_names[l]);
             s->loss = (loss_kind)l;
-            s->base_lr = l == LOSS_L2 ? o->l2_lr : l == LOSS_KD ? o->kd_lr : o->lr;
+            s->base_lr = l == LOSS_L2 ? o->l2_lr : l == LOSS_KD ? o->kd_lr : o->label_lr;
             s->epochs = l == LOSS_LABELS ? label_epochs : o->student_epochs;
             st = build_student(&s->net, form, o, hidden, &init);
             if (st == MIMIC_OK && o->student_lr_ref > 0.0f)

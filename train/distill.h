@@ -17,6 +17,7 @@ typedef struct {
     int64_t train_limit;    // use only the first N training images (0: all); --quick
     int64_t test_limit;     // evaluate on the first N test images (0: all)
     float lr, momentum, weight_decay;
+    float label_lr;         // learning rate of the students trained on labels
     float l2_lr;            // learning rate of the logit-regression students
     float kd_lr;            // learning rate of the KD students
     float student_lr_ref;   // students' dense layers with more inputs step at ref/inputs of
@@ -29,6 +30,7 @@ typedef struct {
     int64_t conv_bottleneck; // k of the conv-form student, whose input is 64 x 14 x 14
     int64_t conv_channels;  // the CIFAR-form student's single conv layer
     int augment;            // shifts of up to 2 pixels and flips, teacher and transfer set
+    int label_augment;      // the label-trained students see the augmented images too
     uint64_t seed;
     int threads;            // 0: one per physical core
     int progress;           // progress lines on stderr
