@@ -409,7 +409,8 @@ static void chart_accuracy(FILE *f, const mimic_report *r, const int *order)
     const double top = 10, bottom = top + ROW_H * (r->n_models + groups), h = bottom + 44;
     fprintf(f, "<svg width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" role=\"img\" "
                "aria-label=\"test accuracy by model\">\n", SVG_W, h, SVG_W, h);
-    const double step = nice_step(s.hi - s.lo, 8);
+    // s.lo is a multiple of 5, so each of these steps puts a tick on it.
+    const double step = s.hi - s.lo <= 10 ? 1 : s.hi - s.lo <= 30 ? 5 : 10;
     for (double a = s.lo; a <= s.hi + 1e-9; a += step)
         fprintf(f, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g%%</text>\n",
@@ -421,7 +422,7 @@ static void chart_accuracy(FILE *f, const mimic_report *r, const int *order)
         const int i = order[k];
         const mimic_report_model *m = &r->models[i];
         if (k == 0 || m->form != r->models[order[k - 1]].form) {
-            fprintf(f, "<text x=\"10\" y=\"%.1f\" font-weight=\"bold\">%s</text>\n", y + 15,
+            fprintf(f, "<text class=\"h\" x=\"10\" y=\"%.1f\">%s</text>\n", y + 15,
                     form_names[m->form]);
             y += ROW_H;
         }
@@ -491,7 +492,7 @@ static const char style[] =
     "th,td{padding:.2em .7em;border-bottom:1px solid #ddd;text-align:left}"
     ".n{text-align:right;font-variant-numeric:tabular-nums}svg{display:block}"
     "svg text{font:12px system-ui,sans-serif;fill:#222}.grid{stroke:#e6e6e6}"
-    ".axis{stroke:#999;fill:none}";
+    ".axis{stroke:#999;fill:none}svg .h{font-weight:bold}";
 
 static void table_results(FILE *f, const mimic_report *r)
 {
