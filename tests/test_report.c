@@ -27,24 +27,46 @@ static const double n_loss[3] = {NAN, NAN, NAN}, n_acc[3] = {NAN, NAN, NAN};
 static const int want_points[] = {4, 6, 3, 4, 6, 2};
 
 static mimic_report_model models[5];
-static const mimic_report_kernel kernels[4] = {
-    {"GEMM", 6.0, 120.5}, {"im2col/col2im", 2.0, 0.0}, {"softmax/loss", 0.5, 0.0},
-    {"other", 1.5, 0.0}};
+static const mimic_report_kernel kernels[4] = {{"GEMM", 6.0, 120.5},
+                                               {"im2col/col2im", 2.0, 0.0},
+                                               {"softmax/loss", 0.5, 0.0},
+                                               {"other", 1.5, 0.0}};
 
 static mimic_report sample(void)
 {
-    models[0] = (mimic_report_model){"teacher (4 conv + 2 dense)", "labels (CE)", 0, 870634,
-                                     0.93, 120.0, 2000.0, 9000.0, 4, t_loss, t_acc};
-    models[1] = (mimic_report_model){EVIL_NAME, "KD", 1, 870561, 0.875, 10.0, 36000.0,
-                                     60000.0, 6, s_loss, s_acc};
-    models[2] = (mimic_report_model){"conv5x5+pool k=32 H=10873, logits (L2)", "logits (L2)", 2,
-                                     870621, NAN, 30.0, INFINITY, 7000.0, 5, d_loss, d_acc};
-    models[3] = (mimic_report_model){"all missing", "labels (CE)", 1, 1000, NAN, NAN, NAN, NAN, 3,
-                                     n_loss, n_acc};
+    models[0] = (mimic_report_model){"teacher (4 conv + 2 dense)",
+                                     "labels (CE)",
+                                     0,
+                                     870634,
+                                     0.93,
+                                     120.0,
+                                     2000.0,
+                                     9000.0,
+                                     4,
+                                     t_loss,
+                                     t_acc};
+    models[1] = (mimic_report_model){EVIL_NAME, "KD",    1, 870561, 0.875, 10.0,
+                                     36000.0,   60000.0, 6, s_loss, s_acc};
+    models[2] = (mimic_report_model){"conv5x5+pool k=32 H=10873, logits (L2)",
+                                     "logits (L2)",
+                                     2,
+                                     870621,
+                                     NAN,
+                                     30.0,
+                                     INFINITY,
+                                     7000.0,
+                                     5,
+                                     d_loss,
+                                     d_acc};
+    models[3] = (mimic_report_model){"all missing", "labels (CE)", 1, 1000,   NAN,  NAN,
+                                     NAN,           NAN,           3, n_loss, n_acc};
     models[4] = (mimic_report_model){"not trained", "KD", 2, 10, NAN, 0, 0, 0, 0, NULL, NULL};
     return (mimic_report){.title = "mimic distill, seed 1",
                           .subtitle = "CPU x, ISA avx512, 2 threads <script>alert(1)</script>",
-                          .models = models, .n_models = 5, .kernels = kernels, .n_kernels = 4,
+                          .models = models,
+                          .n_models = 5,
+                          .kernels = kernels,
+                          .n_kernels = 4,
                           .total_seconds = 10.0};
 }
 
@@ -251,8 +273,7 @@ static void test_unwritable(void **state)
     const mimic_report r = sample();
     char err[512] = "";
     // A directory that does not exist: nothing can be created.
-    TC_STATUS(mimic_report_write_html("/nonexistent-mimic/r.html", &r, err, sizeof err),
-              MIMIC_EIO);
+    TC_STATUS(mimic_report_write_html("/nonexistent-mimic/r.html", &r, err, sizeof err), MIMIC_EIO);
     TC_CHECK(strstr(err, "/nonexistent-mimic/r.html") != NULL);
     // The path is a directory: the temp file is written, the rename fails, and the temp file
     // must not be left behind (this one fails even for root, unlike a read-only directory).

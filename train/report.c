@@ -44,11 +44,11 @@ static mimic_status check_model(const mimic_report_model *m, int i, char *err, s
         return fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): negative %s", i, m->name,
                     m->params < 0 ? "params" : "epochs");
     if (m->epochs > 0 && (!m->epoch_loss || !m->epoch_acc))
-        return fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): %s is NULL with epochs = %d",
-                    i, m->name, m->epoch_loss ? "epoch_acc" : "epoch_loss", m->epochs);
+        return fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): %s is NULL with epochs = %d", i,
+                    m->name, m->epoch_loss ? "epoch_acc" : "epoch_loss", m->epochs);
     if (!value_ok(m->test_accuracy, 0.0, 1.0))
-        return fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): test_accuracy %g not in 0..1",
-                    i, m->name, m->test_accuracy);
+        return fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): test_accuracy %g not in 0..1", i,
+                    m->name, m->test_accuracy);
     if (!value_ok(m->train_seconds, 0.0, HUGE_VAL) ||
         !value_ok(m->train_images_per_s, 0.0, HUGE_VAL) ||
         !value_ok(m->infer_images_per_s, 0.0, HUGE_VAL))
@@ -62,8 +62,7 @@ static mimic_status check_model(const mimic_report_model *m, int i, char *err, s
     return MIMIC_OK;
 }
 
-static mimic_status check_report(const char *path, const mimic_report *r, char *err,
-                                 size_t err_len)
+static mimic_status check_report(const char *path, const mimic_report *r, char *err, size_t err_len)
 {
     if (!path || !path[0])
         return fail(err, err_len, MIMIC_EINVAL, "path is %s", path ? "empty" : "NULL");
@@ -145,12 +144,12 @@ static const char *fmt_fixed(char *buf, size_t len, double v, int dec, const cha
 // --- Charts ---------------------------------------------------------------------------------
 
 #define SVG_W 920
-#define PLOT_L 70.0  // plot area of the line charts, in SVG pixels
+#define PLOT_L 70.0 // plot area of the line charts, in SVG pixels
 #define PLOT_R 600.0
 #define PLOT_T 20.0
 #define PLOT_B 300.0
 #define LEGEND_X 625.0
-#define ROW_H 22.0   // one row of the bar charts
+#define ROW_H 22.0 // one row of the bar charts
 
 static const char *const palette[10] = {"#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1",
                                         "#76b7b2", "#edc948", "#9c755f", "#ff9da7", "#bab0ac"};
@@ -172,8 +171,8 @@ static const char *model_color(const mimic_report *r, int i)
 static void put_stroke(FILE *f, const mimic_report *r, int i)
 {
     const int form = r->models[i].form;
-    fprintf(f, " stroke=\"%s\" stroke-width=\"%s\"%s", model_color(r, i),
-            form == 0 ? "2.5" : "1.8", form == 2 ? " stroke-dasharray=\"6 3\"" : "");
+    fprintf(f, " stroke=\"%s\" stroke-width=\"%s\"%s", model_color(r, i), form == 0 ? "2.5" : "1.8",
+            form == 2 ? " stroke-dasharray=\"6 3\"" : "");
 }
 
 // 1, 2 or 5 times a power of ten, so that `span` holds about `target` steps.
@@ -203,10 +202,10 @@ static double py(const frame *fr, double y)
 static void y_tick(FILE *f, const frame *fr, double v, const char *unit)
 {
     const double y = py(fr, v);
-    fprintf(f, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", PLOT_L,
-            y, PLOT_R, y);
-    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g%s</text>\n", PLOT_L - 6,
-            y + 4, v, unit);
+    fprintf(f, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", PLOT_L, y,
+            PLOT_R, y);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g%s</text>\n", PLOT_L - 6, y + 4,
+            v, unit);
 }
 
 // Grid, ticks and labels of a line chart.
@@ -234,15 +233,17 @@ static void put_axes(FILE *f, const frame *fr, const char *xlabel, const char *y
         const double x = px(fr, e);
         fprintf(f, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x,
                 PLOT_T, x, PLOT_B);
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", x,
-                PLOT_B + 16, e);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", x, PLOT_B + 16,
+                e);
     }
     fprintf(f, "<rect class=\"axis\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>\n",
             PLOT_L, PLOT_T, PLOT_R - PLOT_L, PLOT_B - PLOT_T);
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
             (PLOT_L + PLOT_R) / 2, PLOT_B + 36, xlabel);
-    fprintf(f, "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\">%s"
-               "</text>\n", (PLOT_T + PLOT_B) / 2, ylabel);
+    fprintf(f,
+            "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\">%s"
+            "</text>\n",
+            (PLOT_T + PLOT_B) / 2, ylabel);
 }
 
 // Epoch e's value of a curve (accuracy in percent, or loss), and whether it can be drawn:
@@ -315,14 +316,17 @@ static void chart_curves(FILE *f, const mimic_report *r, int loss)
     frame fr;
     const int any = curve_range(r, loss, &fr);
     const double h = fmax(PLOT_B + 50, PLOT_T + 18.0 * r->n_models + 10);
-    fprintf(f, "<svg width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" role=\"img\" "
-               "aria-label=\"%s per epoch\">\n",
+    fprintf(f,
+            "<svg width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" role=\"img\" "
+            "aria-label=\"%s per epoch\">\n",
             SVG_W, h, SVG_W, h, loss ? "training loss" : "test accuracy");
     put_axes(f, &fr, "epoch", loss ? "training loss (log scale)" : "test accuracy (%)",
              loss ? "" : "%");
     if (!any)
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no finite values to "
-                   "plot</text>\n", (PLOT_L + PLOT_R) / 2, (PLOT_T + PLOT_B) / 2);
+        fprintf(f,
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no finite values to "
+                "plot</text>\n",
+                (PLOT_L + PLOT_R) / 2, (PLOT_T + PLOT_B) / 2);
     for (int i = 0; i < r->n_models; i++) {
         const mimic_report_model *m = &r->models[i];
         int n = 0;
@@ -342,8 +346,8 @@ static void chart_curves(FILE *f, const mimic_report *r, int loss)
         fprintf(f, "\"/>");
         for (int e = 0; e < m->epochs; e++)
             if (curve_value(m, loss, e, &v))
-                fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"%s\"/>",
-                        px(&fr, e + 1), py(&fr, v), model_color(r, i));
+                fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"%s\"/>", px(&fr, e + 1),
+                        py(&fr, v), model_color(r, i));
         fprintf(f, "</g>\n");
     }
     put_legend(f, r, loss);
@@ -401,19 +405,21 @@ static void chart_accuracy(FILE *f, const mimic_report *r, const int *order)
         }
     }
     // From a multiple of 5 below the worst model: a point's difference stays visible.
-    const scale s = {.lo = fmax(0.0, floor((lo - 1.0) / 5.0) * 5.0), .hi = 100, .l = 330,
-                     .r = 690};
+    const scale s = {.lo = fmax(0.0, floor((lo - 1.0) / 5.0) * 5.0), .hi = 100, .l = 330, .r = 690};
     int groups = 0;
     for (int i = 0; i < r->n_models; i++)
         groups += i == 0 || r->models[order[i]].form != r->models[order[i - 1]].form;
     const double top = 10, bottom = top + ROW_H * (r->n_models + groups), h = bottom + 44;
-    fprintf(f, "<svg width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" role=\"img\" "
-               "aria-label=\"test accuracy by model\">\n", SVG_W, h, SVG_W, h);
+    fprintf(f,
+            "<svg width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" role=\"img\" "
+            "aria-label=\"test accuracy by model\">\n",
+            SVG_W, h, SVG_W, h);
     // s.lo is a multiple of 5, so each of these steps puts a tick on it.
     const double step = s.hi - s.lo <= 10 ? 1 : s.hi - s.lo <= 30 ? 5 : 10;
     for (double a = s.lo; a <= s.hi + 1e-9; a += step)
-        fprintf(f, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
-                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g%%</text>\n",
+        fprintf(f,
+                "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g%%</text>\n",
                 sx(&s, a), top, sx(&s, a), bottom, sx(&s, a), bottom + 16, a);
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">test accuracy (%%)</text>\n",
             (s.l + s.r) / 2, bottom + 34);
@@ -432,17 +438,19 @@ static void chart_accuracy(FILE *f, const mimic_report *r, const int *order)
         put_esc(f, m->name);
         fprintf(f, "</text>");
         if (isfinite(a))
-            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                       "fill=\"%s\"/>", s.l, y + 4, sx(&s, a) - s.l, ROW_H - 8,
-                    model_color(r, i));
+            fprintf(f,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                    "fill=\"%s\"/>",
+                    s.l, y + 4, sx(&s, a) - s.l, ROW_H - 8, model_color(r, i));
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s &#183; %s params</text>\n", s.r + 8, y + 15,
                 fmt_fixed(acc, sizeof acc, a, 2, " %"),
                 fmt_count(params, sizeof params, (double)m->params));
         y += ROW_H;
     }
     if (isfinite(teacher))
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#222\" "
-                   "stroke-dasharray=\"4 3\"><title>teacher</title></line>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#222\" "
+                "stroke-dasharray=\"4 3\"><title>teacher</title></line>\n",
                 sx(&s, teacher), top, sx(&s, teacher), bottom);
     fprintf(f, "</svg>\n");
 }
@@ -458,8 +466,10 @@ static void chart_kernels(FILE *f, const mimic_report *r)
         sum += isfinite(r->kernels[i].seconds) ? r->kernels[i].seconds : 0.0;
     total = fmax(total, sum);
     const double h = 10 + ROW_H * r->n_kernels + 10;
-    fprintf(f, "<svg width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" role=\"img\" "
-               "aria-label=\"time per kernel\">\n", SVG_W, h, SVG_W, h);
+    fprintf(f,
+            "<svg width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" role=\"img\" "
+            "aria-label=\"time per kernel\">\n",
+            SVG_W, h, SVG_W, h);
     for (int i = 0; i < r->n_kernels; i++) {
         const mimic_report_kernel *k = &r->kernels[i];
         const double y = 10 + ROW_H * i;
@@ -467,12 +477,15 @@ static void chart_kernels(FILE *f, const mimic_report *r)
         char pct[32], sec[32], gf[32];
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", bar_l - 8, y + 15);
         put_esc(f, k->name);
-        fprintf(f, "</text><rect class=\"axis\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                   "height=\"%.1f\"/>", bar_l, y + 4, bar_r - bar_l, ROW_H - 8);
+        fprintf(f,
+                "</text><rect class=\"axis\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                "height=\"%.1f\"/>",
+                bar_l, y + 4, bar_r - bar_l, ROW_H - 8);
         if (isfinite(share))
-            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                       "fill=\"%s\"/>", bar_l, y + 4, share * (bar_r - bar_l), ROW_H - 8,
-                    palette[i % 10]);
+            fprintf(f,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                    "fill=\"%s\"/>",
+                    bar_l, y + 4, share * (bar_r - bar_l), ROW_H - 8, palette[i % 10]);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s &#183; %s", bar_r + 8, y + 15,
                 fmt_fixed(pct, sizeof pct, 100.0 * share, 1, " %"),
                 fmt_fixed(sec, sizeof sec, k->seconds, 1, " s"));
@@ -504,8 +517,9 @@ static void table_results(FILE *f, const mimic_report *r)
         char b[5][32];
         fprintf(f, "<tr><td>");
         put_esc(f, m->name);
-        fprintf(f, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
-                   "<td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
+        fprintf(f,
+                "</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
+                "<td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
                 fmt_count(b[0], sizeof b[0], (double)m->params),
                 fmt_fixed(b[1], sizeof b[1], 100.0 * m->test_accuracy, 2, " %"),
                 fmt_fixed(b[2], sizeof b[2], m->train_seconds, 1, ""),
@@ -530,7 +544,8 @@ static void write_page(FILE *f, const mimic_report *r, const int *order)
     }
     fprintf(f, "<h2>Results</h2>\n");
     table_results(f, r);
-    fprintf(f, "<p>Whole run: %s.</p>\n", fmt_fixed(total, sizeof total, r->total_seconds, 1, " s"));
+    fprintf(f, "<p>Whole run: %s.</p>\n",
+            fmt_fixed(total, sizeof total, r->total_seconds, 1, " s"));
     if (r->n_models > 0) {
         fprintf(f, "<h2>Test accuracy per epoch</h2>\n");
         chart_curves(f, r, 0);
