@@ -15,12 +15,14 @@
 #include "train/data.h"
 #include "train/distill.h"
 #include "train/net.h"
+#include "train/report.h"
 #include "train/util.h"
 
 #include "mimic_git_commit.h"
 
 #define CLASSES 10
 #define MAX_EPOCHS 256
+#define N_MODELS 7 // the teacher, then two student forms x three trainings
 
 
 void mimic_distill_defaults(mimic_distill_options *o, int quick)
@@ -626,9 +628,58 @@ static mimic_status write_json(const mimic_distill_options *o, const model *m, i
     return MIMIC_OK;
 }
 
+// The HTML report beside the JSON: the same numbers, as tables and SVG charts. The kernel
+// breakdown is of both phases together.
+static mimic_status write_report(const mimic_distill_options *o, const model *m, int count,
+                                 const phase_time times[2], int64_t images, char *err,
+                                 size_t err_len)
+{
+    mimic_report_model rm[N_MODELS];
+    mimic_report_kernel rk[MIMIC_PROF_KINDS + 1];
+    phase_time both = times[0];
+    both.seconds += times[1].seconds;
+    for (int k = 0; k < MIMIC_PROF_KINDS; k++) {
+        both.prof.seconds[k] += times[1].prof.seconds[k];
+        both.prof.flops[k] += times[1].prof.flops[k];
+    }
+    for (int i = 0; i < count; i++)
+        rm[i] = (mimic_report_model){
+            .name = m[i].name,
+            .loss = loss_names[m[i].loss],
+            .form = i == 0 ? 0 : i <= 3 ? 1 : 2,
+            .params = mimic_net_param_count(&m[i].net),
+            .test_accuracy = m[i].accuracy,
+            .train_seconds = m[i].seconds,
+            .train_images_per_s = (double)(images * m[i].epochs) / m[i].seconds,
+            .infer_images_per_s = m[i].infer_ips,
+            .epochs = m[i].epochs,
+            .epoch_loss = m[i].epoch_loss,
+            .epoch_acc = m[i].epoch_acc,
+        };
+    for (int k = 0; k <= MIMIC_PROF_KINDS; k++)
+        rk[k] = (mimic_report_kernel){kernel_name(k), kernel_seconds(&both, k),
+                                      kernel_gflops(&both, k)};
+    mimic_info info;
+    (void)mimic_info_get(&info);
+    char title[128], subtitle[512], path[4096];
+    snprintf(title, sizeof title, "mimic distill, seed %llu", (unsigned long long)o->seed);
+    snprintf(subtitle, sizeof subtitle,
+             "%s, %s, %d threads, commit %s; batch %lld, teacher %d epochs, students %d "
+             "(labels %d), T = %g",
+             info.cpu_model, mimic_isa_name(info.active), info.threads, MIMIC_GIT_COMMIT,
+             (long long)o->batch, o->teacher_epochs, o->student_epochs, m[1].epochs,
+             (double)o->temperature);
+    snprintf(path, sizeof path, "%s/distill-seed%llu.html", o->out_dir,
+             (unsigned long long)o->seed);
+    const mimic_report r = {title, subtitle, rm, count, rk, MIMIC_PROF_KINDS + 1, both.seconds};
+    const mimic_status st = mimic_report_write_html(path, &r, err, err_len);
+    if (st == MIMIC_OK)
+        printf("report:  %s\n", path);
+    return st;
+}
+
 // --- The experiment -----------------------------------------------------------------------
 
-#define N_MODELS 7 // the teacher, then two student forms x three trainings
 
 mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t err_len)
 {
@@ -710,6 +761,8 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
         print_table(m, N_MODELS, images);
         print_kernels(times);
         st = write_json(o, m, N_MODELS, times, train_now() - t0, err, err_len);
+        if (st == MIMIC_OK)
+            st = write_report(o, m, N_MODELS, times, images, err, err_len);
     } else if (err && !err[0]) {
         train_fail(err, err_len, st, "training failed: %s", mimic_status_str(st));
     }

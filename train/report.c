@@ -4,24 +4,13 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "train/report.h"
-
-static mimic_status fail(char *err, size_t err_len, mimic_status st, const char *fmt, ...)
-{
-    if (err && err_len > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
+#include "train/util.h"
 
 // --- Arguments ------------------------------------------------------------------------------
 
@@ -35,28 +24,28 @@ static int value_ok(double v, double lo, double hi)
 static mimic_status check_model(const mimic_report_model *m, int i, char *err, size_t err_len)
 {
     if (!m->name || !m->loss)
-        return fail(err, err_len, MIMIC_EINVAL, "models[%d]: %s is NULL", i,
+        return train_fail(err, err_len, MIMIC_EINVAL, "models[%d]: %s is NULL", i,
                     m->name ? "loss" : "name");
     if (m->form < 0 || m->form > 2)
-        return fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): form %d is not 0, 1 or 2", i,
+        return train_fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): form %d is not 0, 1 or 2", i,
                     m->name, m->form);
     if (m->params < 0 || m->epochs < 0)
-        return fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): negative %s", i, m->name,
+        return train_fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): negative %s", i, m->name,
                     m->params < 0 ? "params" : "epochs");
     if (m->epochs > 0 && (!m->epoch_loss || !m->epoch_acc))
-        return fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): %s is NULL with epochs = %d", i,
+        return train_fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): %s is NULL with epochs = %d", i,
                     m->name, m->epoch_loss ? "epoch_acc" : "epoch_loss", m->epochs);
     if (!value_ok(m->test_accuracy, 0.0, 1.0))
-        return fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): test_accuracy %g not in 0..1", i,
+        return train_fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): test_accuracy %g not in 0..1", i,
                     m->name, m->test_accuracy);
     if (!value_ok(m->train_seconds, 0.0, HUGE_VAL) ||
         !value_ok(m->train_images_per_s, 0.0, HUGE_VAL) ||
         !value_ok(m->infer_images_per_s, 0.0, HUGE_VAL))
-        return fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): a negative time or rate", i,
+        return train_fail(err, err_len, MIMIC_EINVAL, "models[%d] (%s): a negative time or rate", i,
                     m->name);
     for (int e = 0; e < m->epochs; e++)
         if (!value_ok(m->epoch_acc[e], 0.0, 1.0))
-            return fail(err, err_len, MIMIC_EINVAL,
+            return train_fail(err, err_len, MIMIC_EINVAL,
                         "models[%d] (%s): epoch_acc[%d] = %g not in 0..1", i, m->name, e,
                         m->epoch_acc[e]);
     return MIMIC_OK;
@@ -65,17 +54,17 @@ static mimic_status check_model(const mimic_report_model *m, int i, char *err, s
 static mimic_status check_report(const char *path, const mimic_report *r, char *err, size_t err_len)
 {
     if (!path || !path[0])
-        return fail(err, err_len, MIMIC_EINVAL, "path is %s", path ? "empty" : "NULL");
+        return train_fail(err, err_len, MIMIC_EINVAL, "path is %s", path ? "empty" : "NULL");
     if (!r || !r->title)
-        return fail(err, err_len, MIMIC_EINVAL, "%s is NULL", r ? "title" : "report");
+        return train_fail(err, err_len, MIMIC_EINVAL, "%s is NULL", r ? "title" : "report");
     if (r->n_models < 0 || r->n_kernels < 0)
-        return fail(err, err_len, MIMIC_EINVAL, "%s < 0",
+        return train_fail(err, err_len, MIMIC_EINVAL, "%s < 0",
                     r->n_models < 0 ? "n_models" : "n_kernels");
     if ((r->n_models > 0 && !r->models) || (r->n_kernels > 0 && !r->kernels))
-        return fail(err, err_len, MIMIC_EINVAL, "%s is NULL with a count > 0",
+        return train_fail(err, err_len, MIMIC_EINVAL, "%s is NULL with a count > 0",
                     r->n_models > 0 && !r->models ? "models" : "kernels");
     if (!value_ok(r->total_seconds, 0.0, HUGE_VAL))
-        return fail(err, err_len, MIMIC_EINVAL, "total_seconds %g < 0", r->total_seconds);
+        return train_fail(err, err_len, MIMIC_EINVAL, "total_seconds %g < 0", r->total_seconds);
     for (int i = 0; i < r->n_models; i++) {
         const mimic_status st = check_model(&r->models[i], i, err, err_len);
         if (st != MIMIC_OK)
@@ -84,9 +73,9 @@ static mimic_status check_report(const char *path, const mimic_report *r, char *
     for (int i = 0; i < r->n_kernels; i++) {
         const mimic_report_kernel *k = &r->kernels[i];
         if (!k->name)
-            return fail(err, err_len, MIMIC_EINVAL, "kernels[%d]: name is NULL", i);
+            return train_fail(err, err_len, MIMIC_EINVAL, "kernels[%d]: name is NULL", i);
         if (!value_ok(k->seconds, 0.0, HUGE_VAL) || !value_ok(k->gflops, 0.0, HUGE_VAL))
-            return fail(err, err_len, MIMIC_EINVAL, "kernels[%d] (%s): negative %s", i, k->name,
+            return train_fail(err, err_len, MIMIC_EINVAL, "kernels[%d] (%s): negative %s", i, k->name,
                         value_ok(k->seconds, 0.0, HUGE_VAL) ? "gflops" : "seconds");
     }
     return MIMIC_OK;
@@ -574,13 +563,13 @@ mimic_status mimic_report_write_html(const char *path, const mimic_report *r, ch
     if (!tmp || !order) {
         free(tmp);
         free(order);
-        return fail(err, err_len, MIMIC_ENOMEM, "%s: out of memory", path);
+        return train_fail(err, err_len, MIMIC_ENOMEM, "%s: out of memory", path);
     }
     order_models(r, order, order + r->n_models + 1);
     snprintf(tmp, n, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) {
-        st = fail(err, err_len, MIMIC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        st = train_fail(err, err_len, MIMIC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
         free(tmp);
         free(order);
         return st;
@@ -598,7 +587,7 @@ mimic_status mimic_report_write_html(const char *path, const mimic_report *r, ch
     }
     if (!ok) {
         (void)remove(tmp);
-        st = fail(err, err_len, MIMIC_EIO, "%s: cannot write: %s", path, strerror(e));
+        st = train_fail(err, err_len, MIMIC_EIO, "%s: cannot write: %s", path, strerror(e));
     }
     free(tmp);
     free(order);
