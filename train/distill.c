@@ -595,10 +595,12 @@ static mimic_status write_json(const mimic_distill_options *o, const model *m, i
         return train_fail(err, err_len, MIMIC_EIO, "%s: cannot create", tmp);
     mimic_info info;
     (void)mimic_info_get(&info);
+    const char *spin = getenv("GOMP_SPINCOUNT"), *wait = getenv("OMP_WAIT_POLICY");
     fprintf(f, "{\n  \"mimic_version\": \"%s\", \"commit\": \"%s\", \"cpu_model\": \"%s\", "
-               "\"isa\": \"%s\", \"threads\": %d,\n",
+               "\"isa\": \"%s\", \"threads\": %d, \"gomp_spincount\": \"%s\", "
+               "\"omp_wait_policy\": \"%s\",\n",
             mimic_version(), MIMIC_GIT_COMMIT, info.cpu_model, mimic_isa_name(info.active),
-            info.threads);
+            info.threads, spin ? spin : "", wait ? wait : "");
     fprintf(f, "  \"settings\": {\"seed\": %llu, \"batch\": %lld, \"teacher_epochs\": %d, "
                "\"student_epochs\": %d, \"label_epochs\": %d, \"train_limit\": %lld, \"test_limit\": %lld, "
                "\"lr\": %g, \"label_lr\": %g, \"l2_lr\": %g, \"kd_lr\": %g, \"student_lr_ref\": %g, "
