@@ -1,6 +1,7 @@
 // The `mimic` command-line tool: machine and dispatch information (more commands to come).
 #define _POSIX_C_SOURCE 200809L
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,7 +207,9 @@ static int cmd_distill(int argc, char **argv)
                    strcmp(a, "--temperature") == 0) {
             char *end;
             const float x = strtof(v, &end);
-            if (*end || !(x > 0.0f)) {
+            // --student-lr-ref 0 turns the scaling off; every other value must be positive.
+            const int zero_ok = strcmp(a, "--student-lr-ref") == 0 && x == 0.0f;
+            if (*end || !(x > 0.0f || zero_ok) || !isfinite(x)) {
                 fprintf(stderr, "mimic distill: %s wants a positive number, got '%s'\n", a, v);
                 return EXIT_USAGE;
             }
