@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# CI's benchmark step: the quick suite (build/bench-results/), then the regression gate against
+# the newest committed quick baseline of this machine's architecture and CPU model
+# (results/<arch>/<cpu>/*-quick.json), skipped with a message where there is none.
+# The gate (tools/compare.py) checks the one-thread rows: on a small shared machine the
+# all-core rows' same-run ratios swing with whatever else runs (docs/benchmarks.md). A slow row
+# is measured again, up to twice; it passes if any measurement is within the tolerance.
+# Accuracy (max_rel_err) must not grow in any run. MIMIC_GATE_TOLERANCE (default 0.10) and
+# MIMIC_GATE_ROWS (a regex, default 'threads:1$') override the choices.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=build/bench/mimic_bench
+out=build/bench-results
+tol=${MIMIC_GATE_TOLERANCE:-0.10}
+rows=${MIMIC_GATE_ROWS:-threads:1\$}
+py=$(command -v /usr/bin/python3 || command -v python3)
+[[ -x $bin ]] || { echo "bench_gate: $bin missing: build with -DMIMIC_BUILD_BENCH=ON" >&2; exit 2; }
+
+rm -rf "$out"
+mkdir -p "$out"
+start=$SECONDS
+flock /tmp/mimic-bench.lock "$bin" --profile=quick --results="$out" | tee "$out/quick.log"
+new=$(sed -n 's/^results: //p' "$out/quick.log")
+[[ -n $new && -f $new ]] || { echo "bench_gate: the quick suite wrote no results" >&2; exit 1; }
+echo "bench_gate: quick suite took $((SECONDS - start)) s: $new"
+
+machine=$(dirname "${new#"$out"/}") # <arch>/<cpu>
+baseline=$(find "results/$machine" -maxdepth 1 -name '*-quick.json' 2>/dev/null | sort | tail -n 1)
+if [[ -z $baseline ]]; then
+  echo "bench_gate: SKIPPED: no committed quick baseline in results/$machine/ for this CPU" \
+    "model (to add one: bash tools/bench.sh --quick, then commit the file)"
+  exit 0
+fi
+
+runs=("$new")
+for attempt in 1 2 3; do
+  rc=0
+  "$py" tools/compare.py --no-table --tolerance "$tol" --filter "$rows" \
+    --retry-filter "$out/retry.txt" "$baseline" "${runs[@]}" || rc=$?
+  ((rc == 1)) && [[ -s $out/retry.txt && $attempt -lt 3 ]] || exit "$rc"
+  echo "bench_gate: measuring the slow rows again (attempt $((attempt + 1)) of 3)"
+  again="$out/retry$attempt.json"
+  flock /tmp/mimic-bench.lock "$bin" --profile=quick --benchmark_filter="$(cat "$out/retry.txt")" \
+    --benchmark_out="$again" --benchmark_out_format=json >/dev/null
+  runs+=("$again")
+done
