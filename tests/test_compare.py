@@ -63,6 +63,13 @@ def main():
         expect(rc == 1 and f"REGRESSION speed    {ROWS[1]}" in out, "ratio drop fails", out)
         expect(out.count("REGRESSION") == 1, "only the slower row is listed", out)
 
+        rc, out = compare(tmp, base, slow, extra=("--speed-filter", "^sgemm/"))
+        expect(rc == 0, "--speed-filter leaves other rows' speed alone", out)
+        rc, out = compare(tmp, base, run_doc(0.8, {ROWS[1]: 0.7}, {ROWS[1]: 2e-7}),
+                          extra=("--speed-filter", "^sgemm/"))
+        expect(rc == 1 and f"REGRESSION accuracy {ROWS[1]}" in out
+               and "REGRESSION speed" not in out, "... but still gates their accuracy", out)
+
         slow_copy = run_doc(1.0, {ROWS[2]: 0.80})  # frac_copy when there is no vs_onednn
         rc, out = compare(tmp, base, slow_copy)
         expect(rc == 1 and ROWS[2] in out and "frac_copy" in out, "frac_copy drop fails", out)

@@ -2,17 +2,18 @@
 # CI's benchmark step: the quick suite (build/bench-results/), then the regression gate against
 # the newest committed quick baseline of this machine's architecture and CPU model
 # (results/<arch>/<cpu>/*-quick.json), skipped with a message where there is none.
-# The gate (tools/compare.py) checks the one-thread rows: on a small shared machine the
-# all-core rows' same-run ratios swing with whatever else runs (docs/benchmarks.md). A slow row
-# is measured again, up to twice; it passes if any measurement is within the tolerance.
-# Accuracy (max_rel_err) must not grow in any run. MIMIC_GATE_TOLERANCE (default 0.10) and
-# MIMIC_GATE_ROWS (a regex, default 'threads:1$') override the choices.
+# The gate (tools/compare.py) checks the accuracy (max_rel_err must not grow) of every quick
+# row, and the speed (same-run ratio to oneDNN, 15 % tolerance) of the one-thread SIMD sgemm
+# and convolution rows: on this small shared machine the other rows' ratios swing by 20-70 %
+# with whatever else runs (measurements in docs/benchmarks.md). A slow row is measured again,
+# up to twice; it passes if any measurement is within the tolerance.
+# MIMIC_GATE_TOLERANCE and MIMIC_GATE_ROWS (a regex of the speed-gated rows) override these.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/bench/mimic_bench
 out=build/bench-results
-tol=${MIMIC_GATE_TOLERANCE:-0.10}
-rows=${MIMIC_GATE_ROWS:-threads:1\$}
+tol=${MIMIC_GATE_TOLERANCE:-0.15}
+rows=${MIMIC_GATE_ROWS:-'^(sgemm|conv)/.*/isa:(avx2|avx512|neon)/threads:1$'}
 py=$(command -v /usr/bin/python3 || command -v python3)
 [[ -x $bin ]] || { echo "bench_gate: $bin missing: build with -DMIMIC_BUILD_BENCH=ON" >&2; exit 2; }
 
@@ -35,7 +36,7 @@ fi
 runs=("$new")
 for attempt in 1 2 3; do
   rc=0
-  "$py" tools/compare.py --no-table --tolerance "$tol" --filter "$rows" \
+  "$py" tools/compare.py --no-table --tolerance "$tol" --speed-filter "$rows" \
     --retry-filter "$out/retry.txt" "$baseline" "${runs[@]}" || rc=$?
   ((rc == 1)) && [[ -s $out/retry.txt && $attempt -lt 3 ]] || exit "$rc"
   echo "bench_gate: measuring the slow rows again (attempt $((attempt + 1)) of 3)"

@@ -67,13 +67,15 @@ def max_err(entries):
     return max(vals) if vals else None
 
 
-def gate(base, contenders, tolerance, pattern):
+def gate(base, contenders, tolerance, pattern, speed_pattern=""):
     """Returns (speed regressions, accuracy regressions, checked count, missing names)."""
     slow, worse, missing, checked = [], [], [], 0
     for name, entries in base.items():
         if pattern and not re.search(pattern, name):
             continue
         key, b_ratio = ratio(entries)
+        if speed_pattern and not re.search(speed_pattern, name):
+            key = None  # accuracy only
         b_err = max_err(entries)
         if key is None and b_err is None:
             continue
@@ -119,16 +121,19 @@ def main():
     ap.add_argument("--tolerance", type=float, default=0.05,
                     help="largest allowed drop of a same-run ratio (default 0.05 = 5%%)")
     ap.add_argument("--filter", default="", help="gate only rows whose name matches this regex")
+    ap.add_argument("--speed-filter", default="",
+                    help="gate the speed of these rows only (regex); accuracy stays on every row")
     ap.add_argument("--no-table", action="store_true", help="skip Google Benchmark's table")
     ap.add_argument("--retry-filter", metavar="FILE",
                     help="write a --benchmark_filter regex of the slow rows to FILE (for a re-run)")
     args = ap.parse_args()
     if not 0.0 <= args.tolerance < 1.0:
         ap.error("--tolerance must be in [0, 1)")
-    try:
-        re.compile(args.filter)
-    except re.error as e:
-        ap.error(f"--filter: {e}")
+    for opt in ("filter", "speed_filter"):
+        try:
+            re.compile(getattr(args, opt))
+        except re.error as e:
+            ap.error(f"--{opt.replace('_', '-')}: {e}")
     try:
         _, base = load(args.baseline)
         contenders = [load(p)[1] for p in args.contenders]
@@ -139,9 +144,12 @@ def main():
     if not args.no_table:
         sys.stdout.write(gbench_table(args.baseline, args.contenders[0]))
         print()
-    slow, worse, checked, missing = gate(base, contenders, args.tolerance, args.filter)
+    slow, worse, checked, missing = gate(base, contenders, args.tolerance, args.filter,
+                                         args.speed_filter)
     print(f"gate: {checked} rows checked against {args.baseline} "
-          f"(same-run ratio may drop {args.tolerance:.0%}, max_rel_err may not grow)")
+          f"(same-run ratio may drop {args.tolerance:.0%}"
+          f"{', rows matching ' + args.speed_filter if args.speed_filter else ''}; "
+          "max_rel_err may not grow)")
     if missing:
         print(f"gate: {len(missing)} baseline rows not in the contender (not gated), "
               f"e.g. {missing[0]}")
@@ -151,7 +159,7 @@ def main():
     for name, b, n in worse:
         print(f"REGRESSION accuracy {name}: max_rel_err {fmt(b)} -> {fmt(n)}")
     if args.retry_filter:
-        names = sorted({re.escape(n) for n, *_ in slow})
+        names = sorted({re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", n) for n, *_ in slow})
         with open(args.retry_filter, "w", encoding="utf-8") as f:
             f.write("^(" + "|".join(names) + ")(/|$)\n" if names else "")
     if slow or worse:
