@@ -401,8 +401,9 @@ int main(int argc, char **argv) {
         }
 
     add_context(commit);
-    // One thread first: OpenMP's worker threads, created by the first team of more than one,
-    // then inherit the full CPU mask rather than the pinned one.
+    // Rows run in registration order: every row of the first thread count, then the next.
+    // run_row restores the full CPU mask before a many-thread row, so OpenMP's workers, created
+    // by the first team of more than one thread, are never confined to the pinned CPU.
     for (int t = 0; t < n_threads; t++) {
         reg_threads = run_threads[t];
         bench_register_roof();
