@@ -70,6 +70,14 @@ def main():
         expect(rc == 1 and f"REGRESSION accuracy {ROWS[1]}" in out
                and "REGRESSION speed" not in out, "... but still gates their accuracy", out)
 
+        low = run_doc(1.0, {ROWS[1]: 0.82})  # a second baseline run, slower on that row
+        rc, out = compare(tmp, base, slow, extra=("--also-baseline", os.path.join(tmp, "low.json")))
+        expect(rc == 2, "a missing --also-baseline file is an input error", out)
+        with open(os.path.join(tmp, "low.json"), "w", encoding="utf-8") as f:
+            json.dump(low, f)
+        rc, out = compare(tmp, base, slow, extra=("--also-baseline", os.path.join(tmp, "low.json")))
+        expect(rc == 0, "--also-baseline: the lowest baseline ratio is the reference", out)
+
         slow_copy = run_doc(1.0, {ROWS[2]: 0.80})  # frac_copy when there is no vs_onednn
         rc, out = compare(tmp, base, slow_copy)
         expect(rc == 1 and ROWS[2] in out and "frac_copy" in out, "frac_copy drop fails", out)

@@ -123,6 +123,9 @@ def main():
     ap.add_argument("--filter", default="", help="gate only rows whose name matches this regex")
     ap.add_argument("--speed-filter", default="",
                     help="gate the speed of these rows only (regex); accuracy stays on every row")
+    ap.add_argument("--also-baseline", action="append", default=[], metavar="FILE",
+                    help="more runs of the baseline: a row's speed is compared with the lowest "
+                         "ratio among all of them (noise in one baseline run cannot fail it)")
     ap.add_argument("--no-table", action="store_true", help="skip Google Benchmark's table")
     ap.add_argument("--retry-filter", metavar="FILE",
                     help="write a --benchmark_filter regex of the slow rows to FILE (for a re-run)")
@@ -137,6 +140,12 @@ def main():
     try:
         _, base = load(args.baseline)
         contenders = [load(p)[1] for p in args.contenders]
+        for extra in (load(p)[1] for p in args.also_baseline):
+            for name, entries in base.items():
+                key, r = ratio(entries)
+                k2, r2 = ratio(extra.get(name, []))
+                if key is not None and k2 == key and r2 < r:
+                    base[name] = [{**e, key: r2} for e in entries]
     except InputError as e:
         print(f"compare: {e}", file=sys.stderr)
         return 2
