@@ -9,6 +9,7 @@
 #include "shim.h"
 
 #include <dnnl.h>
+#include <math.h>
 #include <mimic/mimic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,11 +290,35 @@ static conv_row rows[NLIBS * (NLAYERS * NPASSES + 1)];
 // Seconds each same-run ratio measurement may take (both libraries together).
 #define RATIO_SECONDS 0.3
 
+// Accuracy of fresh calls of every pass the row runs (oneDNN on NCHW shares the buffers).
+static double mimic_err(const conv_call *cc) {
+    double err = 0.0;
+    for (int i = 0; i < cc->count; i++)
+        for (int p = 0; p < NPASSES; p++) {
+            const conv_bench *b = &cc->cb[i];
+            if (cc->pass >= 0 && cc->pass != p)
+                continue;
+            if (mimic_pass(b, p) != 0)
+                return NAN;
+            const double e = bench_err_conv(&b->s, p, b->src, b->wei, b->bias, b->dst, b->ddst,
+                                            b->dsrc, b->dwei, b->dbias);
+            err = e > err ? e : err;
+        }
+    return err;
+}
+
 static void mimic_counters(mb_state *st, const conv_call *cc, double flops) {
     size_t ws = 0;
+    double bytes = 0;
     for (int i = 0; i < cc->count; i++)
         for (int p = 0; p < NPASSES; p++) {
             size_t b = 0;
+            const conv_bench *c = &cc->cb[i];
+            // Compulsory traffic of a pass: its three tensors (src, weights, dst) once each.
+            if (cc->pass < 0 || cc->pass == p)
+                bytes += 4.0 * (double)(c->s.n * c->s.c * c->s.h * c->s.w +
+                                        c->s.k * c->s.c * c->s.r * c->s.s +
+                                        c->s.n * c->s.k * c->p * c->q);
             if ((cc->pass < 0 || cc->pass == p) &&
                 mimic_conv2d_workspace_bytes(&cc->cb[i].s, (mimic_conv_pass)p, &b) == MIMIC_OK &&
                 b > ws)
@@ -301,6 +326,8 @@ static void mimic_counters(mb_state *st, const conv_call *cc, double flops) {
         }
     mb_set_label(st, mimic_isa_name(mimic_isa_active()));
     mb_counter(st, "workspace_bytes", (double)ws, MB_COUNTER_DEFAULT);
+    mb_counter(st, "flop_per_byte", flops / bytes, MB_COUNTER_DEFAULT);
+    mb_counter(st, "max_rel_err", mimic_err(cc), MB_COUNTER_DEFAULT);
     const double peak = bench_fma_peak_gflops(mimic_isa_active(), mimic_threads_get());
     if (peak > 0)
         mb_counter(st, "peak_frac", 1e-9 * flops / peak,
@@ -348,9 +375,16 @@ done:
 static void add_row(size_t *i, const conv_lib *lib, int first, int count, int pass,
                     const char *what) {
     char name[128];
+    double flops = 0;
     rows[*i] = (conv_row){lib, first, count, pass};
     snprintf(name, sizeof name, "conv/%s/%s", lib->name, what);
-    mb_unit(mb_use_real_time(mb_register(name, bench_conv, &rows[*i])), MB_MS);
+    for (int l = first; l < first + count; l++) {
+        int64_t p, q;
+        if (mimic_conv2d_out_hw(&layers[l].s, &p, &q) == MIMIC_OK)
+            flops += pass_flops(&layers[l].s, p, q) * (pass < 0 ? NPASSES : 1);
+    }
+    bench_add(name, bench_conv, &rows[*i], lib->fn == call_mimic ? BENCH_PER_ISA : BENCH_ANY_ISA,
+              1e-9 * flops, MB_MS);
     (*i)++;
 }
 

@@ -57,6 +57,7 @@ mb_bench *mb_unit(mb_bench *b, mb_time_unit unit) {
 }
 
 const void *mb_context(const mb_state *st) { return st->ctx; }
+void mb_set_context(mb_state *st, const void *ctx) { st->ctx = ctx; }
 int64_t mb_range(const mb_state *st, size_t i) { return st->s->range(i); }
 int mb_keep_running(mb_state *st) { return st->s->KeepRunning(); }
 int64_t mb_iterations(const mb_state *st) { return st->s->iterations(); }

@@ -39,6 +39,9 @@ mb_bench *mb_unit(mb_bench *b, mb_time_unit unit);
 
 // Inside a benchmark function.
 const void *mb_context(const mb_state *st);
+// Replace the context that mb_context returns for the rest of this run (a wrapper that
+// prepares the run hands the wrapped function its own context).
+void mb_set_context(mb_state *st, const void *ctx);
 int64_t mb_range(const mb_state *st, size_t i);
 int mb_keep_running(mb_state *st); // the timing loop: while (mb_keep_running(st)) { ... }
 int64_t mb_iterations(const mb_state *st);

@@ -1,5 +1,5 @@
 // The `mimic` command-line tool: machine and dispatch information (more commands to come).
-#define _POSIX_C_SOURCE 200809L
+#define _POSIX_C_SOURCE 200809L // readlink, setenv and execv
 
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +21,7 @@ static void usage(FILE *out)
                  "commands:\n"
                  "  info [--json]   CPU, supported and active ISA, cores, caches, GEMM blocking\n"
                  "  distill [opts]  train the teacher and the shallow students (the main job)\n"
+                 "  bench [opts]    run the benchmark suite into results/ (mimic bench --help)\n"
                  "  version         print the library version\n"
                  "\n"
                  "environment:\n"
@@ -287,6 +288,84 @@ static void short_openmp_spin(char **argv)
     perror("mimic: re-exec with GOMP_SPINCOUNT set"); // run on regardless
 }
 
+// --- mimic bench: runs mimic_bench from beside this executable ---------------------------
+
+static void bench_usage(FILE *out)
+{
+    fprintf(out, "usage: mimic bench [--quick] [--filter=REGEX] [--out-dir=DIR | --no-save]\n"
+                 "                   [--threads=N,...] [--isa=ISA,...] [Google Benchmark flags]\n"
+                 "Run the benchmark suite (every ISA this CPU runs x 1 thread and all cores,\n"
+                 "with the oneDNN, OpenBLAS and roof rows) and write its Google Benchmark JSON to\n"
+                 "DIR/<arch>/<cpu-model>/<date>-<commit>.json (DIR: results). --quick runs the\n"
+                 "CI subset; --filter keeps the rows whose name matches. See docs/benchmarks.md.\n");
+}
+
+static int cmd_bench(int argc, char **argv)
+{
+    char self[4096], bin[4200];
+    const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        fprintf(stderr, "mimic bench: cannot find this executable's folder\n");
+        return EXIT_FAIL;
+    }
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0';
+    snprintf(bin, sizeof bin, "%s/bench/mimic_bench", self); // build tree
+    if (access(bin, X_OK) != 0)
+        snprintf(bin, sizeof bin, "%s/mimic_bench", self);
+    if (access(bin, X_OK) != 0) {
+        fprintf(stderr, "mimic bench: no mimic_bench beside %s (configure with "
+                        "-DMIMIC_BUILD_BENCH=ON and build)\n", self);
+        return EXIT_FAIL;
+    }
+    char **args = calloc((size_t)argc + 3, sizeof *args);
+    char *owned[64] = {0};
+    int nargs = 0, nowned = 0, save = 1;
+    const char *out_dir = "results";
+    if (!args)
+        return EXIT_FAIL;
+    args[nargs++] = bin;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            bench_usage(stdout);
+            free(args);
+            return EXIT_OK;
+        } else if (strcmp(a, "--quick") == 0) {
+            args[nargs++] = "--profile=quick";
+        } else if (strcmp(a, "--no-save") == 0) {
+            save = 0;
+        } else if (strncmp(a, "--out-dir=", 10) == 0 && a[10]) {
+            out_dir = a + 10;
+        } else if (strncmp(a, "--filter=", 9) == 0 && nowned < 63) {
+            owned[nowned] = malloc(strlen(a) + 20);
+            if (!owned[nowned])
+                break;
+            sprintf(owned[nowned], "--benchmark_filter=%s", a + 9);
+            args[nargs++] = owned[nowned++];
+        } else if (strncmp(a, "--", 2) == 0) {
+            args[nargs++] = argv[i]; // mimic_bench's own and Google Benchmark's flags
+        } else {
+            fprintf(stderr, "mimic bench: unexpected argument '%s'\n", a);
+            bench_usage(stderr);
+            free(args);
+            return EXIT_USAGE;
+        }
+    }
+    char results[4200];
+    if (save) {
+        snprintf(results, sizeof results, "--results=%s", out_dir);
+        args[nargs++] = results;
+    }
+    fflush(stdout);
+    execv(bin, args);
+    fprintf(stderr, "mimic bench: cannot run %s\n", bin);
+    for (int i = 0; i < nowned; i++)
+        free(owned[i]);
+    free(args);
+    return EXIT_FAIL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -313,6 +392,8 @@ int main(int argc, char **argv)
         short_openmp_spin(argv);
         return cmd_distill(argc - 2, argv + 2);
     }
+    if (strcmp(cmd, "bench") == 0)
+        return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "mimic: unknown command '%s'\n", cmd);
     usage(stderr);
     return EXIT_USAGE;

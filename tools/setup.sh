@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Install every Debian package mimic needs that is missing (idempotent; run as root).
 # Native: compilers, CMake, oneDNN, Google Benchmark, CMocka, hwloc, cpu_features, OpenBLAS,
-# zlib, the Fashion-MNIST data set. AArch64: the cross compiler, qemu-user and the :arm64
+# zlib, the Fashion-MNIST data set; for the benchmark tools: SciPy (compare.py's U-test) and
+# Chromium (the dashboard's browser test). AArch64: the cross compiler, qemu-user and the :arm64
 # multiarch libraries the cross-built tests link.
 set -euo pipefail
 
 native=(
   cmake make gcc g++ pkg-config hwloc
   libdnnl-dev opencl-c-headers ocl-icd-opencl-dev
-  libbenchmark-dev libbenchmark-tools
+  libbenchmark-dev libbenchmark-tools python3 python3-scipy chromium
   libcmocka-dev libhwloc-dev libcpu-features-dev libopenblas-dev zlib1g-dev
   dataset-fashion-mnist
 )

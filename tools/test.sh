@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: install what is missing, then build and run every test:
-# the native suite (every x86 ISA the host runs), the suite again under AddressSanitizer +
+# the native suite (every x86 ISA the host runs, the regression gate's and the dashboard's
+# tests), the quick benchmark suite with the gate, the suite again under AddressSanitizer +
 # UndefinedBehaviorSanitizer, and the AArch64 cross build under qemu-aarch64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,9 @@ step "native build and tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMIMIC_BUILD_TESTS=ON -DMIMIC_BUILD_BENCH=ON
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+step "quick benchmark suite and regression gate against the committed baseline"
+bash tools/bench_gate.sh
 
 step "AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIMIC_SANITIZE=ON -DMIMIC_BUILD_TESTS=ON \
