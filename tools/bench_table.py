@@ -32,8 +32,11 @@ def cell(b, key, fmt):
     return fmt.format(value)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def print_table(prog, doc, columns):
+    """The command line of a table script: LABEL=FILE.json arguments and --filter; each file
+    becomes the group of `columns`, (header, function of the row's JSON -> cell text); the
+    first header gets the label in front."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--filter", default="", help="only rows whose name matches this regex")
     ap.add_argument("runs", nargs="+", help="LABEL=FILE.json")
     args = ap.parse_args()
@@ -41,21 +44,28 @@ def main():
     for spec in args.runs:
         label, sep, path = spec.partition("=")
         if not sep:
-            sys.exit(f"bench_table: expected LABEL=FILE.json, got {spec!r}")
+            sys.exit(f"{prog}: expected LABEL=FILE.json, got {spec!r}")
         runs.append((label, load(path)))
     names = [n for n in runs[0][1] if re.search(args.filter, n)]
     head = ["benchmark"]
     for label, _ in runs:
-        head += [f"{label} GFLOP/s", "peak", "vs oneDNN", "vs OpenBLAS"]
+        head += [f"{label} {columns[0][0]}"] + [h for h, _ in columns[1:]]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for n in names:
         line = [n]
         for _, rows in runs:
-            b = rows.get(n)
-            line += [cell(b, "GFLOP/s", "{:.1f}"), cell(b, "peak_frac", "{:.2f}"),
-                     cell(b, "vs_onednn", "{:.2f}×"), cell(b, "vs_openblas", "{:.2f}×")]
+            line += [f(rows.get(n)) for _, f in columns]
         print("| " + " | ".join(line) + " |")
+
+
+def main():
+    print_table("bench_table", __doc__, [
+        ("GFLOP/s", lambda b: cell(b, "GFLOP/s", "{:.1f}")),
+        ("peak", lambda b: cell(b, "peak_frac", "{:.2f}")),
+        ("vs oneDNN", lambda b: cell(b, "vs_onednn", "{:.2f}×")),
+        ("vs OpenBLAS", lambda b: cell(b, "vs_openblas", "{:.2f}×")),
+    ])
 
 
 if __name__ == "__main__":
