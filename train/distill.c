@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <mimic/mimic.h>
@@ -23,7 +22,6 @@
 #define CLASSES 10
 #define MAX_EPOCHS 256
 #define N_MODELS 7 // the teacher, then two student forms x three trainings
-
 
 void mimic_distill_defaults(mimic_distill_options *o, int quick)
 {
@@ -275,6 +273,18 @@ typedef struct {
     mimic_profile prof;
 } phase_time;
 
+// a + b, family by family.
+static phase_time phase_time_sum(const phase_time *a, const phase_time *b)
+{
+    phase_time s = {a->seconds + b->seconds, {{0}, {0}, {0}}};
+    for (int k = 0; k < MIMIC_PROF_KINDS; k++) {
+        s.prof.seconds[k] = a->prof.seconds[k] + b->prof.seconds[k];
+        s.prof.flops[k] = a->prof.flops[k] + b->prof.flops[k];
+        s.prof.calls[k] = a->prof.calls[k] + b->prof.calls[k];
+    }
+    return s;
+}
+
 typedef struct {
     const char *name;   // "teacher" or "students"
     model *models;
@@ -482,19 +492,14 @@ static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
                      o->progress && isatty(2) ? "\r" : "", ph->name, e + 1, m->epochs, m->name,
                      m->epoch_loss[e], m->epoch_acc[e]);
         }
-        pt->seconds = before.seconds + train_now() - t_start;
         // The plain line a log file gets (a terminal also had the live bar).
         const double el = train_now() - t_start, per = el / (double)(e + 1 - done);
         progress(o, "%s: epoch %d/%d done, %.0f s elapsed, %.0f img/s, ETA %.0f s\n", ph->name,
                  e + 1, ph->epochs, el, (double)(steps * B) / per,
                  per * (double)(ph->epochs - e - 1));
-        mimic_profile now;
-        mimic_profile_read(&now);
-        for (int k = 0; k < MIMIC_PROF_KINDS; k++) {
-            pt->prof.seconds[k] = before.prof.seconds[k] + now.seconds[k];
-            pt->prof.flops[k] = before.prof.flops[k] + now.flops[k];
-            pt->prof.calls[k] = before.prof.calls[k] + now.calls[k];
-        }
+        phase_time now = {el, {{0}, {0}, {0}}};
+        mimic_profile_read(&now.prof);
+        *pt = phase_time_sum(&before, &now);
         if (st == MIMIC_OK)
             st = save_phase(o, ph, e + 1, &rng, pt, err, err_len);
     }
@@ -509,16 +514,20 @@ static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
 
 // --- Report -------------------------------------------------------------------------------
 
+// A model's training rate over all its epochs.
+static double train_ips(const model *m, int64_t train_images)
+{
+    return (double)(train_images * m->epochs) / m->seconds;
+}
+
 static void print_table(const model *m, int count, int64_t train_images)
 {
     printf("\n%-40s %10s %9s %10s %12s %12s\n", "model", "params", "test acc", "train s",
            "train img/s", "infer img/s");
-    for (int i = 0; i < count; i++) {
-        const int epochs = m[i].epochs;
+    for (int i = 0; i < count; i++)
         printf("%-40s %10lld %8.2f%% %10.1f %12.0f %12.0f\n", m[i].name,
                (long long)mimic_net_param_count(&m[i].net), 100.0 * m[i].accuracy,
-               m[i].seconds, (double)(train_images * epochs) / m[i].seconds, m[i].infer_ips);
-    }
+               m[i].seconds, train_ips(&m[i], train_images), m[i].infer_ips);
 }
 
 // The kernel families' time in a phase, "other" (layers, SGD, data) being the rest of it.
@@ -584,18 +593,18 @@ static void json_model(FILE *f, const model *m, int epochs, int last)
     fprintf(f, "]}%s\n", last ? "" : ",");
 }
 
-// The results as JSON, written to a temp file and renamed so no half file is ever left.
-static mimic_status write_json(const mimic_distill_options *o, const model *m, int count,
-                               const phase_time times[2], double process_s, char *err,
-                               size_t err_len)
+typedef struct {
+    const mimic_distill_options *o;
+    const model *m;
+    int count;
+    const phase_time *times; // teacher, students
+    double process_s;
+} json_args;
+
+static int fill_json(FILE *f, const void *ctx)
 {
-    char path[1024], tmp[1100];
-    snprintf(path, sizeof path, "%s/distill-seed%llu.json", o->out_dir,
-             (unsigned long long)o->seed);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return train_fail(err, err_len, MIMIC_EIO, "%s: cannot create", tmp);
+    const json_args *a = ctx;
+    const mimic_distill_options *o = a->o;
     mimic_info info;
     (void)mimic_info_get(&info);
     const char *spin = getenv("GOMP_SPINCOUNT"), *wait = getenv("OMP_WAIT_POLICY");
@@ -605,32 +614,43 @@ static mimic_status write_json(const mimic_distill_options *o, const model *m, i
             mimic_version(), MIMIC_GIT_COMMIT, info.cpu_model, mimic_isa_name(info.active),
             info.threads, spin ? spin : "", wait ? wait : "");
     fprintf(f, "  \"settings\": {\"seed\": %llu, \"batch\": %lld, \"teacher_epochs\": %d, "
-               "\"student_epochs\": %d, \"label_epochs\": %d, \"train_limit\": %lld, \"test_limit\": %lld, "
-               "\"lr\": %g, \"label_lr\": %g, \"l2_lr\": %g, \"kd_lr\": %g, \"student_lr_ref\": %g, "
-               "\"momentum\": %g, \"weight_decay\": %g, "
-               "\"temperature\": %g, \"kd_label_weight\": %g, \"augment\": %d, \"label_augment\": %d, \"clip\": %g},\n",
+               "\"student_epochs\": %d, \"label_epochs\": %d, \"train_limit\": %lld, "
+               "\"test_limit\": %lld, \"lr\": %g, \"label_lr\": %g, \"l2_lr\": %g, "
+               "\"kd_lr\": %g, \"student_lr_ref\": %g, \"momentum\": %g, "
+               "\"weight_decay\": %g, \"temperature\": %g, \"kd_label_weight\": %g, "
+               "\"augment\": %d, \"label_augment\": %d, \"clip\": %g},\n",
             (unsigned long long)o->seed, (long long)o->batch, o->teacher_epochs,
             o->student_epochs, o->label_epochs > 0 ? o->label_epochs : o->student_epochs,
-            (long long)o->train_limit, (long long)o->test_limit,
-            (double)o->lr, (double)o->label_lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref, (double)o->momentum, (double)o->weight_decay,
-            (double)o->temperature, (double)o->kd_label_weight, o->augment, o->label_augment, (double)o->clip);
+            (long long)o->train_limit, (long long)o->test_limit, (double)o->lr,
+            (double)o->label_lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref,
+            (double)o->momentum, (double)o->weight_decay, (double)o->temperature,
+            (double)o->kd_label_weight, o->augment, o->label_augment, (double)o->clip);
     // total: both phases over all their epochs, resumed ones too; process: this run alone.
     fprintf(f, "  \"total_seconds\": %.3f, \"process_seconds\": %.3f,\n",
-            times[0].seconds + times[1].seconds, process_s);
+            a->times[0].seconds + a->times[1].seconds, a->process_s);
     fprintf(f, "  \"phases\": {\n");
-    json_kernels(f, "teacher", &times[0], 0);
-    json_kernels(f, "students", &times[1], 1);
+    json_kernels(f, "teacher", &a->times[0], 0);
+    json_kernels(f, "students", &a->times[1], 1);
     fprintf(f, "  },\n  \"models\": [\n");
-    for (int i = 0; i < count; i++)
-        json_model(f, &m[i], m[i].epochs, i == count - 1);
+    for (int i = 0; i < a->count; i++)
+        json_model(f, &a->m[i], a->m[i].epochs, i == a->count - 1);
     fprintf(f, "  ]\n}\n");
-    const int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
-        (void)remove(tmp);
-        return train_fail(err, err_len, MIMIC_EIO, "%s: cannot write", path);
-    }
-    printf("\nresults: %s\n", path);
-    return MIMIC_OK;
+    return 1; // write errors show in ferror(f)
+}
+
+// The results as JSON, written to a temp file and renamed so no half file is ever left.
+static mimic_status write_json(const mimic_distill_options *o, const model *m, int count,
+                               const phase_time times[2], double process_s, char *err,
+                               size_t err_len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/distill-seed%llu.json", o->out_dir,
+             (unsigned long long)o->seed);
+    const json_args a = {o, m, count, times, process_s};
+    const mimic_status st = train_write_atomic_with(path, fill_json, &a, err, err_len);
+    if (st == MIMIC_OK)
+        printf("\nresults: %s\n", path);
+    return st;
 }
 
 // The HTML report beside the JSON: the same numbers, as tables and SVG charts. The kernel
@@ -641,12 +661,7 @@ static mimic_status write_report(const mimic_distill_options *o, const model *m,
 {
     mimic_report_model rm[N_MODELS];
     mimic_report_kernel rk[MIMIC_PROF_KINDS + 1];
-    phase_time both = times[0];
-    both.seconds += times[1].seconds;
-    for (int k = 0; k < MIMIC_PROF_KINDS; k++) {
-        both.prof.seconds[k] += times[1].prof.seconds[k];
-        both.prof.flops[k] += times[1].prof.flops[k];
-    }
+    const phase_time both = phase_time_sum(&times[0], &times[1]);
     for (int i = 0; i < count; i++)
         rm[i] = (mimic_report_model){
             .name = m[i].name,
@@ -655,7 +670,7 @@ static mimic_status write_report(const mimic_distill_options *o, const model *m,
             .params = mimic_net_param_count(&m[i].net),
             .test_accuracy = m[i].accuracy,
             .train_seconds = m[i].seconds,
-            .train_images_per_s = (double)(images * m[i].epochs) / m[i].seconds,
+            .train_images_per_s = train_ips(&m[i], images),
             .infer_images_per_s = m[i].infer_ips,
             .epochs = m[i].epochs,
             .epoch_loss = m[i].epoch_loss,
@@ -684,7 +699,6 @@ static mimic_status write_report(const mimic_distill_options *o, const model *m,
 }
 
 // --- The experiment -----------------------------------------------------------------------
-
 
 mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t err_len)
 {

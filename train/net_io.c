@@ -3,11 +3,9 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <zlib.h>
 
@@ -33,40 +31,40 @@ uint32_t mimic_net_weights_crc(const mimic_net *cnet)
     return (uint32_t)crc;
 }
 
-mimic_status mimic_net_save(const mimic_net *cnet, const char *path, const void *extra,
-                            size_t extra_len, char *err, size_t err_len)
+typedef struct {
+    mimic_net *net;
+    const void *extra;
+    size_t extra_len;
+} save_args;
+
+// The checkpoint's bytes: magic, tensor count, each tensor's size, values and momentum, the
+// caller's state, then the CRC of everything after the magic.
+static int fill_checkpoint(FILE *f, const void *ctx)
 {
-    mimic_net *net = (mimic_net *)cnet; // only read: the walker is shared with load
-    if (!net || !path || (extra_len && !extra))
-        return MIMIC_EINVAL;
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return train_fail(err, err_len, MIMIC_EINVAL, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return train_fail(err, err_len, MIMIC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    const save_args *a = ctx;
     mimic_param *ps[MIMIC_NET_MAX_PARAMS];
-    const int np = mimic_net_params(net, ps);
+    const int np = mimic_net_params(a->net, ps);
     uLong crc = crc32(0L, Z_NULL, 0);
-    const int64_t count = np, extra64 = (int64_t)extra_len;
+    const int64_t count = np, extra64 = (int64_t)a->extra_len;
     int ok = fwrite(CKPT_MAGIC, 1, 8, f) == 8 && put(f, &count, sizeof count, &crc);
     for (int i = 0; ok && i < np; i++)
         ok = put(f, &ps[i]->n, sizeof ps[i]->n, &crc) &&
              put(f, ps[i]->w, (size_t)ps[i]->n * sizeof(float), &crc) &&
              put(f, ps[i]->v, (size_t)ps[i]->n * sizeof(float), &crc);
-    ok = ok && put(f, &extra64, sizeof extra64, &crc) && (!extra_len || put(f, extra, extra_len, &crc));
+    ok = ok && put(f, &extra64, sizeof extra64, &crc) &&
+         (!a->extra_len || put(f, a->extra, a->extra_len, &crc));
     const uint32_t crc32v = (uint32_t)crc;
-    ok = ok && fwrite(&crc32v, 1, 4, f) == 4 && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    const int saved_errno = errno;
-    if (fclose(f) != 0)
-        ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        const int e = ok ? errno : saved_errno;
-        (void)remove(tmp);
-        return train_fail(err, err_len, MIMIC_EIO, "%s: cannot write checkpoint: %s", path,
-                    strerror(e));
-    }
-    return MIMIC_OK;
+    return ok && fwrite(&crc32v, 1, 4, f) == 4;
+}
+
+mimic_status mimic_net_save(const mimic_net *cnet, const char *path, const void *extra,
+                            size_t extra_len, char *err, size_t err_len)
+{
+    if (!cnet || !path || (extra_len && !extra))
+        return MIMIC_EINVAL;
+    // Only read: the tensor walker is shared with load, hence not const.
+    const save_args a = {(mimic_net *)cnet, extra, extra_len};
+    return train_write_atomic_with(path, fill_checkpoint, &a, err, err_len);
 }
 
 // The whole file in memory (checkpoints are a few MB); NULL with err set on failure.

@@ -2,12 +2,10 @@
 // no scripts, no network) and its atomic write (temp file, fsync, rename).
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "train/report.h"
 #include "train/util.h"
@@ -551,45 +549,30 @@ static void write_page(FILE *f, const mimic_report *r, const int *order)
     fprintf(f, "</body>\n</html>\n");
 }
 
+typedef struct {
+    const mimic_report *r;
+    const int *order;
+} page_args;
+
+static int fill_page(FILE *f, const void *ctx)
+{
+    const page_args *a = ctx;
+    write_page(f, a->r, a->order);
+    return 1; // write errors show in ferror(f)
+}
+
 mimic_status mimic_report_write_html(const char *path, const mimic_report *r, char *err,
                                      size_t err_len)
 {
     mimic_status st = check_report(path, r, err, err_len);
     if (st != MIMIC_OK)
         return st;
-    const size_t n = strlen(path) + sizeof ".tmp";
-    char *tmp = malloc(n);
     int *order = malloc(2 * ((size_t)r->n_models + 1) * sizeof *order);
-    if (!tmp || !order) {
-        free(tmp);
-        free(order);
+    if (!order)
         return train_fail(err, err_len, MIMIC_ENOMEM, "%s: out of memory", path);
-    }
     order_models(r, order, order + r->n_models + 1);
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        st = train_fail(err, err_len, MIMIC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        free(order);
-        return st;
-    }
-    write_page(f, r, order);
-    int ok = !ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int e = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) {
-        (void)remove(tmp);
-        st = train_fail(err, err_len, MIMIC_EIO, "%s: cannot write: %s", path, strerror(e));
-    }
-    free(tmp);
+    const page_args a = {r, order};
+    st = train_write_atomic_with(path, fill_page, &a, err, err_len);
     free(order);
     return st;
 }

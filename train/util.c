@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -52,22 +53,54 @@ mimic_status train_mkdirs(const char *path, char *err, size_t err_len)
     }
 }
 
+mimic_status train_write_atomic_with(const char *path, train_fill_fn fill, const void *ctx,
+                                     char *err, size_t err_len)
+{
+    const size_t n = strlen(path) + sizeof ".tmp";
+    char *tmp = malloc(n);
+    if (!tmp)
+        return train_fail(err, err_len, MIMIC_ENOMEM, "%s: out of memory", path);
+    snprintf(tmp, n, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        const mimic_status st = train_fail(err, err_len, MIMIC_EIO, "%s: cannot create: %s", tmp,
+                                           strerror(errno));
+        free(tmp);
+        return st;
+    }
+    errno = 0;
+    int ok = fill(f, ctx) && !ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int e = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok)
+        (void)remove(tmp);
+    free(tmp);
+    return ok ? MIMIC_OK
+              : train_fail(err, err_len, MIMIC_EIO, "%s: cannot write: %s", path,
+                           e ? strerror(e) : "short write");
+}
+
+typedef struct {
+    const void *data;
+    size_t len;
+} bytes;
+
+static int fill_bytes(FILE *f, const void *ctx)
+{
+    const bytes *b = ctx;
+    return fwrite(b->data, 1, b->len, f) == b->len;
+}
+
 mimic_status train_write_atomic(const char *path, const void *data, size_t len, char *err,
                                 size_t err_len)
 {
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return train_fail(err, err_len, MIMIC_EINVAL, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return train_fail(err, err_len, MIMIC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    int ok = fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    const int e = errno;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        const int e2 = ok ? errno : e;
-        (void)remove(tmp);
-        return train_fail(err, err_len, MIMIC_EIO, "%s: cannot write: %s", path, strerror(e2));
-    }
-    return MIMIC_OK;
+    const bytes b = {data, len};
+    return train_write_atomic_with(path, fill_bytes, &b, err, err_len);
 }
