@@ -160,8 +160,13 @@ static void distill_usage(FILE *out)
             "  --hidden H            student ReLU width (0: match the teacher's parameters)\n"
             "  --bottleneck K        linear units of the 784-input student (default 128; 0: none)\n"
             "  --conv-bottleneck K   linear units of the conv-form student (default 32)\n"
+            "  --conv-pool P         the conv-form student's max-pool window, 2 or 4 (default 2)\n"
             "  --no-augment          no shifts and flips\n"
             "  --label-no-augment    the label-trained students see the images unaugmented\n"
+            "  --dense-shift N       largest shift (0..2) of the 784 form's images (default 2)\n"
+            "  --mixup X             share (0..1) of each transfer batch replaced by blends of\n"
+            "                        two images, labelled by the teacher (mimic students)\n"
+            "  --forms F             student forms: 784, conv or all (default all)\n"
             "  --train-limit N, --test-limit N\n"
             "  --seed N, --threads N (0: one per physical core)\n",
             MIMIC_FMNIST_DIR);
@@ -203,6 +208,21 @@ static int cmd_distill(int argc, char **argv)
             o.data_dir = v;
         } else if (strcmp(a, "--out") == 0) {
             o.out_dir = v;
+        } else if (strcmp(a, "--forms") == 0) {
+            o.forms = strcmp(v, "784") == 0 ? 1 : strcmp(v, "conv") == 0 ? 2
+                      : strcmp(v, "all") == 0 ? 3 : 0;
+            if (!o.forms) {
+                fprintf(stderr, "mimic distill: --forms wants 784, conv or all, got '%s'\n", v);
+                return EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--mixup") == 0) {
+            char *end;
+            const float x = strtof(v, &end);
+            if (*end || !(x >= 0.0f && x <= 1.0f)) {
+                fprintf(stderr, "mimic distill: --mixup wants a share in 0..1, got '%s'\n", v);
+                return EXIT_USAGE;
+            }
+            o.mixup = x;
         } else if (strcmp(a, "--lr") == 0 || strcmp(a, "--l2-lr") == 0 ||
                    strcmp(a, "--kd-lr") == 0 || strcmp(a, "--label-lr") == 0 || strcmp(a, "--student-lr-ref") == 0 ||
                    strcmp(a, "--temperature") == 0) {
@@ -237,6 +257,10 @@ static int cmd_distill(int argc, char **argv)
             o.student_epochs = (int)n;
         } else if (strcmp(a, "--stop-after") == 0) {
             o.stop_after = (int)n;
+        } else if (strcmp(a, "--conv-pool") == 0) {
+            o.conv_pool = (int)n;
+        } else if (strcmp(a, "--dense-shift") == 0) {
+            o.dense_shift = (int)n;
         } else if (strcmp(a, "--label-epochs") == 0) {
             o.label_epochs = (int)n;
         } else if (strcmp(a, "--batch") == 0) {

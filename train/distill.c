@@ -22,6 +22,7 @@
 #define CLASSES 10
 #define MAX_EPOCHS 256
 #define N_MODELS 7 // the teacher, then two student forms x three trainings
+#define MAX_SHIFT 2 // augmentation of the teacher and the conv form: shifts of up to 2 pixels
 
 void mimic_distill_defaults(mimic_distill_options *o, int quick)
 {
@@ -48,8 +49,12 @@ void mimic_distill_defaults(mimic_distill_options *o, int quick)
         .bottleneck = 128,
         .conv_bottleneck = 32,
         .conv_channels = 64,
+        .conv_pool = 2,
         .augment = 1,
         .label_augment = 1,
+        .dense_shift = MAX_SHIFT,
+        .mixup = 0.0f,
+        .forms = 3,
         .seed = 1,
         .progress = 1,
     };
@@ -105,7 +110,8 @@ static mimic_status build_student(mimic_net *n, int conv_form, const mimic_disti
         st = mimic_net_add_conv(n, o->conv_channels, 5, 1, 2);
         if (st == MIMIC_OK)
             st = mimic_net_add_relu(n);
-        if (st == MIMIC_OK)
+        // 2x2 max-pooling, twice for --conv-pool 4 (the same as one 4x4 max-pool).
+        for (int p = 2; st == MIMIC_OK && p <= o->conv_pool; p *= 2)
             st = mimic_net_add_pool(n);
     }
     if (st == MIMIC_OK)
@@ -119,7 +125,7 @@ static int64_t matched_hidden(int conv_form, const mimic_distill_options *o, int
 {
     const int64_t c = o->conv_channels, k = conv_form ? o->conv_bottleneck : o->bottleneck;
     const int64_t front = conv_form ? c * 25 + c : 0;
-    const int64_t in = conv_form ? c * 14 * 14 : 28 * 28;
+    const int64_t side = 28 / o->conv_pool, in = conv_form ? c * side * side : 28 * 28;
     const int64_t fixed = front + (k > 0 ? in * k : 0) + 10;
     const int64_t per_h = (k > 0 ? k : in) + 1 + 10;
     const int64_t h = (target - fixed) / per_h;
@@ -136,6 +142,7 @@ typedef struct {
     char name[64];
     mimic_net net;
     loss_kind loss;
+    int form;                 // -1 the teacher, 0 the 784 form, 1 the conv form
     float base_lr;
     int epochs;               // this model's epochs (label students may stop earlier)
     float *grad;              // d loss / d logits, batch x 10
@@ -181,8 +188,8 @@ static double evaluate(mimic_net *net, const mimic_dataset *test, int64_t limit,
 
 // One step of one model on a batch: forward, its loss, backward, SGD.
 static mimic_status train_step(model *m, const mimic_distill_options *o, int64_t b,
-                               const float *x, const int32_t *y, const float *teacher_logits,
-                               float lr, float *scratch)
+                               int64_t clean, const float *x, const int32_t *y,
+                               const float *teacher_logits, float lr, float *scratch)
 {
     const double t0 = train_now();
     const float *out;
@@ -193,14 +200,17 @@ static mimic_status train_step(model *m, const mimic_distill_options *o, int64_t
     else if (st == MIMIC_OK && m->loss == LOSS_L2)
         st = mimic_logit_l2_loss(out, teacher_logits, b, CLASSES, &loss, m->grad);
     else if (st == MIMIC_OK) {
-        // Hinton: T^2 KL at temperature T plus a small weight on the labels' cross-entropy.
-        float ce;
+        // Hinton: T^2 KL at temperature T plus a small weight on the labels' cross-entropy,
+        // over the first `clean` rows (the rest are blends of two images, without a label),
+        // weighted as a mean over the whole batch.
+        float ce = 0.0f;
+        const float w = o->kd_label_weight * (float)clean / (float)b;
         st = mimic_kd_loss(out, teacher_logits, b, CLASSES, o->temperature, &loss, m->grad);
-        if (st == MIMIC_OK)
-            st = mimic_ce_loss(out, y, b, CLASSES, &ce, scratch);
-        for (int64_t i = 0; st == MIMIC_OK && i < b * CLASSES; i++)
-            m->grad[i] += o->kd_label_weight * scratch[i];
-        loss += o->kd_label_weight * ce;
+        if (st == MIMIC_OK && clean > 0)
+            st = mimic_ce_loss(out, y, clean, CLASSES, &ce, scratch);
+        for (int64_t i = 0; st == MIMIC_OK && i < clean * CLASSES; i++)
+            m->grad[i] += w * scratch[i];
+        loss += w * ce;
     }
     if (st == MIMIC_OK)
         st = mimic_net_backward(&m->net, b, m->grad);
@@ -257,13 +267,14 @@ static uint64_t teacher_settings(const mimic_distill_options *o)
 static uint64_t student_settings(const mimic_distill_options *o)
 {
     char b[512];
-    snprintf(b, sizeof b, "students v1 %llu %d %d %d %a %a %a %a %a %a %lld %lld %lld %lld",
+    snprintf(b, sizeof b,
+             "students v2 %llu %d %d %d %d %a %d %a %a %a %a %a %a %lld %lld %lld %lld %d",
              (unsigned long long)teacher_settings(o), o->student_epochs, o->label_epochs,
-             o->label_augment,
+             o->label_augment, o->dense_shift, (double)o->mixup, o->forms,
              (double)o->label_lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref,
              (double)o->temperature, (double)o->kd_label_weight,
              (long long)o->hidden, (long long)o->bottleneck, (long long)o->conv_bottleneck,
-             (long long)o->conv_channels);
+             (long long)o->conv_channels, o->conv_pool);
     return hash_str(b);
 }
 
@@ -375,27 +386,114 @@ static mimic_status load_phase(const mimic_distill_options *o, const phase *ph, 
 
 // --- Training -----------------------------------------------------------------------------
 
-// Whether a model that needs the teacher's logits still trains in epoch e.
-static int needs_teacher(const phase *ph, int e)
+// Whether a model of this student form that needs the teacher's logits trains in epoch e.
+static int needs_teacher(const phase *ph, int e, int form)
 {
     for (int i = 0; i < ph->count; i++)
-        if (ph->models[i].loss != LOSS_LABELS && e < ph->models[i].epochs)
+        if (ph->models[i].loss != LOSS_LABELS && ph->models[i].form == form &&
+            e < ph->models[i].epochs)
             return 1;
     return 0;
 }
 
+// One step's images. `aug` (shifts of up to MAX_SHIFT and flips) feeds the teacher and the
+// conv form; `dense` the 784 form when --dense-shift differs; `raw` (no augmentation) the
+// label students with --label-no-augment. Each form's mimic students see `mimic[form]`: its
+// images with the last rows replaced by blends (--mixup), labelled by the teacher in
+// `logits[form]`.
+typedef struct {
+    float *aug, *dense, *raw, *mimic[2], *logits[2];
+    float *lambda;   // per row: the blend weight (rows that are not blends: unused)
+    int32_t *partner; // per row: the other image of the blend
+    int32_t *y;
+} step_batches;
+
+static void batches_free(step_batches *sb)
+{
+    free(sb->aug);
+    free(sb->dense);
+    free(sb->raw);
+    free(sb->mimic[0]);
+    free(sb->mimic[1]);
+    free(sb->logits[0]);
+    free(sb->logits[1]);
+    free(sb->lambda);
+    free(sb->partner);
+    free(sb->y);
+}
+
+static int batches_alloc(step_batches *sb, int64_t B, int64_t hw)
+{
+    const size_t img = (size_t)(B * hw) * sizeof(float), lg = (size_t)(B * CLASSES) * sizeof(float);
+    *sb = (step_batches){malloc(img), malloc(img), malloc(img), {malloc(img), malloc(img)},
+                         {malloc(lg), malloc(lg)}, malloc((size_t)B * sizeof(float)),
+                         malloc((size_t)B * sizeof(int32_t)), malloc((size_t)B * sizeof(int32_t))};
+    return sb->aug && sb->dense && sb->raw && sb->mimic[0] && sb->mimic[1] && sb->logits[0] &&
+           sb->logits[1] && sb->lambda && sb->partner && sb->y;
+}
+
+// Rows that are blends at the end of each transfer batch (--mixup).
+static int64_t blended_rows(const mimic_distill_options *o, int64_t B)
+{
+    return (int64_t)((double)o->mixup * (double)B + 0.5);
+}
+
+// The step's images for batch `idx`. The random draws do not depend on which forms train, so
+// each model sees the same images whatever --forms selects.
+static void make_batches(const phase *ph, const mimic_distill_options *o, const int32_t *idx,
+                         int64_t B, int64_t hw, const mimic_dataset *train, mimic_rng *rng,
+                         step_batches *sb)
+{
+    mimic_dataset_batch(train, idx, B, o->augment, MAX_SHIFT, rng, sb->aug, sb->y);
+    if (!ph->teacher)
+        return;
+    const int dense_view = o->augment && o->dense_shift != MAX_SHIFT;
+    if (dense_view)
+        mimic_dataset_batch(train, idx, B, 1, o->dense_shift, rng, sb->dense, sb->y);
+    if (o->augment && !o->label_augment)
+        mimic_dataset_batch(train, idx, B, 0, 0, rng, sb->raw, sb->y);
+    const int64_t blends = blended_rows(o, B);
+    for (int64_t i = B - blends; i < B; i++) {
+        sb->partner[i] = (int32_t)mimic_rng_below(rng, (uint32_t)B);
+        sb->lambda[i] = mimic_rng_uniform(rng);
+    }
+    for (int f = 0; f < 2; f++) {
+        const float *src = f == 0 && dense_view ? sb->dense : sb->aug;
+        float *dst = sb->mimic[f];
+        memcpy(dst, src, (size_t)(B * hw) * sizeof *dst);
+        for (int64_t i = B - blends; i < B; i++) {
+            const float l = sb->lambda[i], *a = src + i * hw, *b = src + sb->partner[i] * hw;
+            for (int64_t p = 0; p < hw; p++)
+                dst[i * hw + p] = l * a[p] + (1.0f - l) * b[p];
+        }
+    }
+}
+
+// The images a model trains on in this step.
+static const float *model_input(const model *m, const mimic_distill_options *o,
+                                const step_batches *sb)
+{
+    if (m->form < 0)
+        return sb->aug;
+    if (m->loss != LOSS_LABELS)
+        return sb->mimic[m->form];
+    if (o->augment && !o->label_augment)
+        return sb->raw;
+    return m->form == 0 && o->augment && o->dense_shift != MAX_SHIFT ? sb->dense : sb->aug;
+}
+
 // One epoch of every model still training, in lockstep over the same stream of (augmented)
-// batches; the teacher's logits on each batch, if needed, are computed once and shared.
+// batches; the teacher's logits on each form's transfer batch, if needed, are computed once
+// and shared by that form's mimic students.
 static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o, int e,
                                 int64_t n, const mimic_dataset *train, mimic_rng *rng,
-                                int32_t *order, float *xb, float *xr, int32_t *yb, float *tl,
-                                float *scratch, double t_start, int64_t steps_before)
+                                int32_t *order, step_batches *sb, float *scratch,
+                                double t_start, int64_t steps_before)
 {
-    const int64_t B = o->batch, steps = n / B;
-    // The same images without the shifts and flips, for label students that train without
-    // (drawing no random numbers, so the stream is the same either way).
-    const int raw = ph->teacher && o->augment && !o->label_augment;
-    const int teach = ph->teacher && needs_teacher(ph, e);
+    const int64_t B = o->batch, steps = n / B, hw = train->h * train->w;
+    const int64_t clean = ph->teacher ? B - blended_rows(o, B) : B;
+    const int teach[2] = {ph->teacher && needs_teacher(ph, e, 0),
+                          ph->teacher && needs_teacher(ph, e, 1)};
     // Each epoch's order depends only on the RNG, so a resumed run draws the same one.
     for (int64_t i = 0; i < n; i++)
         order[i] = (int32_t)i;
@@ -403,15 +501,15 @@ static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o,
     for (int i = 0; i < ph->count; i++)
         ph->models[i].loss_sum = 0.0;
     for (int64_t s = 0; s < steps; s++) {
-        mimic_dataset_batch(train, order + s * B, B, o->augment, 2, rng, xb, yb);
-        if (raw)
-            mimic_dataset_batch(train, order + s * B, B, 0, 2, rng, xr, yb);
-        if (teach) {
+        make_batches(ph, o, order + s * B, B, hw, train, rng, sb);
+        for (int f = 0; f < 2; f++) {
+            if (!teach[f])
+                continue;
             const float *out;
-            mimic_status st = mimic_net_forward(ph->teacher, B, xb, &out);
+            mimic_status st = mimic_net_forward(ph->teacher, B, sb->mimic[f], &out);
             if (st != MIMIC_OK)
                 return st;
-            memcpy(tl, out, (size_t)(B * CLASSES) * sizeof *tl);
+            memcpy(sb->logits[f], out, (size_t)(B * CLASSES) * sizeof(float));
         }
         const int64_t step = (int64_t)e * steps + s;
         for (int i = 0; i < ph->count; i++) {
@@ -419,8 +517,9 @@ static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o,
             if (e >= m->epochs)
                 continue;
             const float lr = mimic_lr_cosine(m->base_lr, step, m->epochs * steps, steps / 2 + 1);
-            const float *x = raw && m->loss == LOSS_LABELS ? xr : xb;
-            const mimic_status st = train_step(m, o, B, x, yb, tl, lr, scratch);
+            const float *tl = m->form >= 0 ? sb->logits[m->form] : NULL;
+            const mimic_status st = train_step(m, o, B, m->loss == LOSS_LABELS ? B : clean,
+                                               model_input(m, o, sb), sb->y, tl, lr, scratch);
             if (st != MIMIC_OK)
                 return st;
         }
@@ -462,12 +561,11 @@ static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
             progress(o, "%s: resumed after epoch %lld of %d\n", ph->name, (long long)done,
                      ph->epochs);
     }
-    int32_t *order = malloc((size_t)n * sizeof *order), *yb = malloc((size_t)B * sizeof *yb);
-    float *xb = malloc((size_t)(B * hw) * sizeof *xb);
-    float *xr = malloc((size_t)(B * hw) * sizeof *xr);
-    float *tl = malloc((size_t)(B * CLASSES) * sizeof *tl);
+    int32_t *order = malloc((size_t)n * sizeof *order);
     float *scratch = malloc((size_t)(B * CLASSES) * sizeof *scratch);
-    if (st == MIMIC_OK && !(order && yb && xb && xr && tl && scratch))
+    step_batches sb;
+    const int have = batches_alloc(&sb, B, hw);
+    if (st == MIMIC_OK && !(order && scratch && have))
         st = train_fail(err, err_len, MIMIC_ENOMEM, "no memory for the %s' batches", ph->name);
     const phase_time before = *pt;
     (void)mimic_profile_enable(1);
@@ -479,8 +577,7 @@ static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
             break;
         }
         ++*epochs_run;
-        st = train_epoch(ph, o, e, n, train, &rng, order, xb, xr, yb, tl, scratch, t_start,
-                         done * steps);
+        st = train_epoch(ph, o, e, n, train, &rng, order, &sb, scratch, t_start, done * steps);
         for (int i = 0; i < ph->count && st == MIMIC_OK; i++) {
             model *m = &ph->models[i];
             if (e >= m->epochs)
@@ -504,11 +601,8 @@ static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
             st = save_phase(o, ph, e + 1, &rng, pt, err, err_len);
     }
     free(order);
-    free(yb);
-    free(xb);
-    free(xr);
-    free(tl);
     free(scratch);
+    batches_free(&sb);
     return st;
 }
 
@@ -618,13 +712,15 @@ static int fill_json(FILE *f, const void *ctx)
                "\"test_limit\": %lld, \"lr\": %g, \"label_lr\": %g, \"l2_lr\": %g, "
                "\"kd_lr\": %g, \"student_lr_ref\": %g, \"momentum\": %g, "
                "\"weight_decay\": %g, \"temperature\": %g, \"kd_label_weight\": %g, "
-               "\"augment\": %d, \"label_augment\": %d, \"clip\": %g},\n",
+               "\"augment\": %d, \"label_augment\": %d, \"dense_shift\": %d, "
+               "\"mixup\": %g, \"forms\": %d, \"conv_pool\": %d, \"clip\": %g},\n",
             (unsigned long long)o->seed, (long long)o->batch, o->teacher_epochs,
             o->student_epochs, o->label_epochs > 0 ? o->label_epochs : o->student_epochs,
             (long long)o->train_limit, (long long)o->test_limit, (double)o->lr,
             (double)o->label_lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref,
             (double)o->momentum, (double)o->weight_decay, (double)o->temperature,
-            (double)o->kd_label_weight, o->augment, o->label_augment, (double)o->clip);
+            (double)o->kd_label_weight, o->augment, o->label_augment, o->dense_shift,
+            (double)o->mixup, o->forms, o->conv_pool, (double)o->clip);
     // total: both phases over all their epochs, resumed ones too; process: this run alone.
     fprintf(f, "  \"total_seconds\": %.3f, \"process_seconds\": %.3f,\n",
             a->times[0].seconds + a->times[1].seconds, a->process_s);
@@ -666,7 +762,7 @@ static mimic_status write_report(const mimic_distill_options *o, const model *m,
         rm[i] = (mimic_report_model){
             .name = m[i].name,
             .loss = loss_names[m[i].loss],
-            .form = i == 0 ? 0 : i <= 3 ? 1 : 2,
+            .form = m[i].form + 1,
             .params = mimic_net_param_count(&m[i].net),
             .test_accuracy = m[i].accuracy,
             .train_seconds = m[i].seconds,
@@ -704,9 +800,13 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
 {
     if (!o || o->batch < 1 || o->teacher_epochs < 1 || o->student_epochs < 1 ||
         o->teacher_epochs > MAX_EPOCHS || o->student_epochs > MAX_EPOCHS ||
-        o->label_epochs < 0 || o->label_epochs > MAX_EPOCHS || !o->out_dir)
+        o->label_epochs < 0 || o->label_epochs > MAX_EPOCHS || !o->out_dir ||
+        o->dense_shift < 0 || o->dense_shift > MAX_SHIFT || !(o->mixup >= 0.0f && o->mixup <= 1.0f) ||
+        o->forms < 1 || o->forms > 3 || (o->conv_pool != 2 && o->conv_pool != 4))
         return train_fail(err, err_len, MIMIC_EINVAL,
-                          "invalid options (epochs 1..%d, batch >= 1)", MAX_EPOCHS);
+                          "invalid options (epochs 1..%d, batch >= 1, dense shift 0..%d, "
+                          "mixup 0..1, forms 1..3, conv pool 2 or 4)",
+                          MAX_EPOCHS, MAX_SHIFT);
     if (o->threads >= 0)
         (void)mimic_threads_set(o->threads);
     mimic_status st = train_mkdirs(o->out_dir, err, err_len);
@@ -730,28 +830,40 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
     mimic_rng_seed(&init, o->seed);
     snprintf(m[0].name, sizeof m[0].name, "teacher (4 conv + 2 dense)");
     m[0].loss = LOSS_LABELS;
+    m[0].form = -1;
     m[0].base_lr = o->lr;
     m[0].epochs = o->teacher_epochs;
     st = build_teacher(&m[0].net, o->batch, &init);
     const int64_t target = mimic_net_param_count(&m[0].net);
     const int label_epochs = o->label_epochs > 0 ? o->label_epochs : o->student_epochs;
+    int count = 1;
     for (int form = 0; form < 2 && st == MIMIC_OK; form++) {
+        if (!(o->forms & (1 << form)))
+            continue;
         const int64_t hidden = o->hidden > 0 ? o->hidden : matched_hidden(form, o, target);
+        // The three students of a form start from the same weights, drawn from a stream of
+        // their own: what --forms selects changes no model's bits.
+        mimic_rng form_init;
+        mimic_rng_seed(&form_init, o->seed * 0x9E3779B97F4A7C15ull + 1 + (uint64_t)form);
         for (int l = 0; l < 3 && st == MIMIC_OK; l++) {
-            model *s = &m[1 + form * 3 + l];
-            snprintf(s->name, sizeof s->name, "%s k=%lld H=%lld, %s",
-                     form ? "conv5x5+pool" : "784",
+            model *s = &m[count++];
+            s->form = form;
+            char form_name[32] = "784";
+            if (form)
+                snprintf(form_name, sizeof form_name, "conv5x5+pool%d", o->conv_pool);
+            snprintf(s->name, sizeof s->name, "%s k=%lld H=%lld, %s", form_name,
                      (long long)(form ? o->conv_bottleneck : o->bottleneck),
                      (long long)hidden, loss_names[l]);
             s->loss = (loss_kind)l;
             s->base_lr = l == LOSS_L2 ? o->l2_lr : l == LOSS_KD ? o->kd_lr : o->label_lr;
             s->epochs = l == LOSS_LABELS ? label_epochs : o->student_epochs;
-            st = build_student(&s->net, form, o, hidden, &init);
+            mimic_rng r = form_init;
+            st = build_student(&s->net, form, o, hidden, &r);
             if (st == MIMIC_OK && o->student_lr_ref > 0.0f)
                 mimic_net_scale_lr_by_fan_in(&s->net, o->student_lr_ref);
         }
     }
-    for (int i = 0; i < N_MODELS && st == MIMIC_OK; i++) {
+    for (int i = 0; i < count && st == MIMIC_OK; i++) {
         m[i].grad = malloc((size_t)(o->batch * CLASSES) * sizeof(float));
         if (!m[i].grad)
             st = MIMIC_ENOMEM;
@@ -760,7 +872,7 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
                            o->teacher_epochs};
     const int student_epochs = label_epochs > o->student_epochs ? label_epochs
                                                                 : o->student_epochs;
-    const phase students = {"students", &m[1], N_MODELS - 1, &m[0].net, o->seed + 2,
+    const phase students = {"students", &m[1], count - 1, &m[0].net, o->seed + 2,
                             student_settings(o), student_epochs};
     int epochs_run = 0, stopped = 0;
     phase_time times[2];
@@ -771,17 +883,17 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
     if (st == MIMIC_OK && !stopped)
         st = run_phase(&students, o, &train, &test, &epochs_run, &stopped, &times[1], err,
                        err_len);
-    for (int i = 0; i < N_MODELS && st == MIMIC_OK && !stopped; i++)
+    for (int i = 0; i < count && st == MIMIC_OK && !stopped; i++)
         m[i].accuracy = evaluate(&m[i].net, &test, o->test_limit, &m[i].infer_ips);
     if (st == MIMIC_OK && stopped) {
         printf("stopped after %d epochs (--stop-after); checkpoints in %s/checkpoints, "
                "--resume continues\n", epochs_run, o->out_dir);
     } else if (st == MIMIC_OK) {
-        print_table(m, N_MODELS, images);
+        print_table(m, count, images);
         print_kernels(times);
-        st = write_json(o, m, N_MODELS, times, train_now() - t0, err, err_len);
+        st = write_json(o, m, count, times, train_now() - t0, err, err_len);
         if (st == MIMIC_OK)
-            st = write_report(o, m, N_MODELS, times, images, err, err_len);
+            st = write_report(o, m, count, times, images, err, err_len);
     } else if (err && !err[0]) {
         train_fail(err, err_len, st, "training failed: %s", mimic_status_str(st));
     }

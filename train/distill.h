@@ -29,8 +29,14 @@ typedef struct {
     int64_t bottleneck;     // k linear units of the 784-input student (0: no bottleneck)
     int64_t conv_bottleneck; // k of the conv-form student, whose input is 64 x 14 x 14
     int64_t conv_channels;  // the CIFAR-form student's single conv layer
+    int conv_pool;          // its max-pooling window: 2 (2x2) or 4 (4x4, as two 2x2)
     int augment;            // shifts of up to 2 pixels and flips, teacher and transfer set
     int label_augment;      // the label-trained students see the augmented images too
+    int dense_shift;        // largest shift of the 784 form's images (the teacher's and the
+                            // conv form's: 2); flips as for the others
+    float mixup;            // share of each transfer batch replaced by blends of two images
+                            // (the mimic students only; the teacher labels the blends)
+    int forms;              // student forms trained: 1 the 784 form, 2 the conv form, 3 both
     uint64_t seed;
     int threads;            // 0: one per physical core
     int progress;           // progress lines on stderr
