@@ -76,7 +76,7 @@ static void test_batch_and_augment(void **state)
     const float bg = -0.2860f / 0.3530f;
     int changed = 0;
     for (int trial = 0; trial < 50; trial++) {
-        mimic_dataset_batch(&d, idx, 4, 1, 2, &r, out, y);
+        mimic_dataset_batch(&d, idx, 4, MIMIC_AUG_ALL, 2, &r, out, y);
         for (int b = 0; b < 4; b++) {
             const float *src = x + idx[b] * H * W, *dst = out + b * H * W;
             if (!is_shift_of(src, dst, H, W, 2, bg))

@@ -164,6 +164,7 @@ static void distill_usage(FILE *out)
             "  --no-augment          no shifts and flips\n"
             "  --label-no-augment    the label-trained students see the images unaugmented\n"
             "  --dense-shift N       largest shift (0..2) of the 784 form's images (default 2)\n"
+            "  --dense-no-flip       the 784 form's images are not mirrored\n"
             "  --mixup X             share (0..1) of each transfer batch replaced by blends of\n"
             "                        two images, labelled by the teacher (mimic students)\n"
             "  --forms F             student forms: 784, conv or all (default all)\n"
@@ -196,7 +197,9 @@ static int cmd_distill(int argc, char **argv)
             distill_usage(stdout);
             return EXIT_OK;
         } else if (strcmp(a, "--quick") == 0 || strcmp(a, "--no-augment") == 0 ||
-                   strcmp(a, "--label-no-augment") == 0 || strcmp(a, "--resume") == 0) {
+                   strcmp(a, "--label-no-augment") == 0 || strcmp(a, "--resume") == 0 ||
+                   strcmp(a, "--dense-no-flip") == 0) {
+            o.dense_flip = strcmp(a, "--dense-no-flip") == 0 ? 0 : o.dense_flip;
             o.augment = strcmp(a, "--no-augment") == 0 ? 0 : o.augment;
             o.label_augment = strcmp(a, "--label-no-augment") == 0 ? 0 : o.label_augment;
             o.resume |= strcmp(a, "--resume") == 0;

@@ -127,6 +127,8 @@ void mimic_dataset_batch(const mimic_dataset *d, const int32_t *idx, int64_t n, 
         const int dy = (int)mimic_rng_below(rng, span) - max_shift;
         const int dx = (int)mimic_rng_below(rng, span) - max_shift;
         const int flip = (int)mimic_rng_below(rng, 2);
-        place_image(src, x + b * hw, d->h, d->w, dy, dx, flip);
+        const int shift = (augment & MIMIC_AUG_SHIFT) != 0;
+        place_image(src, x + b * hw, d->h, d->w, shift ? dy : 0, shift ? dx : 0,
+                    (augment & MIMIC_AUG_FLIP) ? flip : 0);
     }
 }

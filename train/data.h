@@ -27,10 +27,16 @@ mimic_status mimic_dataset_load(const char *dir, int train, mimic_dataset *out, 
                                 size_t err_len);
 void mimic_dataset_free(mimic_dataset *d);
 
+// Augmentations, or'ed into mimic_dataset_batch's `augment`.
+#define MIMIC_AUG_SHIFT 1 // shifts of up to max_shift pixels in each direction
+#define MIMIC_AUG_FLIP 2  // left-right mirror with probability 1/2
+#define MIMIC_AUG_ALL (MIMIC_AUG_SHIFT | MIMIC_AUG_FLIP)
+
 // Copy images `idx[0..n)` of `d` into `x` (n x 1 x h x w) and their labels into `y`. With
 // augment: each image shifted by up to `max_shift` pixels in each direction (uncovered pixels
-// take the normalised value of black) and mirrored left-right with probability 1/2, drawn
-// from `rng`.
+// take the normalised value of black) and/or mirrored left-right with probability 1/2, as
+// the flags say. Any non-zero `augment` draws the same numbers from `rng` (a shift and a
+// coin per image), so views with different flags of one batch stay aligned.
 void mimic_dataset_batch(const mimic_dataset *d, const int32_t *idx, int64_t n, int augment,
                          int max_shift, mimic_rng *rng, float *x, int32_t *y);
 

@@ -53,6 +53,7 @@ void mimic_distill_defaults(mimic_distill_options *o, int quick)
         .augment = 1,
         .label_augment = 1,
         .dense_shift = MAX_SHIFT,
+        .dense_flip = 1,
         .mixup = 0.0f,
         .forms = 3,
         .seed = 1,
@@ -270,7 +271,7 @@ static uint64_t student_settings(const mimic_distill_options *o)
     snprintf(b, sizeof b,
              "students v2 %llu %d %d %d %d %a %d %a %a %a %a %a %a %lld %lld %lld %lld %d",
              (unsigned long long)teacher_settings(o), o->student_epochs, o->label_epochs,
-             o->label_augment, o->dense_shift, (double)o->mixup, o->forms,
+             o->label_augment, o->dense_shift * 2 + o->dense_flip, (double)o->mixup, o->forms,
              (double)o->label_lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref,
              (double)o->temperature, (double)o->kd_label_weight,
              (long long)o->hidden, (long long)o->bottleneck, (long long)o->conv_bottleneck,
@@ -432,6 +433,12 @@ static int batches_alloc(step_batches *sb, int64_t B, int64_t hw)
            sb->logits[1] && sb->lambda && sb->partner && sb->y;
 }
 
+// Whether the 784 form sees other shifts or flips than the teacher and the conv form.
+static int dense_own_view(const mimic_distill_options *o)
+{
+    return o->augment && (o->dense_shift != MAX_SHIFT || !o->dense_flip);
+}
+
 // Rows that are blends at the end of each transfer batch (--mixup).
 static int64_t blended_rows(const mimic_distill_options *o, int64_t B)
 {
@@ -444,12 +451,14 @@ static void make_batches(const phase *ph, const mimic_distill_options *o, const 
                          int64_t B, int64_t hw, const mimic_dataset *train, mimic_rng *rng,
                          step_batches *sb)
 {
-    mimic_dataset_batch(train, idx, B, o->augment, MAX_SHIFT, rng, sb->aug, sb->y);
+    mimic_dataset_batch(train, idx, B, o->augment ? MIMIC_AUG_ALL : 0, MAX_SHIFT, rng, sb->aug,
+                        sb->y);
     if (!ph->teacher)
         return;
-    const int dense_view = o->augment && o->dense_shift != MAX_SHIFT;
+    const int dense_view = dense_own_view(o);
     if (dense_view)
-        mimic_dataset_batch(train, idx, B, 1, o->dense_shift, rng, sb->dense, sb->y);
+        mimic_dataset_batch(train, idx, B, MIMIC_AUG_SHIFT | (o->dense_flip ? MIMIC_AUG_FLIP : 0),
+                            o->dense_shift, rng, sb->dense, sb->y);
     if (o->augment && !o->label_augment)
         mimic_dataset_batch(train, idx, B, 0, 0, rng, sb->raw, sb->y);
     const int64_t blends = blended_rows(o, B);
@@ -479,7 +488,7 @@ static const float *model_input(const model *m, const mimic_distill_options *o,
         return sb->mimic[m->form];
     if (o->augment && !o->label_augment)
         return sb->raw;
-    return m->form == 0 && o->augment && o->dense_shift != MAX_SHIFT ? sb->dense : sb->aug;
+    return m->form == 0 && dense_own_view(o) ? sb->dense : sb->aug;
 }
 
 // One epoch of every model still training, in lockstep over the same stream of (augmented)
@@ -712,14 +721,14 @@ static int fill_json(FILE *f, const void *ctx)
                "\"test_limit\": %lld, \"lr\": %g, \"label_lr\": %g, \"l2_lr\": %g, "
                "\"kd_lr\": %g, \"student_lr_ref\": %g, \"momentum\": %g, "
                "\"weight_decay\": %g, \"temperature\": %g, \"kd_label_weight\": %g, "
-               "\"augment\": %d, \"label_augment\": %d, \"dense_shift\": %d, "
+               "\"augment\": %d, \"label_augment\": %d, \"dense_shift\": %d, \"dense_flip\": %d, "
                "\"mixup\": %g, \"forms\": %d, \"conv_pool\": %d, \"clip\": %g},\n",
             (unsigned long long)o->seed, (long long)o->batch, o->teacher_epochs,
             o->student_epochs, o->label_epochs > 0 ? o->label_epochs : o->student_epochs,
             (long long)o->train_limit, (long long)o->test_limit, (double)o->lr,
             (double)o->label_lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref,
             (double)o->momentum, (double)o->weight_decay, (double)o->temperature,
-            (double)o->kd_label_weight, o->augment, o->label_augment, o->dense_shift,
+            (double)o->kd_label_weight, o->augment, o->label_augment, o->dense_shift, o->dense_flip,
             (double)o->mixup, o->forms, o->conv_pool, (double)o->clip);
     // total: both phases over all their epochs, resumed ones too; process: this run alone.
     fprintf(f, "  \"total_seconds\": %.3f, \"process_seconds\": %.3f,\n",

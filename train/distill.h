@@ -34,6 +34,7 @@ typedef struct {
     int label_augment;      // the label-trained students see the augmented images too
     int dense_shift;        // largest shift of the 784 form's images (the teacher's and the
                             // conv form's: 2); flips as for the others
+    int dense_flip;         // the 784 form's images are mirrored too (as the others')
     float mixup;            // share of each transfer batch replaced by blends of two images
                             // (the mimic students only; the teacher labels the blends)
     int forms;              // student forms trained: 1 the 784 form, 2 the conv form, 3 both
