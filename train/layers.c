@@ -120,8 +120,10 @@ void mimic_relu_backward(int64_t n, const float *y, const float *dy, float *dx)
 {
 #pragma omp parallel for simd num_threads(mimic_threads_get()) if (n >= PAR_MIN_ELEMS) \
     schedule(static)
-    for (int64_t i = 0; i < n; i++)
-        dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        const float g = dy[i]; // loaded unconditionally, so the select vectorizes
+        dx[i] = y[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 static int pool_shape_ok(int64_t n, int64_t c, int64_t h, int64_t w)
@@ -132,7 +134,8 @@ static int pool_shape_ok(int64_t n, int64_t c, int64_t h, int64_t w)
 // One output row of the pool: the maximum of each 2x2 window and which input won (the
 // first maximum in the order top-left, top-right, bottom-left, bottom-right, as PyTorch).
 // Written without branches so the compiler vectorizes it.
-static void pool_row(int64_t wo, const float *top, const float *bot, float *y, uint8_t *arg)
+static void pool_row(int64_t wo, const float *restrict top, const float *restrict bot,
+                     float *restrict y, uint8_t *restrict arg)
 {
     for (int64_t j = 0; j < wo; j++) {
         const float a = top[2 * j], b = top[2 * j + 1], c = bot[2 * j], d = bot[2 * j + 1];
@@ -158,21 +161,42 @@ mimic_status mimic_maxpool2_forward(int64_t n, int64_t c, int64_t h, int64_t w, 
     return MIMIC_OK;
 }
 
-// dx of one pooled plane: dy goes to each window's winner, zeros elsewhere; with `y` given
-// (the pool's output, after a ReLU) only where the window's maximum was positive, which is
-// the ReLU's backward pass folded in.
+// One row of windows: dy goes to each window's winner and 0 to its other three inputs, with
+// `y` given only where y > 0 (the ReLU's backward folded in). All four inputs are written at
+// once, with no data-dependent address, so the compiler vectorizes it.
+static void unpool_row(int64_t wo, const uint8_t *restrict arg, const float *restrict dy,
+                       const float *restrict y, float *restrict top, float *restrict bot)
+{
+    for (int64_t j = 0; j < wo; j++) {
+        const float k = (float)arg[j]; // compared as a float: GCC vectorizes float selects
+        const float d = dy[j], g = y[j] > 0.0f ? d : 0.0f;
+        top[2 * j] = k == 0.0f ? g : 0.0f;
+        top[2 * j + 1] = k == 1.0f ? g : 0.0f;
+        bot[2 * j] = k == 2.0f ? g : 0.0f;
+        bot[2 * j + 1] = k == 3.0f ? g : 0.0f;
+    }
+}
+
+// dx of one pooled plane; `y` NULL: the plain pool's backward (as if y > 0 everywhere).
 static void unpool_plane(int64_t h, int64_t w, const uint8_t *arg, const float *dy,
                          const float *y, float *dx)
 {
     const int64_t ho = h / 2, wo = w / 2;
-    memset(dx, 0, (size_t)(h * w) * sizeof(float));
-    for (int64_t i = 0; i < ho; i++)
-        for (int64_t j = 0; j < wo; j++) {
-            const int64_t o = i * wo + j;
-            const int k = arg[o];
-            const float g = !y || y[o] > 0.0f ? dy[o] : 0.0f;
-            dx[(2 * i + k / 2) * w + 2 * j + k % 2] = g;
+    float ones[64];
+    for (int j = 0; j < 64; j++)
+        ones[j] = 1.0f;
+    for (int64_t i = 0; i < ho; i++) {
+        float *top = dx + 2 * i * w;
+        if (y || wo <= 64) {
+            unpool_row(wo, arg + i * wo, dy + i * wo, y ? y + i * wo : ones, top, top + w);
+            continue;
         }
+        for (int64_t j0 = 0; j0 < wo; j0 += 64) { // a wide plane without y: 64 at a time
+            const int64_t n = wo - j0 < 64 ? wo - j0 : 64;
+            unpool_row(n, arg + i * wo + j0, dy + i * wo + j0, ones, top + 2 * j0,
+                       top + w + 2 * j0);
+        }
+    }
 }
 
 static mimic_status pool_backward(int64_t n, int64_t c, int64_t h, int64_t w,

@@ -293,10 +293,16 @@ static double sum_squares(const float *g, int64_t n)
 #pragma omp parallel for num_threads(mimic_threads_get()) if (nb >= 16) schedule(static)
         for (int64_t b = 0; b < nb; b++) {
             const int64_t lo = (b0 + b) * BLOCK, hi = lo + BLOCK < n ? lo + BLOCK : n;
-            double s = 0.0;
-            for (int64_t j = lo; j < hi; j++)
-                s += (double)g[j] * g[j];
-            part[b] = s;
+            // Eight running sums (element j goes to sum j % 8), added in a fixed order: the
+            // compiler vectorizes it, and the bits do not depend on the thread count.
+            double s[8] = {0.0};
+            int64_t j = lo;
+            for (; j + 8 <= hi; j += 8)
+                for (int k = 0; k < 8; k++)
+                    s[k] += (double)g[j + k] * g[j + k];
+            for (; j < hi; j++)
+                s[j % 8] += (double)g[j] * g[j];
+            part[b] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
         }
         for (int64_t b = 0; b < nb; b++)
             total += part[b];

@@ -6,12 +6,18 @@
 void mimic_sgd_step(const mimic_sgd *opt, mimic_param *p, int decay)
 {
     const float wd = decay ? opt->weight_decay : 0.0f, lr = opt->lr * p->lr_scale;
+    const float mom = opt->momentum;
+    // Local restrict pointers: through p the compiler must assume the stores may change
+    // p->v itself, and it would not vectorize.
+    float *restrict v = p->v, *restrict w = p->w;
+    const float *restrict g = p->g;
+    const int64_t n = p->n;
     // Elementwise, so any split over threads gives the same bits.
-#pragma omp parallel for simd num_threads(mimic_threads_get()) if (p->n >= (1 << 16)) \
+#pragma omp parallel for simd num_threads(mimic_threads_get()) if (n >= (1 << 16)) \
     schedule(static)
-    for (int64_t i = 0; i < p->n; i++) {
-        p->v[i] = opt->momentum * p->v[i] + (p->g[i] + wd * p->w[i]);
-        p->w[i] -= lr * p->v[i];
+    for (int64_t i = 0; i < n; i++) {
+        v[i] = mom * v[i] + (g[i] + wd * w[i]);
+        w[i] -= lr * v[i];
     }
 }
 
