@@ -6,6 +6,7 @@
 
 #include "bench.h"
 #include "roof.h"
+#include "tools/reexec.h"
 #include "shim.h"
 
 #include <cblas.h>
@@ -314,14 +315,7 @@ static int results_path(const char *dir, const char *commit, char *out, size_t l
 // OpenBLAS's idle threads busy-wait for 2^28 cycles (~0.1 s) after every call, and on a
 // 2-core machine that steals a core from whatever runs next in this process: mimic's 2-thread
 // rows ran up to 20x slower right after an OpenBLAS call. OpenBLAS reads the timeout when it
-// is loaded, before main, so the process re-executes itself once with a short one.
-static void shorten_openblas_spin(char **argv) {
-    if (getenv("OPENBLAS_THREAD_TIMEOUT"))
-        return;
-    setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
-    execv("/proc/self/exe", argv);
-    perror("mimic_bench: re-exec with OPENBLAS_THREAD_TIMEOUT=4"); // run on regardless
-}
+// is loaded, before main, so the process re-executes itself once with a short one (in main).
 
 static int usage_error(const char *arg, char **args) {
     fprintf(stderr, "mimic_bench: bad option %s\n"
@@ -336,7 +330,7 @@ static int usage_error(const char *arg, char **args) {
 }
 
 int main(int argc, char **argv) {
-    shorten_openblas_spin(argv);
+    mimic_reexec_with_env("OPENBLAS_THREAD_TIMEOUT", "4", NULL, argv, "mimic_bench");
     if (mimic_isa_env_status() != MIMIC_OK) {
         fprintf(stderr, "mimic_bench: MIMIC_ISA=%s names no ISA (use scalar, avx2, avx512 or "
                         "neon)\n", getenv("MIMIC_ISA") ? getenv("MIMIC_ISA") : "");

@@ -11,6 +11,7 @@
 
 #include "train/data.h"
 #include "train/distill.h"
+#include "tools/reexec.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -306,15 +307,6 @@ static int cmd_distill(int argc, char **argv)
 // process re-executes itself once; the user's own GOMP_SPINCOUNT or OMP_WAIT_POLICY wins.
 #define DISTILL_GOMP_SPINCOUNT "10000"
 
-static void short_openmp_spin(char **argv)
-{
-    if (getenv("GOMP_SPINCOUNT") || getenv("OMP_WAIT_POLICY"))
-        return;
-    setenv("GOMP_SPINCOUNT", DISTILL_GOMP_SPINCOUNT, 1);
-    execv("/proc/self/exe", argv);
-    perror("mimic: re-exec with GOMP_SPINCOUNT set"); // run on regardless
-}
-
 // --- mimic bench: runs mimic_bench from beside this executable ---------------------------
 
 static void bench_usage(FILE *out)
@@ -416,7 +408,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc - 2, argv + 2);
     if (strcmp(cmd, "distill") == 0) {
-        short_openmp_spin(argv);
+        mimic_reexec_with_env("GOMP_SPINCOUNT", DISTILL_GOMP_SPINCOUNT, "OMP_WAIT_POLICY", argv,
+                              "mimic");
         return cmd_distill(argc - 2, argv + 2);
     }
     if (strcmp(cmd, "bench") == 0)
