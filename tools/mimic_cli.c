@@ -164,8 +164,8 @@ static void distill_usage(FILE *out)
             "  --conv-pool P         the conv-form student's max-pool window, 2 or 4 (default 2)\n"
             "  --no-augment          no shifts and flips\n"
             "  --label-no-augment    the label-trained students see the images unaugmented\n"
-            "  --dense-shift N       largest shift (0..2) of the 784 form's images (default 2)\n"
-            "  --dense-no-flip       the 784 form's images are not mirrored\n"
+            "  --student-shift N     largest shift (0..2) of the students' images (default 2)\n"
+            "  --student-no-flip     the students' images are not mirrored\n"
             "  --mixup X             share (0..1) of each transfer batch replaced by blends of\n"
             "                        two images, labelled by the teacher (mimic students)\n"
             "  --forms F             student forms: 784, conv or all (default all)\n"
@@ -199,8 +199,8 @@ static int cmd_distill(int argc, char **argv)
             return EXIT_OK;
         } else if (strcmp(a, "--quick") == 0 || strcmp(a, "--no-augment") == 0 ||
                    strcmp(a, "--label-no-augment") == 0 || strcmp(a, "--resume") == 0 ||
-                   strcmp(a, "--dense-no-flip") == 0) {
-            o.dense_flip = strcmp(a, "--dense-no-flip") == 0 ? 0 : o.dense_flip;
+                   strcmp(a, "--student-no-flip") == 0) {
+            o.student_flip = strcmp(a, "--student-no-flip") == 0 ? 0 : o.student_flip;
             o.augment = strcmp(a, "--no-augment") == 0 ? 0 : o.augment;
             o.label_augment = strcmp(a, "--label-no-augment") == 0 ? 0 : o.label_augment;
             o.resume |= strcmp(a, "--resume") == 0;
@@ -263,8 +263,8 @@ static int cmd_distill(int argc, char **argv)
             o.stop_after = (int)n;
         } else if (strcmp(a, "--conv-pool") == 0) {
             o.conv_pool = (int)n;
-        } else if (strcmp(a, "--dense-shift") == 0) {
-            o.dense_shift = (int)n;
+        } else if (strcmp(a, "--student-shift") == 0) {
+            o.student_shift = (int)n;
         } else if (strcmp(a, "--label-epochs") == 0) {
             o.label_epochs = (int)n;
         } else if (strcmp(a, "--batch") == 0) {

@@ -52,8 +52,8 @@ void mimic_distill_defaults(mimic_distill_options *o, int quick)
         .conv_pool = 2,
         .augment = 1,
         .label_augment = 1,
-        .dense_shift = MAX_SHIFT,
-        .dense_flip = 1,
+        .student_shift = MAX_SHIFT,
+        .student_flip = 1,
         .mixup = 0.0f,
         .forms = 3,
         .seed = 1,
@@ -271,7 +271,7 @@ static uint64_t student_settings(const mimic_distill_options *o)
     snprintf(b, sizeof b,
              "students v2 %llu %d %d %d %d %a %d %a %a %a %a %a %a %lld %lld %lld %lld %d",
              (unsigned long long)teacher_settings(o), o->student_epochs, o->label_epochs,
-             o->label_augment, o->dense_shift * 2 + o->dense_flip, (double)o->mixup, o->forms,
+             o->label_augment, o->student_shift * 2 + o->student_flip, (double)o->mixup, o->forms,
              (double)o->label_lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref,
              (double)o->temperature, (double)o->kd_label_weight,
              (long long)o->hidden, (long long)o->bottleneck, (long long)o->conv_bottleneck,
@@ -387,37 +387,33 @@ static mimic_status load_phase(const mimic_distill_options *o, const phase *ph, 
 
 // --- Training -----------------------------------------------------------------------------
 
-// Whether a model of this student form that needs the teacher's logits trains in epoch e.
-static int needs_teacher(const phase *ph, int e, int form)
+// Whether a model that needs the teacher's logits trains in epoch e.
+static int needs_teacher(const phase *ph, int e)
 {
     for (int i = 0; i < ph->count; i++)
-        if (ph->models[i].loss != LOSS_LABELS && ph->models[i].form == form &&
-            e < ph->models[i].epochs)
+        if (ph->models[i].loss != LOSS_LABELS && e < ph->models[i].epochs)
             return 1;
     return 0;
 }
 
-// One step's images. `aug` (shifts of up to MAX_SHIFT and flips) feeds the teacher and the
-// conv form; `dense` the 784 form when --dense-shift differs; `raw` (no augmentation) the
-// label students with --label-no-augment. Each form's mimic students see `mimic[form]`: its
-// images with the last rows replaced by blends (--mixup), labelled by the teacher in
-// `logits[form]`.
+// One step's images: `view` (the teacher's phase: shifts of up to MAX_SHIFT and flips; the
+// students': --student-shift and flips unless --student-no-flip), `raw` (no augmentation:
+// label students with --label-no-augment), and `mimic`, the mimic students' transfer batch:
+// the view with its last rows replaced by blends of two images (--mixup), labelled by the
+// teacher in `logits`.
 typedef struct {
-    float *aug, *dense, *raw, *mimic[2], *logits[2];
-    float *lambda;   // per row: the blend weight (rows that are not blends: unused)
+    float *view, *raw, *mimic, *logits;
+    float *lambda;    // per row: the blend weight (rows that are not blends: unused)
     int32_t *partner; // per row: the other image of the blend
     int32_t *y;
 } step_batches;
 
 static void batches_free(step_batches *sb)
 {
-    free(sb->aug);
-    free(sb->dense);
+    free(sb->view);
     free(sb->raw);
-    free(sb->mimic[0]);
-    free(sb->mimic[1]);
-    free(sb->logits[0]);
-    free(sb->logits[1]);
+    free(sb->mimic);
+    free(sb->logits);
     free(sb->lambda);
     free(sb->partner);
     free(sb->y);
@@ -425,18 +421,15 @@ static void batches_free(step_batches *sb)
 
 static int batches_alloc(step_batches *sb, int64_t B, int64_t hw)
 {
-    const size_t img = (size_t)(B * hw) * sizeof(float), lg = (size_t)(B * CLASSES) * sizeof(float);
-    *sb = (step_batches){malloc(img), malloc(img), malloc(img), {malloc(img), malloc(img)},
-                         {malloc(lg), malloc(lg)}, malloc((size_t)B * sizeof(float)),
-                         malloc((size_t)B * sizeof(int32_t)), malloc((size_t)B * sizeof(int32_t))};
-    return sb->aug && sb->dense && sb->raw && sb->mimic[0] && sb->mimic[1] && sb->logits[0] &&
-           sb->logits[1] && sb->lambda && sb->partner && sb->y;
-}
-
-// Whether the 784 form sees other shifts or flips than the teacher and the conv form.
-static int dense_own_view(const mimic_distill_options *o)
-{
-    return o->augment && (o->dense_shift != MAX_SHIFT || !o->dense_flip);
+    const size_t img = (size_t)(B * hw) * sizeof(float);
+    *sb = (step_batches){malloc(img),
+                         malloc(img),
+                         malloc(img),
+                         malloc((size_t)(B * CLASSES) * sizeof(float)),
+                         malloc((size_t)B * sizeof(float)),
+                         malloc((size_t)B * sizeof(int32_t)),
+                         malloc((size_t)B * sizeof(int32_t))};
+    return sb->view && sb->raw && sb->mimic && sb->logits && sb->lambda && sb->partner && sb->y;
 }
 
 // Rows that are blends at the end of each transfer batch (--mixup).
@@ -451,30 +444,25 @@ static void make_batches(const phase *ph, const mimic_distill_options *o, const 
                          int64_t B, int64_t hw, const mimic_dataset *train, mimic_rng *rng,
                          step_batches *sb)
 {
-    mimic_dataset_batch(train, idx, B, o->augment ? MIMIC_AUG_ALL : 0, MAX_SHIFT, rng, sb->aug,
-                        sb->y);
-    if (!ph->teacher)
+    if (!ph->teacher) {
+        mimic_dataset_batch(train, idx, B, o->augment ? MIMIC_AUG_ALL : 0, MAX_SHIFT, rng,
+                            sb->view, sb->y);
         return;
-    const int dense_view = dense_own_view(o);
-    if (dense_view)
-        mimic_dataset_batch(train, idx, B, MIMIC_AUG_SHIFT | (o->dense_flip ? MIMIC_AUG_FLIP : 0),
-                            o->dense_shift, rng, sb->dense, sb->y);
-    if (o->augment && !o->label_augment)
+    }
+    const int flags = o->augment ? MIMIC_AUG_SHIFT | (o->student_flip ? MIMIC_AUG_FLIP : 0) : 0;
+    mimic_dataset_batch(train, idx, B, flags, o->student_shift, rng, sb->view, sb->y);
+    if (!o->label_augment)
         mimic_dataset_batch(train, idx, B, 0, 0, rng, sb->raw, sb->y);
     const int64_t blends = blended_rows(o, B);
     for (int64_t i = B - blends; i < B; i++) {
         sb->partner[i] = (int32_t)mimic_rng_below(rng, (uint32_t)B);
         sb->lambda[i] = mimic_rng_uniform(rng);
     }
-    for (int f = 0; f < 2; f++) {
-        const float *src = f == 0 && dense_view ? sb->dense : sb->aug;
-        float *dst = sb->mimic[f];
-        memcpy(dst, src, (size_t)(B * hw) * sizeof *dst);
-        for (int64_t i = B - blends; i < B; i++) {
-            const float l = sb->lambda[i], *a = src + i * hw, *b = src + sb->partner[i] * hw;
-            for (int64_t p = 0; p < hw; p++)
-                dst[i * hw + p] = l * a[p] + (1.0f - l) * b[p];
-        }
+    memcpy(sb->mimic, sb->view, (size_t)(B * hw) * sizeof(float));
+    for (int64_t i = B - blends; i < B; i++) {
+        const float l = sb->lambda[i], *a = sb->view + i * hw, *b = sb->view + sb->partner[i] * hw;
+        for (int64_t p = 0; p < hw; p++)
+            sb->mimic[i * hw + p] = l * a[p] + (1.0f - l) * b[p];
     }
 }
 
@@ -482,13 +470,9 @@ static void make_batches(const phase *ph, const mimic_distill_options *o, const 
 static const float *model_input(const model *m, const mimic_distill_options *o,
                                 const step_batches *sb)
 {
-    if (m->form < 0)
-        return sb->aug;
-    if (m->loss != LOSS_LABELS)
-        return sb->mimic[m->form];
-    if (o->augment && !o->label_augment)
-        return sb->raw;
-    return m->form == 0 && dense_own_view(o) ? sb->dense : sb->aug;
+    if (m->form >= 0 && m->loss != LOSS_LABELS)
+        return sb->mimic;
+    return m->form >= 0 && !o->label_augment ? sb->raw : sb->view;
 }
 
 // One epoch of every model still training, in lockstep over the same stream of (augmented)
@@ -501,8 +485,7 @@ static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o,
 {
     const int64_t B = o->batch, steps = n / B, hw = train->h * train->w;
     const int64_t clean = ph->teacher ? B - blended_rows(o, B) : B;
-    const int teach[2] = {ph->teacher && needs_teacher(ph, e, 0),
-                          ph->teacher && needs_teacher(ph, e, 1)};
+    const int teach = ph->teacher && needs_teacher(ph, e);
     // Each epoch's order depends only on the RNG, so a resumed run draws the same one.
     for (int64_t i = 0; i < n; i++)
         order[i] = (int32_t)i;
@@ -511,14 +494,12 @@ static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o,
         ph->models[i].loss_sum = 0.0;
     for (int64_t s = 0; s < steps; s++) {
         make_batches(ph, o, order + s * B, B, hw, train, rng, sb);
-        for (int f = 0; f < 2; f++) {
-            if (!teach[f])
-                continue;
+        if (teach) {
             const float *out;
-            mimic_status st = mimic_net_forward(ph->teacher, B, sb->mimic[f], &out);
+            mimic_status st = mimic_net_forward(ph->teacher, B, sb->mimic, &out);
             if (st != MIMIC_OK)
                 return st;
-            memcpy(sb->logits[f], out, (size_t)(B * CLASSES) * sizeof(float));
+            memcpy(sb->logits, out, (size_t)(B * CLASSES) * sizeof(float));
         }
         const int64_t step = (int64_t)e * steps + s;
         for (int i = 0; i < ph->count; i++) {
@@ -526,9 +507,9 @@ static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o,
             if (e >= m->epochs)
                 continue;
             const float lr = mimic_lr_cosine(m->base_lr, step, m->epochs * steps, steps / 2 + 1);
-            const float *tl = m->form >= 0 ? sb->logits[m->form] : NULL;
             const mimic_status st = train_step(m, o, B, m->loss == LOSS_LABELS ? B : clean,
-                                               model_input(m, o, sb), sb->y, tl, lr, scratch);
+                                               model_input(m, o, sb), sb->y, sb->logits, lr,
+                                               scratch);
             if (st != MIMIC_OK)
                 return st;
         }
@@ -721,14 +702,14 @@ static int fill_json(FILE *f, const void *ctx)
                "\"test_limit\": %lld, \"lr\": %g, \"label_lr\": %g, \"l2_lr\": %g, "
                "\"kd_lr\": %g, \"student_lr_ref\": %g, \"momentum\": %g, "
                "\"weight_decay\": %g, \"temperature\": %g, \"kd_label_weight\": %g, "
-               "\"augment\": %d, \"label_augment\": %d, \"dense_shift\": %d, \"dense_flip\": %d, "
+               "\"augment\": %d, \"label_augment\": %d, \"student_shift\": %d, \"student_flip\": %d, "
                "\"mixup\": %g, \"forms\": %d, \"conv_pool\": %d, \"clip\": %g},\n",
             (unsigned long long)o->seed, (long long)o->batch, o->teacher_epochs,
             o->student_epochs, o->label_epochs > 0 ? o->label_epochs : o->student_epochs,
             (long long)o->train_limit, (long long)o->test_limit, (double)o->lr,
             (double)o->label_lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref,
             (double)o->momentum, (double)o->weight_decay, (double)o->temperature,
-            (double)o->kd_label_weight, o->augment, o->label_augment, o->dense_shift, o->dense_flip,
+            (double)o->kd_label_weight, o->augment, o->label_augment, o->student_shift, o->student_flip,
             (double)o->mixup, o->forms, o->conv_pool, (double)o->clip);
     // total: both phases over all their epochs, resumed ones too; process: this run alone.
     fprintf(f, "  \"total_seconds\": %.3f, \"process_seconds\": %.3f,\n",
@@ -810,10 +791,10 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
     if (!o || o->batch < 1 || o->teacher_epochs < 1 || o->student_epochs < 1 ||
         o->teacher_epochs > MAX_EPOCHS || o->student_epochs > MAX_EPOCHS ||
         o->label_epochs < 0 || o->label_epochs > MAX_EPOCHS || !o->out_dir ||
-        o->dense_shift < 0 || o->dense_shift > MAX_SHIFT || !(o->mixup >= 0.0f && o->mixup <= 1.0f) ||
+        o->student_shift < 0 || o->student_shift > MAX_SHIFT || !(o->mixup >= 0.0f && o->mixup <= 1.0f) ||
         o->forms < 1 || o->forms > 3 || (o->conv_pool != 2 && o->conv_pool != 4))
         return train_fail(err, err_len, MIMIC_EINVAL,
-                          "invalid options (epochs 1..%d, batch >= 1, dense shift 0..%d, "
+                          "invalid options (epochs 1..%d, batch >= 1, student shift 0..%d, "
                           "mixup 0..1, forms 1..3, conv pool 2 or 4)",
                           MAX_EPOCHS, MAX_SHIFT);
     if (o->threads >= 0)

@@ -30,11 +30,10 @@ typedef struct {
     int64_t conv_bottleneck; // k of the conv-form student, whose input is 64 x 14 x 14
     int64_t conv_channels;  // the CIFAR-form student's single conv layer
     int conv_pool;          // its max-pooling window: 2 (2x2) or 4 (4x4, as two 2x2)
-    int augment;            // shifts of up to 2 pixels and flips, teacher and transfer set
+    int augment;            // shifts and flips (0: none, for the teacher and the students)
     int label_augment;      // the label-trained students see the augmented images too
-    int dense_shift;        // largest shift of the 784 form's images (the teacher's and the
-                            // conv form's: 2); flips as for the others
-    int dense_flip;         // the 784 form's images are mirrored too (as the others')
+    int student_shift;      // largest shift of the students' images (the teacher's: 2)
+    int student_flip;       // the students' images are mirrored at random (as the teacher's)
     float mixup;            // share of each transfer batch replaced by blends of two images
                             // (the mimic students only; the teacher labels the blends)
     int forms;              // student forms trained: 1 the 784 form, 2 the conv form, 3 both
