@@ -2,10 +2,13 @@
 # threads, and the same run on 1 thread stopped after 2 epochs (mid-teacher) and after 4
 # (mid-students), each time resumed, must end with the same weights (CRC-32 of every model's
 # parameters) and the same per-epoch losses in the JSON: so resuming, and the thread count,
-# change no bit. A checkpoint of other settings must be refused.
+# change no bit. A checkpoint of other settings must be refused. The students' transfer set
+# has every part here (a student view of its own, label students on raw images, blends), and a
+# run of the conv form alone (--forms conv) must give its models the same bits as the full run.
 # Usage: cmake -DMIMIC=<path to mimic> -DOUT=<dir> -P distill_resume.cmake
 set(args distill --quick --train-limit 512 --test-limit 256 --teacher-epochs 3
-    --student-epochs 3 --label-epochs 2 --seed 3)
+    --student-epochs 3 --label-epochs 2 --seed 3 --student-shift 1 --student-no-flip
+    --label-no-augment --mixup 0.25)
 file(REMOVE_RECURSE "${OUT}")
 function(run dir)
   execute_process(COMMAND "${MIMIC}" ${args} --out "${OUT}/${dir}" ${ARGN}
@@ -15,13 +18,20 @@ function(run dir)
   endif()
   set(last_out "${out}" PARENT_SCOPE)
 endfunction()
-# The models' fingerprints and per-epoch losses of a finished run, as one string.
+# The models' fingerprints and per-epoch losses of a finished run, as one string; of the
+# models numbered in ARGN only, if given.
 function(summary dir var)
   file(READ "${OUT}/${dir}/distill-seed3.json" json)
   string(JSON n LENGTH "${json}" models)
   math(EXPR last "${n} - 1")
+  set(models ${ARGN})
+  if(NOT models)
+    foreach(i RANGE ${last})
+      list(APPEND models ${i})
+    endforeach()
+  endif()
   set(s "")
-  foreach(i RANGE ${last})
+  foreach(i ${models})
     string(JSON crc GET "${json}" models ${i} weights_crc32)
     string(JSON epochs GET "${json}" models ${i} epochs)
     string(APPEND s "${crc} ${epochs}\n")
@@ -46,5 +56,13 @@ execute_process(COMMAND "${MIMIC}" ${args} --lr 0.01 --out "${OUT}/killed" --res
                 RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
 if(rc EQUAL 0 OR NOT err MATCHES "other settings")
   message(FATAL_ERROR "a checkpoint of other settings was accepted (${rc}): ${err}")
+endif()
+# One form alone: the teacher and the conv form's three students as in the full run.
+run(conv_only --threads 1 --forms conv)
+summary(straight want_conv 0 4 5 6)
+summary(conv_only got_conv)
+if(NOT got_conv STREQUAL want_conv)
+  message(FATAL_ERROR "--forms conv differs from the full run's conv models:\n${got_conv}\nwant\n"
+                      "${want_conv}")
 endif()
 message(STATUS "resumed run matches:\n${got}")
