@@ -139,7 +139,7 @@ static void distill_usage(FILE *out)
     fprintf(out,
             "usage: mimic distill [options]\n"
             "Train a 4-conv CNN teacher on Fashion-MNIST, then shallow students (784-k-H-10 and\n"
-            "conv5x5+pool-k-H-10) on labels, on the teacher's logits (L2) and with KD; print the\n"
+            "conv5x5+pool4-k-H-10) on labels, on the teacher's logits (L2) and with KD; print the\n"
             "table and write <out>/distill-seed<seed>.json.\n"
             "  --quick               4096 training images, 2000 test images, 2 epochs each\n"
             "  --data DIR            IDX files (default %s)\n"
@@ -160,11 +160,12 @@ static void distill_usage(FILE *out)
             "  --temperature T       KD temperature (default 4)\n"
             "  --hidden H            student ReLU width (0: match the teacher's parameters)\n"
             "  --bottleneck K        linear units of the 784-input student (default 128; 0: none)\n"
-            "  --conv-bottleneck K   linear units of the conv-form student (default 32)\n"
-            "  --conv-pool P         the conv-form student's max-pool window, 2 or 4 (default 2)\n"
+            "  --conv-bottleneck K   linear units of the conv-form student (default 128)\n"
+            "  --conv-pool P         the conv-form student's max-pool window, 2 or 4 (default 4)\n"
             "  --no-augment          no shifts and flips\n"
-            "  --label-no-augment    the label-trained students see the images unaugmented\n"
-            "  --student-shift N     largest shift (0..2) of the students' images (default 2)\n"
+            "  --label-augment       the label-trained students see the students' view too\n"
+            "  --label-no-augment    they see the images unaugmented (the default)\n"
+            "  --student-shift N     largest shift (0..2) of the students' images (default 0)\n"
             "  --student-no-flip     the students' images are not mirrored\n"
             "  --mixup X             share (0..1) of each transfer batch replaced by blends of\n"
             "                        two images, labelled by the teacher (mimic students)\n"
@@ -199,7 +200,8 @@ static int cmd_distill(int argc, char **argv)
             return EXIT_OK;
         } else if (strcmp(a, "--quick") == 0 || strcmp(a, "--no-augment") == 0 ||
                    strcmp(a, "--label-no-augment") == 0 || strcmp(a, "--resume") == 0 ||
-                   strcmp(a, "--student-no-flip") == 0) {
+                   strcmp(a, "--student-no-flip") == 0 || strcmp(a, "--label-augment") == 0) {
+            o.label_augment = strcmp(a, "--label-augment") == 0 ? 1 : o.label_augment;
             o.student_flip = strcmp(a, "--student-no-flip") == 0 ? 0 : o.student_flip;
             o.augment = strcmp(a, "--no-augment") == 0 ? 0 : o.augment;
             o.label_augment = strcmp(a, "--label-no-augment") == 0 ? 0 : o.label_augment;

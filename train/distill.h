@@ -27,7 +27,7 @@ typedef struct {
     float kd_label_weight;  // weight of the label cross-entropy mixed into KD
     int64_t hidden;         // student H (ReLU units); 0: match the teacher's parameter count
     int64_t bottleneck;     // k linear units of the 784-input student (0: no bottleneck)
-    int64_t conv_bottleneck; // k of the conv-form student, whose input is 64 x 14 x 14
+    int64_t conv_bottleneck; // k of the conv-form student (its input: C x 28/pool x 28/pool)
     int64_t conv_channels;  // the CIFAR-form student's single conv layer
     int conv_pool;          // its max-pooling window: 2 (2x2) or 4 (4x4, as two 2x2)
     int augment;            // shifts and flips (0: none, for the teacher and the students)
