@@ -34,9 +34,11 @@ static void test_load(void **state)
 }
 
 // Whether dst is src shifted by some (dy, dx) in [-s, s]^2, mirrored or not.
-static int is_shift_of(const float *src, const float *dst, int h, int w, int s, float bg)
+// dst is src shifted by up to s pixels (background bg filling in), mirrored too if flips = 2.
+static int is_shift_of(const float *src, const float *dst, int h, int w, int s, float bg,
+                       int flips)
 {
-    for (int flip = 0; flip < 2; flip++)
+    for (int flip = 0; flip < flips; flip++)
         for (int dy = -s; dy <= s; dy++)
             for (int dx = -s; dx <= s; dx++) {
                 int same = 1;
@@ -79,7 +81,7 @@ static void test_batch_and_augment(void **state)
         mimic_dataset_batch(&d, idx, 4, MIMIC_AUG_ALL, 2, &r, out, y);
         for (int b = 0; b < 4; b++) {
             const float *src = x + idx[b] * H * W, *dst = out + b * H * W;
-            if (!is_shift_of(src, dst, H, W, 2, bg))
+            if (!is_shift_of(src, dst, H, W, 2, bg, 2))
                 TC_FAIL("augmented image %d (trial %d) is no shift/mirror of its source", b,
                         trial);
             changed += memcmp(src, dst, sizeof(float) * H * W) != 0;
@@ -88,11 +90,52 @@ static void test_batch_and_augment(void **state)
     TC_CHECK(changed > 150); // 1 in 50 draws is the identity
 }
 
+// Each flag alone does only its own augmentation, and every augmented view draws the same
+// random numbers (so views of one batch stay aligned: the trainer's students' view and the
+// teacher's).
+static void test_augment_flags(void **state)
+{
+    (void)state;
+    enum { N = 4, H = 6, W = 5 };
+    float x[N * H * W], out[N * H * W];
+    int32_t labels[N] = {0, 1, 2, 0}, y[N];
+    for (int i = 0; i < N * H * W; i++)
+        x[i] = (float)(i % 89) + 1.0f;
+    const mimic_dataset d = {.n = N, .h = H, .w = W, .classes = 3, .x = x, .y = labels};
+    const int32_t idx[N] = {3, 1, 0, 2};
+    const float bg = -0.2860f / 0.3530f;
+    const int flags[3] = {MIMIC_AUG_FLIP, MIMIC_AUG_SHIFT, MIMIC_AUG_ALL};
+    mimic_rng r[3];
+    int flipped = 0, shifted = 0;
+    for (int f = 0; f < 3; f++)
+        mimic_rng_seed(&r[f], 21);
+    for (int trial = 0; trial < 40; trial++)
+        for (int f = 0; f < 3; f++) {
+            mimic_dataset_batch(&d, idx, N, flags[f], 2, &r[f], out, y);
+            for (int b = 0; b < N; b++) {
+                const float *src = x + idx[b] * H * W, *dst = out + b * H * W;
+                const int same = memcmp(src, dst, sizeof(float) * H * W) == 0;
+                if (flags[f] == MIMIC_AUG_FLIP) { // the image, or its mirror, unshifted
+                    TC_CHECK(is_shift_of(src, dst, H, W, 0, bg, 2));
+                    flipped += !same;
+                } else if (flags[f] == MIMIC_AUG_SHIFT) { // shifted, never mirrored
+                    TC_CHECK(is_shift_of(src, dst, H, W, 2, bg, 1));
+                    shifted += !same;
+                }
+            }
+        }
+    TC_CHECK(flipped > 40 && shifted > 100);
+    // The same numbers drawn by every view.
+    const uint64_t a = mimic_rng_next(&r[0]), b = mimic_rng_next(&r[1]), c = mimic_rng_next(&r[2]);
+    TC_CHECK(a == b && b == c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load),
         cmocka_unit_test(test_batch_and_augment),
+        cmocka_unit_test(test_augment_flags),
     };
     return cmocka_run_group_tests_name("data", tests, NULL, NULL);
 }
