@@ -57,6 +57,12 @@ execute_process(COMMAND "${MIMIC}" ${args} --lr 0.01 --out "${OUT}/killed" --res
 if(rc EQUAL 0 OR NOT err MATCHES "other settings")
   message(FATAL_ERROR "a checkpoint of other settings was accepted (${rc}): ${err}")
 endif()
+# Fewer teacher epochs than the checkpoints hold: refused, naming the setting.
+execute_process(COMMAND "${MIMIC}" ${args} --teacher-epochs 2 --out "${OUT}/killed" --resume
+                RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
+if(rc EQUAL 0 OR NOT err MATCHES "3 epochs done, more than this run's 2")
+  message(FATAL_ERROR "a checkpoint with more epochs than the run was accepted (${rc}): ${err}")
+endif()
 # One form alone: the teacher and the conv form's three students as in the full run.
 run(conv_only --threads 1 --forms conv)
 summary(straight want_conv 0 4 5 6)

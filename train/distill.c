@@ -365,9 +365,15 @@ static mimic_status load_phase(const mimic_distill_options *o, const phase *ph, 
     long long e = -1;
     const int n = fscanf(f, "%lld", &e);
     fclose(f);
-    if (n != 1 || e < 1 || e > ph->epochs)
+    if (n != 1 || e < 1)
         return train_fail(err, err_len, MIMIC_EFORMAT,
                           "%s: expected an epoch count in 1..%d at byte 0", path, ph->epochs);
+    if (e > ph->epochs)
+        return train_fail(err, err_len, MIMIC_EINVAL,
+                          "%s: %lld epochs done, more than this run's %d: written by a run with "
+                          "other settings; remove %s/checkpoints, run without --resume or "
+                          "with that run's epochs",
+                          path, e, ph->epochs, o->out_dir);
     for (int i = 0; i < ph->count; i++) {
         model *m = &ph->models[i];
         ckpt_state s;
