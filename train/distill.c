@@ -22,7 +22,7 @@
 #define CLASSES 10
 #define MAX_EPOCHS 256
 #define N_MODELS 7 // the teacher, then two student forms x three trainings
-#define MAX_SHIFT 2 // augmentation of the teacher and the conv form: shifts of up to 2 pixels
+#define MAX_SHIFT 2 // the teacher's shifts (and the most --student-shift allows), in pixels
 
 void mimic_distill_defaults(mimic_distill_options *o, int quick)
 {
@@ -411,12 +411,11 @@ static int needs_teacher(const phase *ph, int e)
 // One step's images: `view` (the teacher's phase: shifts of up to MAX_SHIFT and flips; the
 // students': --student-shift and flips unless --student-no-flip), `raw` (no augmentation:
 // label students with --label-no-augment), and `mimic`, the mimic students' transfer batch:
-// the view with its last rows replaced by blends of two images (--mixup), labelled by the
-// teacher in `logits`.
+// the view itself, or (--mixup) `blend`: the view with its last rows replaced by blends of
+// two images. The teacher labels it in `logits`.
 typedef struct {
-    float *view, *raw, *mimic, *logits;
-    float *lambda;    // per row: the blend weight (rows that are not blends: unused)
-    int32_t *partner; // per row: the other image of the blend
+    float *view, *raw, *blend, *logits;
+    const float *mimic;
     int32_t *y;
 } step_batches;
 
@@ -424,24 +423,19 @@ static void batches_free(step_batches *sb)
 {
     free(sb->view);
     free(sb->raw);
-    free(sb->mimic);
+    free(sb->blend);
     free(sb->logits);
-    free(sb->lambda);
-    free(sb->partner);
     free(sb->y);
 }
 
 static int batches_alloc(step_batches *sb, int64_t B, int64_t hw)
 {
     const size_t img = (size_t)(B * hw) * sizeof(float);
-    *sb = (step_batches){malloc(img),
-                         malloc(img),
-                         malloc(img),
-                         malloc((size_t)(B * CLASSES) * sizeof(float)),
-                         malloc((size_t)B * sizeof(float)),
-                         malloc((size_t)B * sizeof(int32_t)),
+    *sb = (step_batches){malloc(img), malloc(img), malloc(img),
+                         malloc((size_t)(B * CLASSES) * sizeof(float)), NULL,
                          malloc((size_t)B * sizeof(int32_t))};
-    return sb->view && sb->raw && sb->mimic && sb->logits && sb->lambda && sb->partner && sb->y;
+    sb->mimic = sb->view;
+    return sb->view && sb->raw && sb->blend && sb->logits && sb->y;
 }
 
 // Rows that are blends at the end of each transfer batch (--mixup).
@@ -466,15 +460,15 @@ static void make_batches(const phase *ph, const mimic_distill_options *o, const 
     if (!o->label_augment)
         mimic_dataset_batch(train, idx, B, 0, 0, rng, sb->raw, sb->y);
     const int64_t blends = blended_rows(o, B);
+    sb->mimic = blends > 0 ? sb->blend : sb->view;
+    if (blends > 0)
+        memcpy(sb->blend, sb->view, (size_t)((B - blends) * hw) * sizeof(float));
     for (int64_t i = B - blends; i < B; i++) {
-        sb->partner[i] = (int32_t)mimic_rng_below(rng, (uint32_t)B);
-        sb->lambda[i] = mimic_rng_uniform(rng);
-    }
-    memcpy(sb->mimic, sb->view, (size_t)(B * hw) * sizeof(float));
-    for (int64_t i = B - blends; i < B; i++) {
-        const float l = sb->lambda[i], *a = sb->view + i * hw, *b = sb->view + sb->partner[i] * hw;
+        const int64_t partner = mimic_rng_below(rng, (uint32_t)B); // drawn first, then λ
+        const float l = mimic_rng_uniform(rng);
+        const float *a = sb->view + i * hw, *b = sb->view + partner * hw;
         for (int64_t p = 0; p < hw; p++)
-            sb->mimic[i * hw + p] = l * a[p] + (1.0f - l) * b[p];
+            sb->blend[i * hw + p] = l * a[p] + (1.0f - l) * b[p];
     }
 }
 
@@ -488,8 +482,8 @@ static const float *model_input(const model *m, const mimic_distill_options *o,
 }
 
 // One epoch of every model still training, in lockstep over the same stream of (augmented)
-// batches; the teacher's logits on each form's transfer batch, if needed, are computed once
-// and shared by that form's mimic students.
+// batches; the teacher's logits on the mimic batch, if needed, are computed once and shared
+// by all mimic students.
 static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o, int e,
                                 int64_t n, const mimic_dataset *train, mimic_rng *rng,
                                 int32_t *order, step_batches *sb, float *scratch,
@@ -714,14 +708,16 @@ static int fill_json(FILE *f, const void *ctx)
                "\"test_limit\": %lld, \"lr\": %g, \"label_lr\": %g, \"l2_lr\": %g, "
                "\"kd_lr\": %g, \"student_lr_ref\": %g, \"momentum\": %g, "
                "\"weight_decay\": %g, \"temperature\": %g, \"kd_label_weight\": %g, "
-               "\"augment\": %d, \"label_augment\": %d, \"student_shift\": %d, \"student_flip\": %d, "
+               "\"augment\": %d, \"label_augment\": %d, \"student_shift\": %d, "
+               "\"student_flip\": %d, "
                "\"mixup\": %g, \"forms\": %d, \"conv_pool\": %d, \"clip\": %g},\n",
             (unsigned long long)o->seed, (long long)o->batch, o->teacher_epochs,
             o->student_epochs, o->label_epochs > 0 ? o->label_epochs : o->student_epochs,
             (long long)o->train_limit, (long long)o->test_limit, (double)o->lr,
             (double)o->label_lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref,
             (double)o->momentum, (double)o->weight_decay, (double)o->temperature,
-            (double)o->kd_label_weight, o->augment, o->label_augment, o->student_shift, o->student_flip,
+            (double)o->kd_label_weight, o->augment, o->label_augment, o->student_shift,
+            o->student_flip,
             (double)o->mixup, o->forms, o->conv_pool, (double)o->clip);
     // total: both phases over all their epochs, resumed ones too; process: this run alone.
     fprintf(f, "  \"total_seconds\": %.3f, \"process_seconds\": %.3f,\n",
@@ -803,7 +799,8 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
     if (!o || o->batch < 1 || o->teacher_epochs < 1 || o->student_epochs < 1 ||
         o->teacher_epochs > MAX_EPOCHS || o->student_epochs > MAX_EPOCHS ||
         o->label_epochs < 0 || o->label_epochs > MAX_EPOCHS || !o->out_dir ||
-        o->student_shift < 0 || o->student_shift > MAX_SHIFT || !(o->mixup >= 0.0f && o->mixup <= 1.0f) ||
+        o->student_shift < 0 || o->student_shift > MAX_SHIFT ||
+        !(o->mixup >= 0.0f && o->mixup <= 1.0f) ||
         o->forms < 1 || o->forms > 3 || (o->conv_pool != 2 && o->conv_pool != 4))
         return train_fail(err, err_len, MIMIC_EINVAL,
                           "invalid options (epochs 1..%d, batch >= 1, student shift 0..%d, "
