@@ -5,6 +5,8 @@
 # change no bit. A checkpoint of other settings must be refused. The students' transfer set
 # has every part here (a student view of its own, label students on raw images, blends), and a
 # run of the conv form alone (--forms conv) must give its models the same bits as the full run.
+# With the default transfer set (flips only, no blends) the teacher's logits come from a cache
+# filled before the students' first epoch: the same bits as --no-cache-logits, resumed or not.
 # Usage: cmake -DMIMIC=<path to mimic> -DOUT=<dir> -P distill_resume.cmake
 set(args distill --quick --train-limit 512 --test-limit 256 --teacher-epochs 3
     --student-epochs 3 --label-epochs 2 --seed 3 --student-shift 1 --student-no-flip
@@ -70,5 +72,26 @@ summary(conv_only got_conv)
 if(NOT got_conv STREQUAL want_conv)
   message(FATAL_ERROR "--forms conv differs from the full run's conv models:\n${got_conv}\nwant\n"
                       "${want_conv}")
+endif()
+# The logit cache: the default student view (no shifts, flips, no blends) on a training set
+# that is not a whole number of batches, the teacher run every step on 2 threads, against the
+# cached logits on 1 thread, stopped mid-students and resumed (the cache filled again).
+set(args distill --quick --train-limit 500 --test-limit 256 --teacher-epochs 2
+    --student-epochs 2 --seed 3)
+run(per_step --threads 2 --no-cache-logits)
+summary(per_step want_per_step)
+run(cached --threads 1 --stop-after 3)
+run(cached --threads 1 --resume)
+summary(cached got_cached)
+file(READ "${OUT}/cached/distill-seed3.json" cached_json)
+file(READ "${OUT}/per_step/distill-seed3.json" per_step_json)
+string(JSON how_cached GET "${cached_json}" settings teacher_logits)
+string(JSON how_per_step GET "${per_step_json}" settings teacher_logits)
+if(NOT how_cached STREQUAL "cached" OR NOT how_per_step STREQUAL "per step")
+  message(FATAL_ERROR "teacher_logits: '${how_cached}' and '${how_per_step}'")
+endif()
+if(NOT got_cached STREQUAL want_per_step)
+  message(FATAL_ERROR "cached logits differ from per-step ones:\n${got_cached}\nper step\n"
+                      "${want_per_step}")
 endif()
 message(STATUS "resumed run matches:\n${got}")

@@ -70,7 +70,7 @@ static void test_batch_and_augment(void **state)
     int32_t y[4];
     mimic_rng r;
     mimic_rng_seed(&r, 9);
-    mimic_dataset_batch(&d, idx, 4, 0, 2, &r, out, y);
+    mimic_dataset_batch(&d, idx, 4, 0, 2, &r, out, y, NULL);
     for (int b = 0; b < 4; b++) {
         TC_CHECK(y[b] == labels[idx[b]]);
         TC_CHECK(memcmp(out + b * H * W, x + idx[b] * H * W, sizeof(float) * H * W) == 0);
@@ -78,7 +78,7 @@ static void test_batch_and_augment(void **state)
     const float bg = -0.2860f / 0.3530f;
     int changed = 0;
     for (int trial = 0; trial < 50; trial++) {
-        mimic_dataset_batch(&d, idx, 4, MIMIC_AUG_ALL, 2, &r, out, y);
+        mimic_dataset_batch(&d, idx, 4, MIMIC_AUG_ALL, 2, &r, out, y, NULL);
         for (int b = 0; b < 4; b++) {
             const float *src = x + idx[b] * H * W, *dst = out + b * H * W;
             if (!is_shift_of(src, dst, H, W, 2, bg, 2))
@@ -111,15 +111,18 @@ static void test_augment_flags(void **state)
         mimic_rng_seed(&r[f], 21);
     for (int trial = 0; trial < 40; trial++)
         for (int f = 0; f < 3; f++) {
-            mimic_dataset_batch(&d, idx, N, flags[f], 2, &r[f], out, y);
+            uint8_t mirrored[N];
+            mimic_dataset_batch(&d, idx, N, flags[f], 2, &r[f], out, y, mirrored);
             for (int b = 0; b < N; b++) {
                 const float *src = x + idx[b] * H * W, *dst = out + b * H * W;
                 const int same = memcmp(src, dst, sizeof(float) * H * W) == 0;
                 if (flags[f] == MIMIC_AUG_FLIP) { // the image, or its mirror, unshifted
                     TC_CHECK(is_shift_of(src, dst, H, W, 0, bg, 2));
+                    TC_CHECK(mirrored[b] == !same); // says which (no test image is symmetric)
                     flipped += !same;
                 } else if (flags[f] == MIMIC_AUG_SHIFT) { // shifted, never mirrored
                     TC_CHECK(is_shift_of(src, dst, H, W, 2, bg, 1));
+                    TC_CHECK(mirrored[b] == 0);
                     shifted += !same;
                 }
             }

@@ -170,6 +170,8 @@ static void distill_usage(FILE *out)
             "  --mixup X             share (0..1) of each transfer batch replaced by blends of\n"
             "                        two images, labelled by the teacher (mimic students)\n"
             "  --forms F             student forms: 784, conv or all (default all)\n"
+            "  --no-cache-logits     run the teacher on every transfer batch (by default its\n"
+            "                        logits for unshifted, unblended images are computed once)\n"
             "  --train-limit N, --test-limit N\n"
             "  --seed N, --threads N (0: one per physical core)\n",
             MIMIC_FMNIST_DIR);
@@ -200,7 +202,9 @@ static int cmd_distill(int argc, char **argv)
             return EXIT_OK;
         } else if (strcmp(a, "--quick") == 0 || strcmp(a, "--no-augment") == 0 ||
                    strcmp(a, "--label-no-augment") == 0 || strcmp(a, "--resume") == 0 ||
-                   strcmp(a, "--student-no-flip") == 0 || strcmp(a, "--label-augment") == 0) {
+                   strcmp(a, "--student-no-flip") == 0 || strcmp(a, "--label-augment") == 0 ||
+                   strcmp(a, "--no-cache-logits") == 0) {
+            o.cache_logits = strcmp(a, "--no-cache-logits") == 0 ? 0 : o.cache_logits;
             o.label_augment = strcmp(a, "--label-augment") == 0 ? 1 : o.label_augment;
             o.student_flip = strcmp(a, "--student-no-flip") == 0 ? 0 : o.student_flip;
             o.augment = strcmp(a, "--no-augment") == 0 ? 0 : o.augment;

@@ -113,12 +113,15 @@ static void place_image(const float *src, float *dst, int64_t h, int64_t w, int 
 }
 
 void mimic_dataset_batch(const mimic_dataset *d, const int32_t *idx, int64_t n, int augment,
-                         int max_shift, mimic_rng *rng, float *x, int32_t *y)
+                         int max_shift, mimic_rng *rng, float *x, int32_t *y,
+                         uint8_t *flipped)
 {
     const int64_t hw = d->h * d->w;
     for (int64_t b = 0; b < n; b++) {
         const float *src = d->x + (int64_t)idx[b] * hw;
         y[b] = d->y[idx[b]];
+        if (flipped)
+            flipped[b] = 0;
         if (!augment) {
             memcpy(x + b * hw, src, (size_t)hw * sizeof(float));
             continue;
@@ -126,9 +129,16 @@ void mimic_dataset_batch(const mimic_dataset *d, const int32_t *idx, int64_t n, 
         const uint32_t span = (uint32_t)(2 * max_shift + 1);
         const int dy = (int)mimic_rng_below(rng, span) - max_shift;
         const int dx = (int)mimic_rng_below(rng, span) - max_shift;
-        const int flip = (int)mimic_rng_below(rng, 2);
+        const int coin = (int)mimic_rng_below(rng, 2); // drawn whatever the flags
+        const int flip = (augment & MIMIC_AUG_FLIP) ? coin : 0;
         const int shift = (augment & MIMIC_AUG_SHIFT) != 0;
-        place_image(src, x + b * hw, d->h, d->w, shift ? dy : 0, shift ? dx : 0,
-                    (augment & MIMIC_AUG_FLIP) ? flip : 0);
+        place_image(src, x + b * hw, d->h, d->w, shift ? dy : 0, shift ? dx : 0, flip);
+        if (flipped)
+            flipped[b] = (uint8_t)flip;
     }
+}
+
+void mimic_dataset_image(const mimic_dataset *d, int64_t i, int flip, float *x)
+{
+    place_image(d->x + i * d->h * d->w, x, d->h, d->w, 0, 0, flip);
 }

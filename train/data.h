@@ -36,8 +36,14 @@ void mimic_dataset_free(mimic_dataset *d);
 // augment: each image shifted by up to `max_shift` pixels in each direction (uncovered pixels
 // take the normalised value of black) and/or mirrored left-right with probability 1/2, as
 // the flags say. Any non-zero `augment` draws the same numbers from `rng` (a shift and a
-// coin per image), so views with different flags of one batch stay aligned.
+// coin per image), so views with different flags of one batch stay aligned. `flipped`, if
+// not NULL, gets 1 for each image that was mirrored, else 0.
 void mimic_dataset_batch(const mimic_dataset *d, const int32_t *idx, int64_t n, int augment,
-                         int max_shift, mimic_rng *rng, float *x, int32_t *y);
+                         int max_shift, mimic_rng *rng, float *x, int32_t *y,
+                         uint8_t *flipped);
+
+// Image i of `d` into x (h x w), mirrored left-right if `flip`: the images the flips of
+// mimic_dataset_batch produce.
+void mimic_dataset_image(const mimic_dataset *d, int64_t i, int flip, float *x);
 
 #endif

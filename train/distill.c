@@ -61,6 +61,7 @@ void mimic_distill_defaults(mimic_distill_options *o, int quick)
         .student_shift = 0,
         .student_flip = 1,
         .mixup = 0.0f,
+        .cache_logits = 1,
         .forms = 3,
         .seed = 1,
         .progress = 1,
@@ -413,10 +414,12 @@ static int needs_teacher(const phase *ph, int e)
 // label students with --label-no-augment), and `mimic`, the mimic students' transfer batch:
 // the view itself, or (--mixup) `blend`: the view with its last rows replaced by blends of
 // two images. The teacher labels it in `logits`.
+// `mirrored` says which rows of `view` are mirrored images.
 typedef struct {
     float *view, *raw, *blend, *logits;
     const float *mimic;
     int32_t *y;
+    uint8_t *mirrored;
 } step_batches;
 
 static void batches_free(step_batches *sb)
@@ -426,6 +429,7 @@ static void batches_free(step_batches *sb)
     free(sb->blend);
     free(sb->logits);
     free(sb->y);
+    free(sb->mirrored);
 }
 
 static int batches_alloc(step_batches *sb, int64_t B, int64_t hw)
@@ -433,9 +437,9 @@ static int batches_alloc(step_batches *sb, int64_t B, int64_t hw)
     const size_t img = (size_t)(B * hw) * sizeof(float);
     *sb = (step_batches){malloc(img), malloc(img), malloc(img),
                          malloc((size_t)(B * CLASSES) * sizeof(float)), NULL,
-                         malloc((size_t)B * sizeof(int32_t))};
+                         malloc((size_t)B * sizeof(int32_t)), malloc((size_t)B)};
     sb->mimic = sb->view;
-    return sb->view && sb->raw && sb->blend && sb->logits && sb->y;
+    return sb->view && sb->raw && sb->blend && sb->logits && sb->y && sb->mirrored;
 }
 
 // Rows that are blends at the end of each transfer batch (--mixup).
@@ -452,13 +456,14 @@ static void make_batches(const phase *ph, const mimic_distill_options *o, const 
 {
     if (!ph->teacher) {
         mimic_dataset_batch(train, idx, B, o->augment ? MIMIC_AUG_ALL : 0, MAX_SHIFT, rng,
-                            sb->view, sb->y);
+                            sb->view, sb->y, NULL);
         return;
     }
     const int flags = o->augment ? MIMIC_AUG_SHIFT | (o->student_flip ? MIMIC_AUG_FLIP : 0) : 0;
-    mimic_dataset_batch(train, idx, B, flags, o->student_shift, rng, sb->view, sb->y);
+    mimic_dataset_batch(train, idx, B, flags, o->student_shift, rng, sb->view, sb->y,
+                        sb->mirrored);
     if (!o->label_augment)
-        mimic_dataset_batch(train, idx, B, 0, 0, rng, sb->raw, sb->y);
+        mimic_dataset_batch(train, idx, B, 0, 0, rng, sb->raw, sb->y, NULL);
     const int64_t blends = blended_rows(o, B);
     sb->mimic = blends > 0 ? sb->blend : sb->view;
     if (blends > 0)
@@ -481,13 +486,72 @@ static const float *model_input(const model *m, const mimic_distill_options *o,
     return m->form >= 0 && !o->label_augment ? sb->raw : sb->view;
 }
 
+// --- The teacher's logits on a finite transfer set -----------------------------------------
+//
+// Without shifts and blends the mimic students see 2n distinct images: each training image
+// as it is or mirrored (n with --student-no-flip). The teacher then labels them once, before
+// the first epoch: 2n forwards (two epochs' worth) instead of one per step of every epoch,
+// kept in 2 x 60000 x 10 floats (4.8 MB) for Fashion-MNIST. A row of the teacher's output
+// depends only on its own image, so these are the bits the per-step forward gives
+// (distill_resume checks the weights against --no-cache-logits). Shifts (25 times as many
+// views) and blends (a continuum) keep the per-step forward.
+typedef struct {
+    float *logits; // [mirrored][image][class]; NULL: the teacher runs every step
+    int64_t n;
+} logit_cache;
+
+static int logits_cached(const mimic_distill_options *o)
+{
+    return o->cache_logits && (!o->augment || o->student_shift == 0) &&
+           blended_rows(o, o->batch) == 0;
+}
+
+// The teacher's logits on images 0..n-1, as they are and (if the students' images are
+// mirrored) mirrored; `x` holds one batch of images.
+static mimic_status cache_fill(logit_cache *c, const phase *ph, const mimic_distill_options *o,
+                               const mimic_dataset *train, int64_t n, float *x)
+{
+    const int64_t B = o->batch, hw = train->h * train->w;
+    const int mirrors = o->augment && o->student_flip ? 2 : 1;
+    c->n = n;
+    c->logits = malloc((size_t)(mirrors * n * CLASSES) * sizeof(float));
+    if (!c->logits)
+        return MIMIC_ENOMEM;
+    const double t0 = train_now();
+    for (int m = 0; m < mirrors; m++)
+        for (int64_t first = 0; first < n; first += B) {
+            const int64_t b = n - first < B ? n - first : B;
+            for (int64_t i = 0; i < b; i++)
+                mimic_dataset_image(train, first + i, m, x + i * hw);
+            const float *out;
+            const mimic_status st = mimic_net_forward(ph->teacher, b, x, &out);
+            if (st != MIMIC_OK)
+                return st;
+            memcpy(c->logits + (m * n + first) * CLASSES, out,
+                   (size_t)(b * CLASSES) * sizeof(float));
+        }
+    progress(o, "%s: the teacher labelled %lld transfer images in %.1f s\n", ph->name,
+             (long long)(mirrors * n), train_now() - t0);
+    return MIMIC_OK;
+}
+
+// The teacher's logits for a step's mimic batch, from the cache.
+static void cache_rows(const logit_cache *c, const int32_t *idx, int64_t B,
+                       const step_batches *sb)
+{
+    for (int64_t b = 0; b < B; b++)
+        memcpy(sb->logits + b * CLASSES,
+               c->logits + ((int64_t)sb->mirrored[b] * c->n + idx[b]) * CLASSES,
+               CLASSES * sizeof(float));
+}
+
 // One epoch of every model still training, in lockstep over the same stream of (augmented)
 // batches; the teacher's logits on the mimic batch, if needed, are computed once and shared
 // by all mimic students.
 static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o, int e,
                                 int64_t n, const mimic_dataset *train, mimic_rng *rng,
-                                int32_t *order, step_batches *sb, float *scratch,
-                                double t_start, int64_t steps_before)
+                                int32_t *order, step_batches *sb, const logit_cache *cache,
+                                float *scratch, double t_start, int64_t steps_before)
 {
     const int64_t B = o->batch, steps = n / B, hw = train->h * train->w;
     const int64_t clean = ph->teacher ? B - blended_rows(o, B) : B;
@@ -500,7 +564,9 @@ static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o,
         ph->models[i].loss_sum = 0.0;
     for (int64_t s = 0; s < steps; s++) {
         make_batches(ph, o, order + s * B, B, hw, train, rng, sb);
-        if (teach) {
+        if (teach && cache->logits) {
+            cache_rows(cache, order + s * B, B, sb);
+        } else if (teach) {
             const float *out;
             mimic_status st = mimic_net_forward(ph->teacher, B, sb->mimic, &out);
             if (st != MIMIC_OK)
@@ -567,13 +633,18 @@ static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
     (void)mimic_profile_enable(1);
     mimic_profile_reset();
     const double t_start = train_now();
+    logit_cache cache = {NULL, 0};
+    if (st == MIMIC_OK && done < ph->epochs && needs_teacher(ph, (int)done) &&
+        logits_cached(o))
+        st = cache_fill(&cache, ph, o, train, n, sb.view);
     for (int e = (int)done; e < ph->epochs && st == MIMIC_OK; e++) {
         if (o->stop_after > 0 && *epochs_run >= o->stop_after) {
             *stopped = 1;
             break;
         }
         ++*epochs_run;
-        st = train_epoch(ph, o, e, n, train, &rng, order, &sb, scratch, t_start, done * steps);
+        st = train_epoch(ph, o, e, n, train, &rng, order, &sb, &cache, scratch, t_start,
+                         done * steps);
         for (int i = 0; i < ph->count && st == MIMIC_OK; i++) {
             model *m = &ph->models[i];
             if (e >= m->epochs)
@@ -598,6 +669,7 @@ static mimic_status run_phase(const phase *ph, const mimic_distill_options *o,
     }
     free(order);
     free(scratch);
+    free(cache.logits);
     batches_free(&sb);
     return st;
 }
@@ -710,7 +782,8 @@ static int fill_json(FILE *f, const void *ctx)
                "\"weight_decay\": %g, \"temperature\": %g, \"kd_label_weight\": %g, "
                "\"augment\": %d, \"label_augment\": %d, \"student_shift\": %d, "
                "\"student_flip\": %d, "
-               "\"mixup\": %g, \"forms\": %d, \"conv_pool\": %d, \"clip\": %g},\n",
+               "\"mixup\": %g, \"forms\": %d, \"conv_pool\": %d, \"clip\": %g, "
+               "\"teacher_logits\": \"%s\"},\n",
             (unsigned long long)o->seed, (long long)o->batch, o->teacher_epochs,
             o->student_epochs, o->label_epochs > 0 ? o->label_epochs : o->student_epochs,
             (long long)o->train_limit, (long long)o->test_limit, (double)o->lr,
@@ -718,7 +791,8 @@ static int fill_json(FILE *f, const void *ctx)
             (double)o->momentum, (double)o->weight_decay, (double)o->temperature,
             (double)o->kd_label_weight, o->augment, o->label_augment, o->student_shift,
             o->student_flip,
-            (double)o->mixup, o->forms, o->conv_pool, (double)o->clip);
+            (double)o->mixup, o->forms, o->conv_pool, (double)o->clip,
+            logits_cached(o) ? "cached" : "per step");
     // total: both phases over all their epochs, resumed ones too; process: this run alone.
     fprintf(f, "  \"total_seconds\": %.3f, \"process_seconds\": %.3f,\n",
             a->times[0].seconds + a->times[1].seconds, a->process_s);

@@ -36,6 +36,9 @@ typedef struct {
     int student_flip;       // the students' images are mirrored at random (as the teacher's)
     float mixup;            // share of each transfer batch replaced by blends of two images
                             // (the mimic students only; the teacher labels the blends)
+    int cache_logits;       // label a finite transfer set (no shifts, no blends: each image
+                            // as is or mirrored) once before the first epoch (0: the teacher
+                            // runs every step); the same bits either way
     int forms;              // student forms trained: 1 the 784 form, 2 the conv form, 3 both
     uint64_t seed;
     int threads;            // 0: one per physical core
