@@ -151,6 +151,53 @@ static void test_maxpool(void **state)
     free(am);
 }
 
+// The winner of a window with ties is its first maximum in the order top-left, top-right,
+// bottom-left, bottom-right (as PyTorch), on planes of 2 x 2 windows of 0s and 1s (every
+// pattern) and on the widest rows allowed (one output row at a time in the scratch); wider
+// rows are refused.
+static void test_maxpool_ties(void **state)
+{
+    (void)state;
+    const int64_t shapes[3][2] = {{8, 8}, {6, 4096}, {2, 4094}}; // h, w
+    for (int s = 0; s < 3; s++) {
+        const int64_t h = shapes[s][0], w = shapes[s][1], nout = h * w / 4;
+        float *x = tc_alloc((size_t)(h * w)), *y = tc_alloc((size_t)nout);
+        float *g = tc_alloc((size_t)nout), *dx = tc_alloc((size_t)(h * w));
+        uint8_t *am = malloc((size_t)nout);
+        for (int64_t i = 0; i < h; i++)
+            for (int64_t j = 0; j < w; j++) { // window number q gets the bits of q % 16
+                const int64_t q = (i / 2) * (w / 2) + j / 2, bit = (i % 2) * 2 + j % 2;
+                x[i * w + j] = (float)((q % 16) >> bit & 1);
+            }
+        TC_STATUS(mimic_maxpool2_forward(1, 1, h, w, x, y, am), MIMIC_OK);
+        for (int64_t q = 0; q < nout; q++) {
+            const int64_t v = q % 16;
+            int first = 0;
+            while (first < 3 && !(v >> first & 1) && v)
+                first++;
+            tc_ctx("%lld x %lld window %lld (pattern %lld)", (long long)h, (long long)w,
+                   (long long)q, (long long)v);
+            TC_CHECK(y[q] == (v ? 1.0f : 0.0f) && am[q] == first);
+            g[q] = (float)(q + 1);
+        }
+        // The backward pass: each window's gradient on its winner, 0 on the other three.
+        TC_STATUS(mimic_maxpool2_backward(1, 1, h, w, am, g, dx), MIMIC_OK);
+        for (int64_t i = 0; i < h; i++)
+            for (int64_t j = 0; j < w; j++) {
+                const int64_t q = (i / 2) * (w / 2) + j / 2, at = (i % 2) * 2 + j % 2;
+                TC_CHECK(dx[i * w + j] == (am[q] == at ? g[q] : 0.0f));
+            }
+        free(x);
+        free(y);
+        free(g);
+        free(dx);
+        free(am);
+    }
+    float x[8], y[2];
+    uint8_t am[2];
+    TC_STATUS(mimic_maxpool2_forward(1, 1, 2, 4098, x, y, am), MIMIC_EINVAL); // too wide
+}
+
 // ReLU then pool, backward in one pass, against the two passes one after the other; with
 // ties (several zeros in a window) and windows that are all negative before the ReLU.
 static void test_relu_maxpool(void **state)
@@ -194,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_dense),
         cmocka_unit_test(test_relu),
         cmocka_unit_test(test_maxpool),
+        cmocka_unit_test(test_maxpool_ties),
         cmocka_unit_test(test_relu_maxpool),
     };
     return cmocka_run_group_tests_name("layers", tests, tc_group_setup, tc_group_teardown);

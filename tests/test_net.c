@@ -39,11 +39,11 @@ static double loss_of(mimic_net *net, const float *x, const float *g)
     return l;
 }
 
-static void check_param_fd(mimic_net *net, const float *x, const float *g, mimic_param *p,
-                           const char *what)
+static void check_param_fd_h(mimic_net *net, const float *x, const float *g, mimic_param *p,
+                             const char *what, float h)
 {
     for (int64_t k = 0; k < p->n; k += 1 + p->n / 11) {
-        const float keep = p->w[k], h = 1e-2f;
+        const float keep = p->w[k];
         p->w[k] = keep + h;
         const double lp = loss_of(net, x, g);
         p->w[k] = keep - h;
@@ -53,6 +53,12 @@ static void check_param_fd(mimic_net *net, const float *x, const float *g, mimic
         tc_check_near1("gradient vs finite difference", p->g[k], (lp - lm) / (2.0 * h),
                        2e-3 * (1.0 + fabs(p->g[k])));
     }
+}
+
+static void check_param_fd(mimic_net *net, const float *x, const float *g, mimic_param *p,
+                           const char *what)
+{
+    check_param_fd_h(net, x, g, p, what, 1e-2f);
 }
 
 static void test_shapes_and_gradients(void **state)
@@ -79,6 +85,61 @@ static void test_shapes_and_gradients(void **state)
     const float *out;
     TC_STATUS(mimic_net_forward(&net, B + 1, x, &out), MIMIC_EINVAL); // over the batch cap
     mimic_net_free(&net);
+}
+
+// Two conv -> ReLU -> pool blocks (the second needs d loss / d input through the first), run
+// one image at a time (a stage of one image) and whole-batch: the same outputs, gradients
+// that agree (summed per chunk, so not to the bit) and match finite differences.
+static void build_two_blocks(mimic_net *net, int64_t stage_bytes)
+{
+    mimic_rng r;
+    mimic_rng_seed(&r, 9);
+    TC_STATUS(mimic_net_init(net, 2, 8, 8, B), MIMIC_OK);
+    net->stage_bytes = stage_bytes;
+    for (int i = 0; i < 2; i++) {
+        TC_STATUS(mimic_net_add_conv(net, 3 + i, 3, 1, 1), MIMIC_OK);
+        TC_STATUS(mimic_net_add_relu(net), MIMIC_OK);
+        TC_STATUS(mimic_net_add_pool(net), MIMIC_OK);
+    }
+    TC_STATUS(mimic_net_add_dense(net, 5, 1), MIMIC_OK);
+    TC_STATUS(mimic_net_finalize(net, &r), MIMIC_OK);
+    for (int64_t i = 0; i < net->layers[0].bias.n; i++)
+        net->layers[0].bias.w[i] = 0.1f * (float)(i % 3) - 0.1f;
+}
+
+static void test_chunked_conv_relu_pool(void **state)
+{
+    (void)state;
+    mimic_net one, all;
+    build_two_blocks(&one, 1);       // a chunk of one image
+    build_two_blocks(&all, 1 << 20); // the whole batch at once
+    TC_CHECK(one.layers[0].chunk == 1 && one.layers[3].chunk == 1);
+    TC_CHECK(all.layers[0].chunk == B && all.layers[3].chunk == B);
+    tc_rng r = tc_rng_seed(12);
+    float x[B * 2 * 64], g[B * 5];
+    tc_fill_uniform(&r, x, B * 2 * 64, -1.0f, 1.0f);
+    tc_fill_uniform(&r, g, B * 5, -1.0f, 1.0f);
+    TC_FOR_EACH_ISA(isa) {
+        const float *o1, *o2;
+        TC_STATUS(mimic_net_forward(&one, B, x, &o1), MIMIC_OK);
+        TC_STATUS(mimic_net_forward(&all, B, x, &o2), MIMIC_OK);
+        for (int i = 0; i < B * 5; i++)
+            tc_check_near1("output, chunk 1 vs batch", o1[i], o2[i], 1e-5 * (1.0 + fabs(o2[i])));
+        TC_STATUS(mimic_net_backward(&one, B, g), MIMIC_OK);
+        TC_STATUS(mimic_net_backward(&all, B, g), MIMIC_OK);
+        for (int l = 0; l < 6; l += 3)
+            for (int64_t k = 0; k < one.layers[l].weight.n; k++) {
+                const float want = all.layers[l].weight.g[k];
+                tc_check_near1("conv weight gradient, chunk 1 vs batch",
+                               one.layers[l].weight.g[k], want, 1e-5 * (1.0 + fabs(want)));
+            }
+        // A smaller step: two pools' winners and two ReLUs switch within 1e-2 here.
+        check_param_fd_h(&one, x, g, &one.layers[0].weight, "first conv weight", 1e-3f);
+        check_param_fd_h(&one, x, g, &one.layers[0].bias, "first conv bias", 1e-3f);
+        check_param_fd_h(&one, x, g, &one.layers[3].weight, "second conv weight", 1e-3f);
+    }
+    mimic_net_free(&one);
+    mimic_net_free(&all);
 }
 
 // Bitwise equality of two parameter arrays (NULL and empty alike for layers without one).
@@ -166,6 +227,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes_and_gradients),
+        cmocka_unit_test(test_chunked_conv_relu_pool),
         cmocka_unit_test(test_lr_scale),
         cmocka_unit_test(test_checkpoint),
     };

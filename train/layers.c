@@ -126,24 +126,52 @@ void mimic_relu_backward(int64_t n, const float *y, const float *dy, float *dx)
     }
 }
 
+// Rows of a plane at a time in the pool's scratch: long flat loops vectorize where a plane's
+// rows (14 or 7 outputs in the students) are too short to. A row must fit.
+#define POOL_SCRATCH 4096
+
 static int pool_shape_ok(int64_t n, int64_t c, int64_t h, int64_t w)
 {
-    return n >= 0 && c >= 1 && h >= 2 && w >= 2 && h % 2 == 0 && w % 2 == 0;
+    return n >= 0 && c >= 1 && h >= 2 && w >= 2 && h % 2 == 0 && w % 2 == 0 &&
+           w <= POOL_SCRATCH;
 }
 
-// One output row of the pool: the maximum of each 2x2 window and which input won (the
-// first maximum in the order top-left, top-right, bottom-left, bottom-right, as PyTorch).
-// Written without branches so the compiler vectorizes it.
-static void pool_row(int64_t wo, const float *restrict top, const float *restrict bot,
-                     float *restrict y, uint8_t *restrict arg)
+// Pooled rows [i0, i1) of one plane (h x w): the maximum of each 2x2 window and which input
+// won (the first maximum in the order top-left, top-right, bottom-left, bottom-right, as
+// PyTorch). The pairs of every row first, in one flat loop over the rows (w is even, so no
+// pair straddles two rows), then the rows' pairs of maxima. No branches: GCC vectorizes.
+static void pool_rows(int64_t w, int64_t i0, int64_t i1, const float *restrict x,
+                      float *restrict y, uint8_t *restrict arg)
 {
-    for (int64_t j = 0; j < wo; j++) {
-        const float a = top[2 * j], b = top[2 * j + 1], c = bot[2 * j], d = bot[2 * j + 1];
-        const float m1 = b > a ? b : a, m2 = d > c ? d : c;
-        const int k1 = b > a, k2 = 2 + (d > c);
-        y[j] = m2 > m1 ? m2 : m1;
-        arg[j] = (uint8_t)(m2 > m1 ? k2 : k1);
+    float m[POOL_SCRATCH], k[POOL_SCRATCH]; // pair maxima, 1 where the right one won
+    const int64_t wo = w / 2, pairs = 2 * (i1 - i0) * wo;
+    const float *restrict in = x + 2 * i0 * w;
+    for (int64_t q = 0; q < pairs; q++) {
+        const float a = in[2 * q], b = in[2 * q + 1];
+        m[q] = b > a ? b : a;
+        k[q] = b > a ? 1.0f : 0.0f;
     }
+    for (int64_t i = 0; i < i1 - i0; i++) {
+        const float *restrict mt = m + 2 * i * wo, *restrict mb = mt + wo;
+        const float *restrict kt = k + 2 * i * wo, *restrict kb = kt + wo;
+        float *restrict yi = y + (i0 + i) * wo;
+        uint8_t *restrict ai = arg + (i0 + i) * wo;
+        for (int64_t j = 0; j < wo; j++) {
+            // The winner's index as arithmetic on a 0/1 float: GCC if-converts no select
+            // that feeds a narrowing store.
+            const float t = mt[j], b = mb[j], bottom = b > t ? 1.0f : 0.0f;
+            yi[j] = b > t ? b : t;
+            ai[j] = (uint8_t)(int32_t)(kt[j] + bottom * (2.0f + kb[j] - kt[j]));
+        }
+    }
+}
+
+// Pool one plane, as many rows at a time as the scratch holds.
+static void pool_plane(int64_t h, int64_t w, const float *x, float *y, uint8_t *arg)
+{
+    const int64_t ho = h / 2, step = POOL_SCRATCH / w;
+    for (int64_t i = 0; i < ho; i += step)
+        pool_rows(w, i, i + step < ho ? i + step : ho, x, y, arg);
 }
 
 mimic_status mimic_maxpool2_forward(int64_t n, int64_t c, int64_t h, int64_t w, const float *x,
@@ -151,51 +179,49 @@ mimic_status mimic_maxpool2_forward(int64_t n, int64_t c, int64_t h, int64_t w, 
 {
     if (!pool_shape_ok(n, c, h, w) || (n > 0 && (!x || !y || !argmax)))
         return MIMIC_EINVAL;
-    const int64_t ho = h / 2, wo = w / 2, rows = n * c * ho;
-#pragma omp parallel for num_threads(mimic_threads_get()) if (rows * wo >= PAR_MIN_ELEMS / 4) \
+    const int64_t planes = n * c, in = h * w, out = in / 4;
+#pragma omp parallel for num_threads(mimic_threads_get()) if (planes * in >= PAR_MIN_ELEMS) \
     schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *top = x + (r / ho) * h * w + 2 * (r % ho) * w;
-        pool_row(wo, top, top + w, y + r * wo, argmax + r * wo);
-    }
+    for (int64_t p = 0; p < planes; p++)
+        pool_plane(h, w, x + p * in, y + p * out, argmax + p * out);
     return MIMIC_OK;
 }
 
-// One row of windows: dy goes to each window's winner and 0 to its other three inputs, with
-// `y` given only where y > 0 (the ReLU's backward folded in). All four inputs are written at
-// once, with no data-dependent address, so the compiler vectorizes it.
-static void unpool_row(int64_t wo, const uint8_t *restrict arg, const float *restrict dy,
-                       const float *restrict y, float *restrict top, float *restrict bot)
+// Pooled rows [i0, i1) of one plane's backward: dy goes to each window's winner and 0 to its
+// other three inputs, with `y` given only where y > 0 (the ReLU's backward folded in; NULL:
+// the plain pool's). All four inputs are written at once, top and bottom rows into scratch
+// in one flat loop (no data-dependent address: GCC vectorizes it), then copied row by row.
+static void unpool_rows(int64_t w, int64_t i0, int64_t i1, const uint8_t *restrict arg,
+                        const float *restrict dy, const float *restrict y, float *restrict dx)
 {
-    for (int64_t j = 0; j < wo; j++) {
-        const float k = (float)arg[j]; // compared as a float: GCC vectorizes float selects
-        const float d = dy[j], g = y[j] > 0.0f ? d : 0.0f;
-        top[2 * j] = k == 0.0f ? g : 0.0f;
-        top[2 * j + 1] = k == 1.0f ? g : 0.0f;
-        bot[2 * j] = k == 2.0f ? g : 0.0f;
-        bot[2 * j + 1] = k == 3.0f ? g : 0.0f;
+    float top[POOL_SCRATCH], bot[POOL_SCRATCH], g[POOL_SCRATCH / 2];
+    const int64_t wo = w / 2, o0 = i0 * wo, n = (i1 - i0) * wo;
+    for (int64_t o = 0; y && o < n; o++) {
+        const float d = dy[o0 + o]; // loaded unconditionally: a select, not a branch
+        g[o] = y[o0 + o] > 0.0f ? d : 0.0f;
+    }
+    if (!y)
+        memcpy(g, dy + o0, (size_t)n * sizeof(float));
+    for (int64_t o = 0; o < n; o++) {
+        const float k = (float)arg[o0 + o]; // compared as a float: GCC vectorizes float selects
+        top[2 * o] = k == 0.0f ? g[o] : 0.0f;
+        top[2 * o + 1] = k == 1.0f ? g[o] : 0.0f;
+        bot[2 * o] = k == 2.0f ? g[o] : 0.0f;
+        bot[2 * o + 1] = k == 3.0f ? g[o] : 0.0f;
+    }
+    for (int64_t i = 0; i < i1 - i0; i++) {
+        memcpy(dx + 2 * (i0 + i) * w, top + i * w, (size_t)w * sizeof(float));
+        memcpy(dx + (2 * (i0 + i) + 1) * w, bot + i * w, (size_t)w * sizeof(float));
     }
 }
 
-// dx of one pooled plane; `y` NULL: the plain pool's backward (as if y > 0 everywhere).
+// dx of one pooled plane, as many rows at a time as the scratch holds.
 static void unpool_plane(int64_t h, int64_t w, const uint8_t *arg, const float *dy,
                          const float *y, float *dx)
 {
-    const int64_t ho = h / 2, wo = w / 2;
-    float ones[64];
-    for (int j = 0; j < 64; j++)
-        ones[j] = 1.0f;
-    for (int64_t i = 0; i < ho; i++) {
-        float *top = dx + 2 * i * w;
-        if (y || wo <= 64) {
-            unpool_row(wo, arg + i * wo, dy + i * wo, y ? y + i * wo : ones, top, top + w);
-            continue;
-        }
-        for (int64_t j0 = 0; j0 < wo; j0 += 64) { // a wide plane without y: 64 at a time
-            const int64_t n = wo - j0 < 64 ? wo - j0 : 64;
-            unpool_row(n, arg + i * wo + j0, dy + i * wo + j0, ones, top + 2 * j0,
-                       top + w + 2 * j0);
-        }
+    const int64_t ho = h / 2, step = POOL_SCRATCH / w;
+    for (int64_t i = 0; i < ho; i += step) {
+        unpool_rows(w, i, i + step < ho ? i + step : ho, arg, dy, y, dx);
     }
 }
 

@@ -38,7 +38,7 @@ mimic_status mimic_dense_backward(mimic_dense *d, int64_t batch, const float *x,
 void mimic_relu_forward(int64_t n, const float *x, float *y);
 void mimic_relu_backward(int64_t n, const float *y, const float *dy, float *dx);
 
-// 2x2 max-pool with stride 2 on NCHW (h and w even): y is n x c x h/2 x w/2. argmax (one byte
+// 2x2 max-pool with stride 2 on NCHW (h and w even, w <= 4096): y is n x c x h/2 x w/2. argmax (one byte
 // per output: which of the 4 inputs won) feeds the backward pass, which overwrites dx.
 mimic_status mimic_maxpool2_forward(int64_t n, int64_t c, int64_t h, int64_t w, const float *x,
                                     float *y, uint8_t *argmax);

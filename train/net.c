@@ -64,7 +64,7 @@ mimic_status mimic_net_add_relu(mimic_net *net)
 mimic_status mimic_net_add_pool(mimic_net *net)
 {
     mimic_layer *l = append(net, MIMIC_LAYER_POOL);
-    if (!l || l->in_h % 2 || l->in_w % 2)
+    if (!l || l->in_h % 2 || l->in_w % 2 || l->in_w > 4096)
         return MIMIC_EINVAL;
     l->out_h = l->in_h / 2;
     l->out_w = l->in_w / 2;
@@ -96,6 +96,22 @@ static int64_t out_size(const mimic_layer *l)
     return l->out_c * l->out_h * l->out_w;
 }
 
+static int is_kind(const mimic_net *net, int i, mimic_layer_kind kind)
+{
+    return i >= 0 && i < net->n_layers && net->layers[i].kind == kind;
+}
+
+// Whether layer i is a conv whose ReLU and pool run with it, chunk by chunk.
+static int conv_relu_pool(const mimic_net *net, int i)
+{
+    return is_kind(net, i, MIMIC_LAYER_CONV) && is_kind(net, i + 1, MIMIC_LAYER_RELU) &&
+           is_kind(net, i + 2, MIMIC_LAYER_POOL);
+}
+
+// Bytes of conv output per chunk by default: the chunk's output and its lowering panels stay
+// in the cores' L2 (2 MB each on the machines measured; docs/distill.md).
+#define STAGE_BYTES (1 << 20)
+
 mimic_status mimic_net_finalize(mimic_net *net, mimic_rng *rng)
 {
     if (!net || net->n_layers < 1 || !rng)
@@ -111,6 +127,15 @@ mimic_status mimic_net_finalize(mimic_net *net, mimic_rng *rng)
                 st = mimic_param_init(&l->bias, l->out_c);
             if (st == MIMIC_OK)
                 mimic_init_he(&l->weight, fan_in, rng);
+            if (st == MIMIC_OK && conv_relu_pool(net, i)) {
+                const int64_t per_image = out_size(l) * (int64_t)sizeof(float);
+                const int64_t stage = net->stage_bytes > 0 ? net->stage_bytes : STAGE_BYTES;
+                l->chunk = per_image < stage ? stage / per_image : 1;
+                l->chunk = l->chunk < B ? l->chunk : B;
+                l->stage = malloc((size_t)(l->chunk * out_size(l)) * sizeof(float));
+                l->part = malloc((size_t)(l->weight.n + l->bias.n) * sizeof(float));
+                st = l->stage && l->part ? MIMIC_OK : MIMIC_ENOMEM;
+            }
         } else if (l->kind == MIMIC_LAYER_DENSE) {
             st = mimic_dense_init(&l->dense, l->in_c, l->out_c, l->has_bias);
             if (st == MIMIC_OK)
@@ -141,6 +166,8 @@ void mimic_net_free(mimic_net *net)
         mimic_param_free(&l->bias);
         mimic_dense_free(&l->dense);
         free(l->argmax);
+        free(l->stage);
+        free(l->part);
         free(net->act[i + 1]);
         free(net->grad[i]);
     }
@@ -179,9 +206,54 @@ static mimic_status layer_forward(mimic_layer *l, int64_t batch, const float *x,
     return MIMIC_EINVAL;
 }
 
-static int is_kind(const mimic_net *net, int i, mimic_layer_kind kind)
+// Conv (layer i) -> ReLU -> pool, chunk by chunk: the conv writes its ReLU'ed output into
+// the stage, the pool reads it from there into its own output (layer i + 2's). The ReLU's
+// output buffer is not written: the backward pass reads the pool's output instead.
+static mimic_status conv_relu_pool_forward(mimic_net *net, int i, int64_t batch, const float *x)
 {
-    return i >= 0 && i < net->n_layers && net->layers[i].kind == kind;
+    mimic_layer *l = &net->layers[i], *pool = &net->layers[i + 2];
+    const int64_t in = in_size(l), out = out_size(pool);
+    mimic_status st = MIMIC_OK;
+    for (int64_t b = 0; b < batch && st == MIMIC_OK; b += l->chunk) {
+        l->conv.n = batch - b < l->chunk ? batch - b : l->chunk;
+        st = mimic_conv2d_fwd_ex(&l->conv, x + b * in, l->weight.w, l->bias.w, l->stage,
+                                 MIMIC_CONV_RELU);
+        if (st == MIMIC_OK)
+            st = mimic_maxpool2_forward(l->conv.n, pool->in_c, pool->in_h, pool->in_w,
+                                        l->stage, net->act[i + 3] + b * out,
+                                        pool->argmax + b * out);
+    }
+    return st;
+}
+
+// Its backward, chunk by chunk: the ReLU+pool backward writes d loss / d conv output into the
+// stage, the conv's gradients come from there (dx, if not NULL, too). Each chunk's weight
+// and bias gradients are added in chunk order: the same bits for any thread count.
+static mimic_status conv_relu_pool_backward(mimic_net *net, int i, int64_t batch,
+                                            const float *x, const float *dy, float *dx)
+{
+    mimic_layer *l = &net->layers[i];
+    const mimic_layer *pool = &net->layers[i + 2];
+    const int64_t in = in_size(l), out = out_size(pool), nw = l->weight.n, nb = l->bias.n;
+    mimic_status st = MIMIC_OK;
+    for (int64_t b = 0; b < batch && st == MIMIC_OK; b += l->chunk) {
+        l->conv.n = batch - b < l->chunk ? batch - b : l->chunk;
+        const int first = b == 0;
+        st = mimic_relu_maxpool2_backward(l->conv.n, pool->in_c, pool->in_h, pool->in_w,
+                                          pool->argmax + b * out, net->act[i + 3] + b * out,
+                                          dy + b * out, l->stage);
+        if (st == MIMIC_OK)
+            st = mimic_conv2d_bwd_weights(&l->conv, x + b * in, l->stage,
+                                          first ? l->weight.g : l->part,
+                                          first ? l->bias.g : l->part + nw);
+        for (int64_t j = 0; st == MIMIC_OK && !first && j < nw; j++)
+            l->weight.g[j] += l->part[j];
+        for (int64_t j = 0; st == MIMIC_OK && !first && j < nb; j++)
+            l->bias.g[j] += l->part[nw + j];
+        if (st == MIMIC_OK && dx)
+            st = mimic_conv2d_bwd_data(&l->conv, l->stage, l->weight.w, dx + b * in);
+    }
+    return st;
 }
 
 mimic_status mimic_net_forward(mimic_net *net, int64_t batch, const float *x, const float **out)
@@ -194,7 +266,10 @@ mimic_status mimic_net_forward(mimic_net *net, int64_t batch, const float *x, co
         const float *in = i == 0 ? x : net->act[i];
         mimic_layer *l = &net->layers[i];
         mimic_status st;
-        if (l->kind == MIMIC_LAYER_CONV && is_kind(net, i + 1, MIMIC_LAYER_RELU)) {
+        if (conv_relu_pool(net, i)) {
+            st = conv_relu_pool_forward(net, i, batch, in);
+            i += 2;
+        } else if (l->kind == MIMIC_LAYER_CONV && is_kind(net, i + 1, MIMIC_LAYER_RELU)) {
             // Conv then ReLU: the ReLU is applied as the conv writes its output, saving a
             // pass over the largest activations; the ReLU's output buffer receives it (the
             // backward passes read only the conv's input and the ReLU's output).
@@ -245,7 +320,13 @@ mimic_status mimic_net_backward(mimic_net *net, int64_t batch, const float *dout
     for (int i = net->n_layers - 1; i >= 0; i--) {
         const mimic_layer *l = &net->layers[i];
         mimic_status st;
-        if (l->kind == MIMIC_LAYER_POOL && i >= 2 && is_kind(net, i - 1, MIMIC_LAYER_RELU)) {
+        if (conv_relu_pool(net, i - 2)) {
+            const float *x = i == 2 ? net->input : net->act[i - 2];
+            float *dx = i == 2 ? NULL : net->grad[i - 2];
+            st = conv_relu_pool_backward(net, i - 2, batch, x, dy, dx);
+            dy = dx;
+            i -= 2;
+        } else if (l->kind == MIMIC_LAYER_POOL && i >= 2 && is_kind(net, i - 1, MIMIC_LAYER_RELU)) {
             // ReLU then pool: one pass writes d loss / d ReLU input.
             float *dx = net->grad[i - 1];
             st = mimic_relu_maxpool2_backward(batch, l->in_c, l->in_h, l->in_w, l->argmax,

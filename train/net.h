@@ -23,12 +23,18 @@ typedef struct {
     mimic_dense dense;           // DENSE
     int has_bias;                // DENSE: 0 for a linear bottleneck
     uint8_t *argmax;             // POOL: winners of the last forward pass
+    // CONV followed by ReLU and a pool: the three run a few images (`chunk`) at a time, the
+    // conv's output staying in `stage` (in cache) instead of a batch-sized pass through
+    // memory; `part` takes a chunk's weight and bias gradients before they are summed.
+    int64_t chunk;
+    float *stage, *part;
 } mimic_layer;
 
 typedef struct {
     int n_layers;
     mimic_layer layers[MIMIC_NET_MAX_LAYERS];
     int64_t batch_cap;
+    int64_t stage_bytes;                    // conv output per chunk (0: 1 MiB); before finalize
     const float *input;                     // the last forward pass's input (borrowed)
     float *act[MIMIC_NET_MAX_LAYERS + 1];   // act[i + 1]: output of layer i
     float *grad[MIMIC_NET_MAX_LAYERS + 1];  // grad[i]: d loss / d input of layer i
