@@ -25,6 +25,11 @@
 #define MIMIC_CAT_(a, b) a##b
 #define MIMIC_CAT(a, b) MIMIC_CAT_(a, b)
 #define FN(pass) MIMIC_CAT(mimic_##pass##__, MIMIC_SOFTMAX_ISA)
+#if defined(__GNUC__)
+#define SHORT_ROW_INLINE __attribute__((always_inline))
+#else
+#define SHORT_ROW_INLINE
+#endif
 
 float FN(row_max)(const float *x, size_t n)
 {
@@ -81,8 +86,16 @@ static inline void short_store(float *y, size_t n, size_t j, vf v)
 
 // One short row; returns its max and sets *sum. Vectors past n are skipped, not computed on
 // -inf: every operation here is on the critical path of a row.
-static inline float short_row(const float *x, float *y, size_t n, vf vinv_t, float s, float *sum)
+// No vector crosses a call boundary: GCC 12 did not inline this function, gave it vinv_t in a
+// ymm/zmm register and returned without vzeroupper, and its caller, trusting the ABI's clean
+// state after a call, skipped its own vzeroupper on that path. The dirty upper state then cost
+// every legacy-SSE instruction of the baseline code after it (logf's caller in ce and
+// log_softmax) hundreds of cycles per row on Intel (ce 128x10: 24 us against 3.5). So the row
+// takes inv_t as a float and is inlined.
+static inline SHORT_ROW_INLINE float short_row(const float *x, float *y, size_t n, float inv_t,
+                                               float s, float *sum)
 {
+    const vf vinv_t = v_set1(inv_t);
     vf vmax = v_max(short_load(x, n, 0), v_set1(-INFINITY));
     for (size_t j = VLEN; j < n; j += VLEN)
         vmax = v_max(short_load(x, n, j), vmax);
@@ -113,10 +126,9 @@ static inline float short_row(const float *x, float *y, size_t n, vf vinv_t, flo
 static inline void short_rows_impl(const float *x, float *y, size_t rows, size_t n, float inv_t,
                                    float s, float *max, float *sum, int store, int stats)
 {
-    const vf vinv_t = v_set1(inv_t);
     for (size_t i = 0; i < rows; i++) {
         float si;
-        const float mi = short_row(x + i * n, store ? y + i * n : NULL, n, vinv_t, s, &si);
+        const float mi = short_row(x + i * n, store ? y + i * n : NULL, n, inv_t, s, &si);
         if (stats) {
             max[i] = mi;
             sum[i] = si;
