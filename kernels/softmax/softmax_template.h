@@ -50,9 +50,10 @@ float FN(row_max)(const float *x, size_t n)
 }
 
 // Long rows come from L3 or DRAM: the passes that stream a row (the online pass, the scaling
-// and shifting passes) prefetch MIMIC_PF_DIST floats ahead, every cache line of the 4 vectors of a step. On
-// the Intel Xeon of docs/softmax.md this took softmax 8x1048576 from 8.0-8.6 ms to 5.8-7.2
-// (AVX-512) and from 9.0-9.9 to 6.8-7.8 (AVX2), 1 thread; a prefetch never faults past the end.
+// and shifting passes) prefetch MIMIC_PF_DIST floats ahead, every cache line of the 4 vectors
+// of a step; a prefetch never faults past the end. On the Intel Xeon of docs/softmax.md this
+// took softmax 8x1048576 (1 thread) from 0.76 to 1.00 of the copy bandwidth on AVX-512 and
+// from 0.59 to 0.70 on AVX2.
 #ifndef MIMIC_PF_DIST
 #define MIMIC_PF_DIST 1024
 #endif
