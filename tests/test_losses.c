@@ -291,14 +291,12 @@ static void test_l2_closed_form(void **state) {
 }
 
 // student == teacher: KD loss and gradient vanish to a few ulp of the terms; masks in the
-// teacher (p = 0, also where the student is masked too) add 0, not NaN.
-static void test_kd_equal_and_masked(void **state) {
-    (void)state;
-    tc_rng rng = tc_rng_seed(24);
-    const int64_t rows = 4, cols = 33;
+// teacher (p = 0, also where the student is masked too) add 0, not NaN. On short rows, on the
+// online path with stored exps (one chunk, two) and on rows long enough to recompute them.
+static void kd_equal_and_masked(tc_rng *rng, int64_t rows, int64_t cols) {
     const size_t n = (size_t)(rows * cols);
     float *s = tc_alloc(n), *g = tc_alloc(n);
-    tc_fill_uniform(&rng, s, n, -6, 6);
+    tc_fill_uniform(rng, s, n, -6, 6);
     for (int it = 0; it < 4; it++) {
         float T = k_temps[it];
         probs p = probs_of(s, rows, cols, T);
@@ -319,7 +317,7 @@ static void test_kd_equal_and_masked(void **state) {
         probs_free(&p);
     }
     float *t = tc_alloc(n);
-    tc_fill_uniform(&rng, t, n, -6, 6);
+    tc_fill_uniform(rng, t, n, -6, 6);
     for (int64_t i = 0; i < rows; i++) {
         t[i * cols + i] = -INFINITY;     // teacher masked, student not
         t[i * cols + cols - 1] = -INFINITY; // both masked
@@ -327,19 +325,29 @@ static void test_kd_equal_and_masked(void **state) {
     }
     for (int it = 0; it < 4; it++) {
         loss_args a = {KD, t, NULL, rows, cols, k_temps[it]};
-        tc_ctx("kd with masked teacher entries, T=%g", (double)k_temps[it]);
+        tc_ctx("kd with masked teacher entries, cols=%lld T=%g", (long long)cols,
+               (double)k_temps[it]);
         check_loss(&a, s, 0);
     }
     free(s), free(g), free(t);
+}
+
+static void test_kd_equal_and_masked(void **state) {
+    (void)state;
+    tc_rng rng = tc_rng_seed(24);
+    kd_equal_and_masked(&rng, 4, 33);
+    kd_equal_and_masked(&rng, 4, 1100);
+    kd_equal_and_masked(&rng, 2, 20000);
+    kd_equal_and_masked(&rng, 1, 140000);
 }
 
 // Rows on every path: short (in registers on some ISAs, not on others), three passes, and the
 // online pass (one chunk, two); ce with the gradient written over the logits included.
 static void test_losses_long_rows(void **state) {
     (void)state;
-    static const int64_t cols_list[] = {33, 65, 1023, 1024, 20000};
+    static const int64_t cols_list[] = {33, 65, 1023, 1024, 20000, 140000};
     tc_rng rng = tc_rng_seed(25);
-    for (int ic = 0; ic < 5; ic++) {
+    for (int ic = 0; ic < 6; ic++) {
         const int64_t rows = 2, cols = cols_list[ic];
         const size_t n = (size_t)(rows * cols);
         float *s = tc_alloc(n), *t = tc_alloc(n);
@@ -365,10 +373,10 @@ static void test_losses_long_rows(void **state) {
 // Loss and gradient bits do not depend on the thread count.
 static void test_losses_threads_bitwise(void **state) {
     (void)state;
-    static const int64_t shapes[][2] = {{300, 10}, {70, 1000}, {3, 3000}};
+    static const int64_t shapes[][2] = {{300, 10}, {70, 1000}, {3, 3000}, {5, 20000}};
     tc_rng rng = tc_rng_seed(26);
     const int threads = mimic_threads_get();
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         const int64_t rows = shapes[i][0], cols = shapes[i][1];
         const size_t n = (size_t)(rows * cols);
         float *s = tc_alloc(n), *t = tc_alloc(n), *g1 = tc_alloc(n), *g2 = tc_alloc(n);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "arch/profile.h"
+#include "kernels/softmax/exp_scalar.h"
 #include "kernels/softmax/softmax_internal.h"
 
 typedef struct {
@@ -67,10 +68,54 @@ static void l2_block(const void *ctx, int64_t i0, int64_t i1, int tid)
     }
 }
 
+// KD on a row of MIMIC_ONLINE_MIN_COLS to MIMIC_KD_STORE_MAX_COLS columns: the online pass
+// of student and teacher stores their exps (eq, ep: this thread's scratch, after its chunks),
+// chunk by chunk against each chunk's reference, so kd_row needs no exp: p = ep * e^((ref_t -
+// mt)/T) / St from where the chunk's last reference move left off (`from`), and q the same way.
+// The few entries before `from` (stored against an older reference) go through kd_row's
+// recomputing form. Returns the row's KL (without T^2); the chunks and their sums are in
+// chunk order, so the bits do not depend on the thread count.
+static float kd_row_stored(const loss_args *a, const float *s, const float *t, float *g,
+                           void *part)
+{
+    const mimic_softmax_kernels *k = a->k;
+    const size_t n = a->cols, count = mimic_chunk_count(n);
+    mimic_chunk *chs = part, *cht = chs + count;
+    float *eq = (float *)(cht + count), *ep = eq + n;
+    for (size_t c = 0; c < count; c++) {
+        mimic_chunk_pass(k, s, eq, n, a->inv_t, c, &chs[c]);
+        mimic_chunk_pass(k, t, ep, n, a->inv_t, c, &cht[c]);
+    }
+    const mimic_row_stats rs = mimic_chunks_merge(chs, count, a->inv_t);
+    const mimic_row_stats rt = mimic_chunks_merge(cht, count, a->inv_t);
+    mimic_kd_row_args ra = {.ms = rs.max,
+                            .lse_s = logf(rs.sum),
+                            .mt = rt.max,
+                            .lse_t = logf(rt.sum),
+                            .inv_t = a->inv_t,
+                            .g_scale = a->T * a->inv_rows};
+    float kl = 0.0f;
+    for (size_t c = 0; c < count; c++) {
+        const size_t j = c * MIMIC_ROW_CHUNK;
+        const size_t len = n - j < MIMIC_ROW_CHUNK ? n - j : MIMIC_ROW_CHUNK;
+        size_t from = chs[c].from > cht[c].from ? chs[c].from : cht[c].from;
+        from = from < len ? from : len;
+        if (from > 0)
+            kl += k->kd_row(s + j, t + j, NULL, NULL, g ? g + j : NULL, from, &ra);
+        if (from < len) {
+            ra.p_scale = mimic_expf((cht[c].ref - rt.max) * a->inv_t) / rt.sum;
+            ra.q_scale = mimic_expf((chs[c].ref - rs.max) * a->inv_t) / rs.sum;
+            kl += k->kd_row(s + j + from, t + j + from, ep + j + from, eq + j + from,
+                            g ? g + j + from : NULL, len - from, &ra);
+        }
+    }
+    return kl;
+}
+
 // KD on rows shorter than MIMIC_ONLINE_MIN_COLS: the exps of teacher and student at T go to
 // this thread's part of the scratch in the pass that sums them (normalized on the short path),
-// so kd_row computes no exp. Longer rows take the online max and sum, and kd_row recomputes
-// both exps.
+// so kd_row computes no exp. Rows up to MIMIC_KD_STORE_MAX_COLS: kd_row_stored. Longer rows
+// take the online max and sum, and kd_row recomputes both exps.
 static void kd_block(const void *ctx, int64_t i0, int64_t i1, int tid)
 {
     const loss_args *a = ((const loss_ctx *)ctx)->a;
@@ -78,8 +123,12 @@ static void kd_block(const void *ctx, int64_t i0, int64_t i1, int tid)
     const size_t n = a->cols, rows = (size_t)(i1 - i0);
     const float *s = a->s + i0 * (int64_t)n, *t = a->t + i0 * (int64_t)n;
     float *g = a->grad ? a->grad + i0 * (int64_t)n : NULL;
-    float *ep = a->scratch ? (float *)((char *)a->scratch + (size_t)tid * a->scratch_stride) : NULL;
-    float *eq = ep ? ep + rows * n : NULL;
+    void *part = a->scratch ? (char *)a->scratch + (size_t)tid * a->scratch_stride : NULL;
+    if (part && (int64_t)n >= MIMIC_ONLINE_MIN_COLS) { // one row per block
+        ((const loss_ctx *)ctx)->partial[i0] = a->T * a->T * kd_row_stored(a, s, t, g, part);
+        return;
+    }
+    float *ep = part, *eq = ep ? ep + rows * n : NULL;
     float ms[MIMIC_SHORT_BLOCK], ss[MIMIC_SHORT_BLOCK], mt[MIMIC_SHORT_BLOCK],
         st[MIMIC_SHORT_BLOCK];
     const int is_short = n <= k->short_max;
@@ -206,6 +255,12 @@ mimic_status mimic_kd_loss(const float *student, const float *teacher, int64_t r
     const int64_t block = mimic_block_rows(a.k, cols);
     if (cols < MIMIC_ONLINE_MIN_COLS) {
         a.scratch_stride = 2 * (size_t)(block < rows ? block : rows) * (size_t)cols * sizeof(float);
+        a.scratch = mimic_team_scratch(mimic_threads_get(), a.scratch_stride);
+        if (!a.scratch)
+            return MIMIC_ENOMEM;
+    } else if (cols <= MIMIC_KD_STORE_MAX_COLS) { // kd_row_stored: both rows' chunks and exps
+        a.scratch_stride = (2 * mimic_chunk_count((size_t)cols) * sizeof(mimic_chunk) +
+                            2 * (size_t)cols * sizeof(float) + 63) / 64 * 64;
         a.scratch = mimic_team_scratch(mimic_threads_get(), a.scratch_stride);
         if (!a.scratch)
             return MIMIC_ENOMEM;

@@ -69,7 +69,7 @@ void mimic_chunk_pass(const mimic_softmax_kernels *k, const float *x, float *e, 
 }
 
 // Every thread merges in chunk order, so the row's statistics have the bits of one thread.
-static mimic_row_stats chunks_merge(const mimic_chunk *ch, size_t chunks, float inv_t)
+mimic_row_stats mimic_chunks_merge(const mimic_chunk *ch, size_t chunks, float inv_t)
 {
     mimic_row_stats st = ch[0].st;
     for (size_t c = 1; c < chunks; c++)
@@ -110,7 +110,7 @@ mimic_row_stats mimic_softmax_row(const mimic_softmax_kernels *k, const float *x
     e = y == x ? e : y; // in place, x must outlive the online pass: the exps go to e
     for (size_t c = 0; c < count; c++)
         mimic_chunk_pass(k, x, e, n, inv_t, c, &chunks[c]);
-    st = chunks_merge(chunks, count, inv_t);
+    st = mimic_chunks_merge(chunks, count, inv_t);
     for (size_t c = 0; c < count; c++)
         mimic_chunk_output(k, x, e, y, n, inv_t, s, c, &chunks[c], st);
     return st;
@@ -199,7 +199,7 @@ static void sm_split_rows(const sm_args *a, int64_t rows, int threads)
             else
                 mimic_chunk_pass(k, x, ei, n, a->inv_t, c, &ch[c]);
         }
-        const mimic_row_stats st = chunks_merge(ch, count, a->inv_t);
+        const mimic_row_stats st = mimic_chunks_merge(ch, count, a->inv_t);
         const float lse = logf(st.sum);
 #pragma omp for schedule(static)
         for (size_t c = 0; c < count; c++) {

@@ -58,6 +58,13 @@ void mimic_run_blocks(mimic_block_fn fn, const void *ctx, int64_t rows, int64_t 
 #define MIMIC_LOG_ONLINE_MIN_COLS 768
 #endif
 
+// KD keeps the exps of both rows (2 * cols floats per thread) up to this row length, so that
+// kd_row computes none; longer rows recompute them in kd_row (four exps per element pair
+// instead of two) rather than write and read back two row-sized buffers that leave the L2.
+#ifndef MIMIC_KD_STORE_MAX_COLS
+#define MIMIC_KD_STORE_MAX_COLS 131072
+#endif
+
 // The online path walks a row in chunks of this many elements, each with its own reference,
 // and merges their (max, sum) in chunk order. The chunks do not depend on the thread count, so
 // a row split across threads (when there are fewer rows than threads) gives the same bits as
@@ -93,6 +100,8 @@ void mimic_scratch_part(void *scratch, size_t stride, int tid, size_t n, mimic_c
 
 // Merges the statistics of two parts of a row (neither max is NaN).
 mimic_row_stats mimic_row_stats_merge(mimic_row_stats a, mimic_row_stats b, float inv_t);
+// The statistics of a row from those of its chunks, merged in chunk order.
+mimic_row_stats mimic_chunks_merge(const mimic_chunk *ch, size_t chunks, float inv_t);
 // The max and sum of a row from the online pass, chunk by chunk, storing nothing.
 mimic_row_stats mimic_row_stats_online(const mimic_softmax_kernels *k, const float *x, size_t n,
                                        float inv_t);
