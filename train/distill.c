@@ -442,6 +442,12 @@ static int batches_alloc(step_batches *sb, int64_t B, int64_t hw)
     return sb->view && sb->raw && sb->blend && sb->logits && sb->y && sb->mirrored;
 }
 
+// Whether the students' view mirrors images (at random, as the teacher's).
+static int students_mirrored(const mimic_distill_options *o)
+{
+    return o->augment && o->student_flip;
+}
+
 // Rows that are blends at the end of each transfer batch (--mixup).
 static int64_t blended_rows(const mimic_distill_options *o, int64_t B)
 {
@@ -459,7 +465,8 @@ static void make_batches(const phase *ph, const mimic_distill_options *o, const 
                             sb->view, sb->y, NULL);
         return;
     }
-    const int flags = o->augment ? MIMIC_AUG_SHIFT | (o->student_flip ? MIMIC_AUG_FLIP : 0) : 0;
+    const int flags =
+        o->augment ? MIMIC_AUG_SHIFT | (students_mirrored(o) ? MIMIC_AUG_FLIP : 0) : 0;
     mimic_dataset_batch(train, idx, B, flags, o->student_shift, rng, sb->view, sb->y,
                         sb->mirrored);
     if (!o->label_augment)
@@ -512,7 +519,7 @@ static mimic_status cache_fill(logit_cache *c, const phase *ph, const mimic_dist
                                const mimic_dataset *train, int64_t n, float *x)
 {
     const int64_t B = o->batch, hw = train->h * train->w;
-    const int mirrors = o->augment && o->student_flip ? 2 : 1;
+    const int mirrors = students_mirrored(o) ? 2 : 1;
     c->n = n;
     c->logits = malloc((size_t)(mirrors * n * CLASSES) * sizeof(float));
     if (!c->logits)

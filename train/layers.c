@@ -128,7 +128,7 @@ void mimic_relu_backward(int64_t n, const float *y, const float *dy, float *dx)
 
 // Rows of a plane at a time in the pool's scratch: long flat loops vectorize where a plane's
 // rows (14 or 7 outputs in the students) are too short to. A row must fit.
-#define POOL_SCRATCH 4096
+#define POOL_SCRATCH MIMIC_POOL_MAX_WIDTH
 
 static int pool_shape_ok(int64_t n, int64_t c, int64_t h, int64_t w)
 {
@@ -220,9 +220,8 @@ static void unpool_plane(int64_t h, int64_t w, const uint8_t *arg, const float *
                          const float *y, float *dx)
 {
     const int64_t ho = h / 2, step = POOL_SCRATCH / w;
-    for (int64_t i = 0; i < ho; i += step) {
+    for (int64_t i = 0; i < ho; i += step)
         unpool_rows(w, i, i + step < ho ? i + step : ho, arg, dy, y, dx);
-    }
 }
 
 static mimic_status pool_backward(int64_t n, int64_t c, int64_t h, int64_t w,

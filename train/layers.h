@@ -38,8 +38,12 @@ mimic_status mimic_dense_backward(mimic_dense *d, int64_t batch, const float *x,
 void mimic_relu_forward(int64_t n, const float *x, float *y);
 void mimic_relu_backward(int64_t n, const float *y, const float *dy, float *dx);
 
-// 2x2 max-pool with stride 2 on NCHW (h and w even, w <= 4096): y is n x c x h/2 x w/2. argmax (one byte
-// per output: which of the 4 inputs won) feeds the backward pass, which overwrites dx.
+// The widest row the max-pool takes: its loops work on whole rows in fixed scratch.
+#define MIMIC_POOL_MAX_WIDTH 4096
+
+// 2x2 max-pool with stride 2 on NCHW (h and w even, w <= MIMIC_POOL_MAX_WIDTH): y is
+// n x c x h/2 x w/2. argmax (one byte per output: which of the 4 inputs won) feeds the
+// backward pass, which overwrites dx.
 mimic_status mimic_maxpool2_forward(int64_t n, int64_t c, int64_t h, int64_t w, const float *x,
                                     float *y, uint8_t *argmax);
 mimic_status mimic_maxpool2_backward(int64_t n, int64_t c, int64_t h, int64_t w,

@@ -64,7 +64,7 @@ mimic_status mimic_net_add_relu(mimic_net *net)
 mimic_status mimic_net_add_pool(mimic_net *net)
 {
     mimic_layer *l = append(net, MIMIC_LAYER_POOL);
-    if (!l || l->in_h % 2 || l->in_w % 2 || l->in_w > 4096)
+    if (!l || l->in_h % 2 || l->in_w % 2 || l->in_w > MIMIC_POOL_MAX_WIDTH)
         return MIMIC_EINVAL;
     l->out_h = l->in_h / 2;
     l->out_w = l->in_w / 2;
@@ -326,7 +326,8 @@ mimic_status mimic_net_backward(mimic_net *net, int64_t batch, const float *dout
             st = conv_relu_pool_backward(net, i - 2, batch, x, dy, dx);
             dy = dx;
             i -= 2;
-        } else if (l->kind == MIMIC_LAYER_POOL && i >= 2 && is_kind(net, i - 1, MIMIC_LAYER_RELU)) {
+        } else if (l->kind == MIMIC_LAYER_POOL && i >= 2 &&
+                   is_kind(net, i - 1, MIMIC_LAYER_RELU)) {
             // ReLU then pool: one pass writes d loss / d ReLU input.
             float *dx = net->grad[i - 1];
             st = mimic_relu_maxpool2_backward(batch, l->in_c, l->in_h, l->in_w, l->argmax,
