@@ -17,8 +17,23 @@ typedef void (*mimic_gemm_ukernel_fn)(size_t mr, size_t nr, size_t kc, const flo
                                       const float *b, size_t b_stride, float *c, size_t ldc,
                                       float beta);
 
+// The convolution's forms of the same tile (the indirect GEMM of XNNPACK, by offsets instead
+// of pointers): boff reads B row p at b + b_offs[p] (rows of the padded input: the forward
+// pass without an im2col buffer); aoff reads A unpacked, element p of row i at
+// a[a_offs[i] + p] (backward-weights; a_offs holds MR entries, rows past mr may repeat a
+// valid one). boff reads all NR floats of every B row whatever nr is: the caller keeps them
+// readable.
+typedef void (*mimic_gemm_boff_fn)(size_t mr, size_t nr, size_t kc, const float *a,
+                                   const float *b, const int64_t *b_offs, float *c, size_t ldc,
+                                   float beta);
+typedef void (*mimic_gemm_aoff_fn)(size_t mr, size_t nr, size_t kc, const float *a,
+                                   const int64_t *a_offs, const float *b, size_t b_stride,
+                                   float *c, size_t ldc, float beta);
+
 typedef struct {
     mimic_gemm_ukernel_fn fn;
+    mimic_gemm_boff_fn boff;
+    mimic_gemm_aoff_fn aoff;
     int mr, nr;
     const char *name;
 } mimic_gemm_ukernel;
@@ -34,23 +49,15 @@ typedef void (*mimic_col2im_fn)(const mimic_conv2d *shape, int64_t q, int64_t p0
 // dst[j*ldd + i] = src[i*lds + j] for i < rows, j < cols (no aliasing).
 typedef void (*mimic_transpose_fn)(size_t rows, size_t cols, const float *src, size_t lds,
                                    float *dst, size_t ldd);
-// For stride 1 with output width == input width (R, S <= MIMIC_CONV_PANEL_MAX_TAP): rows
-// [k0, k0 + kc) and columns [j0, j0 + nr) of the whole batch's column matrix (column j =
-// n*P*Q + p*Q + q), straight into the GEMM microkernel's packed B layout: panel[k*nr_max + j],
-// nr <= nr_max, zeros for padding and past column nr. src is the whole NCHW batch.
-typedef void (*mimic_im2col_panel_fn)(const mimic_conv2d *shape, const float *src, int64_t k0,
-                                      int64_t kc, int64_t j0, int64_t nr, int64_t nr_max,
-                                      float *panel);
-#define MIMIC_CONV_PANEL_MAX_TAP 16
-// y[j] = act(x[j] + b) for j < n, act = max(0, .) if relu (NaN kept) else identity; x may
-// be y.
-typedef void (*mimic_bias_act_fn)(float *y, const float *x, size_t n, float b, int relu);
+// y[i*ldy + j] = act(x[i*ldx + j] + b_i) for i < rows, j < n, b_i = bias[i] (0 if bias is
+// NULL), act = max(0, .) if relu (NaN kept) else identity; x may be y (with ldx == ldy).
+typedef void (*mimic_bias_act_fn)(float *y, size_t ldy, const float *x, size_t ldx, size_t rows,
+                                  size_t n, const float *bias, int relu);
 
 typedef struct {
     mimic_im2col_fn im2col;
     mimic_col2im_fn col2im;
     mimic_transpose_fn transpose;
-    mimic_im2col_panel_fn im2col_panel;
     mimic_bias_act_fn bias_act;
     const char *name;
 } mimic_conv_kernels;

@@ -171,6 +171,9 @@ static const conv_case k_cases[] = {
     {3, 4, 3, 3, 17, 5, 5, 1, 1, 2, 2},     // fused, 9 pixels: a panel spans many images
     {2, 20, 5, 6, 3, 3, 3, 1, 1, 1, 1},     // bwd_data as a convolution (C >= 16), K = 3
     {2, 16, 4, 9, 11, 3, 1, 1, 1, 0, 0},    // as a convolution, pad 0 (P != H)
+    {2, 8, 5, 6, 9, 3, 5, 1, 1, 2, 3},      // fused, pad > kernel half-width: output wider
+    {2, 4, 6, 7, 40, 3, 3, 1, 1, 1, 1},     // fused, K = 40: a partial NR strip of K
+    {1, 2, 9, 6, 5, 5, 4, 1, 1, 0, 0},      // fused, no padding, slab rows = input rows
 };
 
 static void test_conv_cases(void **state) {

@@ -1,8 +1,7 @@
 // The convolution kernels of every ISA table, called directly: im2col and col2im over row
-// ranges [p0, p1) with a column stride wider than the block, and im2col_panel's packed
-// panels of a whole batch, against naive loops; the transpose over every size around the
-// vector widths. im2col and transpose only move data,
-// and col2im adds small integers, so every check is bitwise.
+// ranges [p0, p1) with a column stride wider than the block, against naive loops; the
+// transpose over every size around the vector widths; bias_act. im2col and transpose only
+// move data, col2im adds small integers and bias_act rounds once, so every check is bitwise.
 #include <string.h>
 
 #include "common.h"
@@ -122,64 +121,36 @@ static void test_im2col_col2im(void **state)
     }
 }
 
-// im2col_panel against the naive column matrix of the whole batch: every ISA, panels that
-// start anywhere (also across image boundaries), partial panels, and K slices.
-static void check_panels(const mimic_conv2d *s, tc_rng *rng)
-{
-    int64_t P, Q;
-    TC_STATUS(mimic_conv2d_out_hw(s, &P, &Q), MIMIC_OK);
-    const int64_t crs = s->c * s->r * s->s, pq = P * Q, cols = s->n * pq;
-    const size_t nimg = (size_t)(s->c * s->h * s->w);
-    float *src = tc_alloc(nimg * (size_t)s->n), *col = tc_alloc((size_t)(crs * cols));
-    fill_ints(rng, src, nimg * (size_t)s->n);
-    for (int64_t n = 0; n < s->n; n++)
-        naive_im2col(s, Q, 0, P, src + n * (int64_t)nimg, col + n * pq, cols);
-    TC_FOR_EACH_ISA(isa) {
-        const mimic_kernels *k = mimic_kernels_for(isa);
-        const int64_t NR = k->gemm->nr;
-        float *panel = tc_alloc((size_t)(crs * NR)), *want = tc_alloc((size_t)(crs * NR));
-        static const int64_t starts[] = {0, 1, 5, 13, 31};
-        for (size_t si = 0; si < sizeof starts / sizeof starts[0]; si++)
-            for (int64_t j0 = starts[si]; j0 < cols; j0 += NR + 7) {
-                const int64_t nr = cols - j0 < NR ? cols - j0 : NR - (j0 % 3 == 2);
-                const int64_t k0 = j0 % 2 ? crs / 3 : 0, kc = crs - k0 - (j0 % 5 == 1);
-                tc_ctx("%s panel n=%lld c=%lld h=%lld w=%lld r=%lld s=%lld pad=%lldx%lld "
-                       "j0=%lld nr=%lld k0=%lld kc=%lld",
-                       k->conv.name, (long long)s->n, (long long)s->c, (long long)s->h,
-                       (long long)s->w, (long long)s->r, (long long)s->s, (long long)s->pad_h,
-                       (long long)s->pad_w, (long long)j0, (long long)nr, (long long)k0,
-                       (long long)kc);
-                for (int64_t i = 0; i < kc; i++)
-                    for (int64_t j = 0; j < NR; j++)
-                        want[i * NR + j] = j < nr ? col[(k0 + i) * cols + j0 + j] : 0.0f;
-                tc_fill(panel, (size_t)(crs * NR), NAN);
-                k->conv.im2col_panel(s, src, k0, kc, j0, nr, NR, panel);
-                tc_check_bitwise("im2col_panel", panel, want, (size_t)(kc * NR));
-            }
-        free(panel), free(want);
-    }
-    free(src), free(col);
-}
-
-static void test_im2col_panel(void **state)
+// bias_act over a block of rows: every width around the vector lengths (masked tails), per-row
+// bias or none, ReLU or not, NaN kept; the strides' gaps keep their sentinel. One rounding
+// (x + b) in every ISA, so the check is bitwise.
+static void test_bias_act(void **state)
 {
     (void)state;
-    tc_rng rng = tc_rng_seed(13);
-    // n, c, h, w, r, s, pad_h, pad_w: stride 1 and Q == W (s == 2 * pad_w + 1).
-    static const int64_t shapes[][8] = {
-        {3, 2, 14, 14, 3, 3, 1, 1}, // 196 pixels: panels across images
-        {2, 3, 5, 5, 3, 3, 1, 1},   // 25 pixels: a panel spans more than two images
-        {5, 1, 1, 3, 1, 3, 0, 1},   // 3 pixels: many images per vector
-        {2, 2, 7, 9, 5, 5, 2, 2},   // 5x5
-        {2, 3, 6, 4, 4, 1, 1, 0},   // rows padded unevenly: P = H + 2 - 4 + 1
-        {3, 4, 3, 7, 1, 1, 0, 0},   // pointwise
-        {1, 1, 2, 2, 3, 3, 1, 1},   // kernel larger than the input
-    };
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        const int64_t *v = shapes[i];
-        const mimic_conv2d s = {v[0], v[1], v[2], v[3], 1, v[4], v[5], 1, 1, v[6], v[7]};
-        check_panels(&s, &rng);
-    }
+    tc_rng rng = tc_rng_seed(14);
+    const size_t rows = 3, ldx = 41, ldy = 43;
+    float *x = tc_alloc(rows * ldx), *y = tc_alloc(rows * ldy), *want = tc_alloc(rows * ldy);
+    const float bias[3] = {0.5f, -0.25f, 2.0f};
+    tc_fill_uniform(&rng, x, rows * ldx, -2, 2);
+    x[ldx + 3] = NAN;
+    for (size_t n = 0; n <= 37; n++)
+        for (int relu = 0; relu <= 1; relu++)
+            for (int with_bias = 0; with_bias <= 1; with_bias++) {
+                tc_fill_sentinel(want, rows * ldy);
+                for (size_t i = 0; i < rows; i++)
+                    for (size_t j = 0; j < n; j++) {
+                        const float v = x[i * ldx + j] + (with_bias ? bias[i] : 0.0f);
+                        want[i * ldy + j] = relu && v < 0.0f ? 0.0f : v;
+                    }
+                TC_FOR_EACH_ISA(isa) {
+                    const mimic_kernels *k = mimic_kernels_for(isa);
+                    tc_ctx("%s bias_act n=%zu relu=%d bias=%d", k->conv.name, n, relu, with_bias);
+                    tc_fill_sentinel(y, rows * ldy);
+                    k->conv.bias_act(y, ldy, x, ldx, rows, n, with_bias ? bias : NULL, relu);
+                    tc_check_bitwise("bias_act", y, want, rows * ldy);
+                }
+            }
+    free(x), free(y), free(want);
 }
 
 static void test_transpose(void **state)
@@ -211,7 +182,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_im2col_col2im),
-        cmocka_unit_test(test_im2col_panel),
+        cmocka_unit_test(test_bias_act),
         cmocka_unit_test(test_transpose),
     };
     return cmocka_run_group_tests_name("conv_kernels", tests, tc_group_setup, tc_group_teardown);

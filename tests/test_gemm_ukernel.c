@@ -1,5 +1,6 @@
 // Every GEMM microkernel of gemm_ukernels.inc, called directly: every tile size m x n in
-// 1..MR x 1..NR, several depths, packed and in-place (strided) B, beta 0 / 1 / 2.5.
+// 1..MR x 1..NR, several depths, packed and in-place (strided) B, beta 0 / 1 / 2.5, in each
+// of its three forms (packed, B rows at offsets, A rows at offsets).
 // Padding rows of A and columns of B hold NaN, which must never reach a stored element, and
 // everything of C outside the m x n tile must keep its sentinel.
 #include <math.h>
@@ -11,9 +12,27 @@
 static const size_t depths[] = {1, 2, 3, 5, 8, 17, 64, 129};
 static const float betas[] = {0.0f, 1.0f, 2.5f};
 
+enum form { PACKED, B_OFFSETS, A_OFFSETS };
+static const char *const form_names[] = {"packed", "B offsets", "A offsets"};
+
+// The offset forms read A and B from a scattered layout: row r of `rows` rows of `len` floats
+// goes to a random offset of a buffer (rows may overlap partly: later rows overwrite), every
+// offset recorded. The logical matrix is then read back from the buffer, so overlaps are
+// whatever the buffer holds.
+static float *scatter_rows(tc_rng *rng, size_t rows, size_t len, int64_t *offs, size_t *size)
+{
+    *size = rows * len * 2 + 64;
+    float *buf = tc_alloc(*size);
+    for (size_t i = 0; i < *size; i++)
+        buf[i] = tc_rng_float(rng, -1.0f, 1.0f);
+    for (size_t r = 0; r < rows; r++)
+        offs[r] = tc_rng_int(rng, 0, (int64_t)(*size - len));
+    return buf;
+}
+
 // One call of `uk` on an m x n tile of depth kc with B row stride bs, checked element-wise.
-static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, size_t m, size_t n, size_t kc,
-                       size_t bs, float beta)
+static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, enum form form, size_t m,
+                       size_t n, size_t kc, size_t bs, float beta)
 {
     const size_t MR = (size_t)uk->mr, NR = (size_t)uk->nr, ldc = NR + 3;
     float *a = tc_alloc(kc * MR), *b = tc_alloc(kc * bs), *c = tc_alloc(MR * ldc + TC_GUARD);
@@ -23,6 +42,24 @@ static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, size_t m, size
             a[p * MR + i] = i < m ? tc_rng_float(rng, -1.0f, 1.0f) : NAN;
         for (size_t j = 0; j < bs; j++)
             b[p * bs + j] = j < n ? tc_rng_float(rng, -1.0f, 1.0f) : NAN;
+    }
+    // The offset forms: B rows (NR floats each, the lanes past n left as the buffer holds
+    // them) or A rows (kc floats each; rows past m repeat row 0, as callers pass them).
+    int64_t *offs = malloc((kc > MR ? kc : MR) * sizeof *offs);
+    size_t size = 0;
+    float *scattered = NULL;
+    if (form == B_OFFSETS) {
+        scattered = scatter_rows(rng, kc, NR, offs, &size);
+        for (size_t p = 0; p < kc; p++)
+            for (size_t j = 0; j < n; j++)
+                b[p * bs + j] = scattered[offs[p] + (int64_t)j];
+    } else if (form == A_OFFSETS) {
+        scattered = scatter_rows(rng, m, kc, offs, &size);
+        for (size_t i = m; i < MR; i++)
+            offs[i] = offs[0];
+        for (size_t p = 0; p < kc; p++)
+            for (size_t i = 0; i < m; i++)
+                a[p * MR + i] = scattered[offs[i] + (int64_t)p];
     }
     tc_fill_sentinel(c, MR * ldc + TC_GUARD);
     for (size_t i = 0; i < m; i++)
@@ -40,13 +77,21 @@ static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, size_t m, size
             // Any summation order is within kc*u*sum|ab|; the beta term adds two roundings.
             tol[i * n + j] = 2.0 * (double)(kc + 2) * TC_U * (mag + fabs(c0)) + 1e-30;
         }
-    tc_ctx("%s m=%zu n=%zu kc=%zu b_stride=%zu beta=%g", uk->name, m, n, kc, bs, beta);
-    uk->fn(m, n, kc, a, b, bs, c, ldc, beta);
+    tc_ctx("%s (%s) m=%zu n=%zu kc=%zu b_stride=%zu beta=%g", uk->name, form_names[form], m, n,
+           kc, bs, beta);
+    if (form == PACKED)
+        uk->fn(m, n, kc, a, b, bs, c, ldc, beta);
+    else if (form == B_OFFSETS)
+        uk->boff(m, n, kc, a, scattered, offs, c, ldc, beta);
+    else
+        uk->aoff(m, n, kc, scattered, offs, b, bs, c, ldc, beta);
     tc_check_near("C tile", c, ldc, want, m, n, (tc_tol){.tol = tol});
     // Outside the tile: the sentinel, untouched.
     for (size_t i = 0; i < MR; i++)
         tc_check_sentinel("C right of the tile", c + i * ldc + n, i < m ? ldc - n : 0);
     tc_check_sentinel("C below the tile", c + m * ldc, (MR - m) * ldc + TC_GUARD);
+    free(scattered);
+    free(offs);
     free(a);
     free(b);
     free(c);
@@ -68,9 +113,12 @@ static void test_ukernels(void **state)
                 for (size_t d = 0; d < sizeof depths / sizeof depths[0]; d++) {
                     const size_t kc = depths[d];
                     const float beta = betas[(m + n + d) % 3];
-                    check_tile(uk, &rng, m, n, kc, (size_t)uk->nr, beta);
-                    if ((m + n) % 4 == 0) // B in place: a wider row stride
-                        check_tile(uk, &rng, m, n, kc, (size_t)uk->nr + 7, beta);
+                    for (int f = PACKED; f <= A_OFFSETS; f++)
+                        check_tile(uk, &rng, (enum form)f, m, n, kc, (size_t)uk->nr, beta);
+                    if ((m + n) % 4 == 0) { // B in place: a wider row stride
+                        check_tile(uk, &rng, PACKED, m, n, kc, (size_t)uk->nr + 7, beta);
+                        check_tile(uk, &rng, A_OFFSETS, m, n, kc, (size_t)uk->nr + 7, beta);
+                    }
                 }
     }
 }

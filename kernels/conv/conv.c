@@ -98,19 +98,17 @@ static int64_t rows_within_cap(const conv_plan *pl, int64_t width)
     return max64(1, min64(pl->p, limit_floats() / max64(1, width * pl->q)));
 }
 
-// Stride 1 and output width == input width: the fused lowering applies (conv_fused.c). Below
-// CONV_FUSED_MIN_CRS rows of the column matrix a panel holds too little work for its fixed
-// costs (the first layer, C*R*S = 9: 5.3 ms fused against 2.3 ms per image). Pointwise
-// convolutions keep the plain GEMM, which reads the image in place (ResNet 1x1 256->64:
-// 39 ms per image against 53 ms fused, which copies every element once).
+// Stride 1: the fused lowering by offsets into a padded slab applies (conv_fused.c). Below
+// CONV_FUSED_MIN_CRS rows of the column matrix the microkernel's calls are too short for
+// its fixed costs (the first layer, C*R*S = 9), and the per-image GEMM is kept. Pointwise
+// convolutions keep the plain GEMM, which reads the image in place.
 #define CONV_FUSED_MIN_CRS 32
 
 static int fused_ok(const conv_plan *pl)
 {
     const mimic_conv2d *s = &pl->sh;
-    return !pl->pointwise && s->stride_h == 1 && s->stride_w == 1 && pl->q == s->w &&
-           pl->crs >= CONV_FUSED_MIN_CRS && s->r <= MIMIC_CONV_PANEL_MAX_TAP &&
-           s->s <= MIMIC_CONV_PANEL_MAX_TAP;
+    return !pl->pointwise && s->stride_h == 1 && s->stride_w == 1 &&
+           pl->crs >= CONV_FUSED_MIN_CRS;
 }
 
 // K slices of at most the GEMM's KC, all about as deep (576 = 2 x 288, not 512 + 64).
@@ -121,17 +119,40 @@ static int64_t fused_kc(const conv_plan *pl)
     return (pl->crs + slices - 1) / slices;
 }
 
-// Forward (and backward-data as a convolution): fused panels over the whole batch, or one
-// image (or row chunk, under the cap) per GEMM.
+// Output rows per slab: as many as fit `per_row` floats each (plus the R - 1 rows of
+// context) in the cap, the whole image when it fits.
+static int64_t slab_rows(const conv_plan *pl, int64_t per_row)
+{
+    const int64_t ctx = (pl->sh.r - 1) * pl->sh.c * pl->wp;
+    return max64(1, min64(pl->p, (limit_floats() - ctx) / max64(1, per_row)));
+}
+
+static int64_t round_up(int64_t x, int64_t m)
+{
+    return (x + m - 1) / m * m;
+}
+
+// Forward (and backward-data as a convolution): the fused lowering, units of whole images
+// (or slabs of rows, under the cap, or to give every thread work when the batch is smaller
+// than the team: an output is the same sum however the rows are cut), or one image (or row
+// chunk) per GEMM.
 static void plan_fwd(conv_plan *pl)
 {
     if (fused_ok(pl)) {
-        const int64_t MR = pl->k->gemm->mr, NR = pl->k->gemm->nr;
+        const int64_t MR = pl->k->gemm->mr, NR = pl->k->gemm->nr, n = max64(1, pl->sh.n);
+        const int t = mimic_threads_get();
         pl->fused = 1;
         pl->kc = fused_kc(pl);
-        pl->col_floats = (size_t)(pl->kc * NR);
-        pl->tmp_floats = (size_t)((pl->sh.k + MR - 1) / MR * MR * NR);
-        pl->threads = units_threads((pl->sh.n * pl->pq + NR - 1) / NR);
+        pl->wp = pl->sh.w + 2 * pl->sh.pad_w;
+        pl->rows = slab_rows(pl, pl->sh.c * pl->wp);
+        pl->blocks = (pl->p + pl->rows - 1) / pl->rows;
+        if (n * pl->blocks < t) {
+            pl->rows = max64(1, (pl->p + (t + n - 1) / n - 1) / ((t + n - 1) / n));
+            pl->blocks = (pl->p + pl->rows - 1) / pl->rows;
+        }
+        pl->col_floats = (size_t)(pl->sh.c * (pl->rows + pl->sh.r - 1) * pl->wp + NR);
+        pl->tmp_floats = (size_t)(round_up(pl->sh.k, MR) * NR + 2 * round_up(pl->crs, MR));
+        pl->threads = units_threads(n * pl->blocks);
         return;
     }
     if (pl->pointwise) {
@@ -176,6 +197,16 @@ static void plan_bwd_weights(conv_plan *pl)
     const int64_t fit = limit_floats() / max64(1, K * pl->crs);
     pl->groups = max64(1, min64(pl->sh.n, min64(CONV_WEIGHT_GROUPS, fit)));
     pl->threads = units_threads(pl->groups);
+    if (fused_ok(pl)) { // part = diff_wei^T by offsets into each image's padded slab
+        const int64_t MR = pl->k->gemm->mr, kp = round_up(K, pl->k->gemm->nr);
+        pl->fused = 1;
+        pl->transposed_wei = 1;
+        pl->wp = pl->sh.w + 2 * pl->sh.pad_w;
+        pl->rows = slab_rows(pl, (pl->sh.c + kp) * pl->wp);
+        pl->col_floats = (size_t)(pl->sh.c * (pl->rows + pl->sh.r - 1) * pl->wp + pl->k->gemm->nr);
+        pl->tmp_floats = (size_t)(pl->rows * pl->wp * kp + 2 * round_up(pl->crs, MR));
+        return;
+    }
     if (tile_fill(pl, pl->crs, K) > 1.5 * tile_fill(pl, K, pl->crs) &&
         per_image <= limit_floats()) {
         const int64_t tile = min64(limit_floats(), CONV_TILE_FLOATS) / per_image;
@@ -183,18 +214,6 @@ static void plan_bwd_weights(conv_plan *pl)
         pl->tile_n = max64(1, min64(pl->sh.n, tile));
         pl->col_floats = (size_t)(pl->tile_n * pl->crs * pl->pq);
         pl->tmp_floats = (size_t)(pl->tile_n * pl->pq * K);
-        return;
-    }
-    if (fused_ok(pl)) {
-        // Reduction slices whose col^T (kc x crs) fills about half of L2, at most the GEMM's KC.
-        const mimic_gemm_blocking bl = mimic_gemm_blocking_for(pl->k->gemm->mr, pl->k->gemm->nr);
-        const int64_t MR = pl->k->gemm->mr, NR = pl->k->gemm->nr;
-        const int64_t crs_pad = (pl->crs + NR - 1) / NR * NR;
-        const int64_t half_l2 = mimic_machine_get()->l2_bytes / 2 / (int64_t)sizeof(float);
-        pl->fused = 1;
-        pl->kc = max64(NR, min64(bl.kc, half_l2 / crs_pad) / NR * NR);
-        pl->col_floats = (size_t)(pl->kc * crs_pad);
-        pl->tmp_floats = (size_t)((K + MR - 1) / MR * MR * pl->kc + crs_pad * NR);
         return;
     }
     pl->rows = rows_within_cap(pl, pl->crs);
@@ -229,6 +248,7 @@ static void plan_transposed(const conv_plan *fwd, conv_plan *pl)
                             1,
                             s->r - 1 - s->pad_h,
                             s->s - 1 - s->pad_w};
+    *pl = (conv_plan){0};
     (void)conv_check(&t, pl); // valid: its output is the forward input
     plan_fwd(pl);
 }

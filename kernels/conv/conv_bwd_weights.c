@@ -83,11 +83,6 @@ static void group_unit(const void *ctx, int64_t g)
     float *part = part_of(a, g);
     int64_t n0, n1;
     group_range(pl, g, &n0, &n1);
-    if (pl->fused) {
-        mimic_conv_fused_weights(pl, a->src, a->diff_dst, n0, n1, part,
-                                 a->bias_part ? a->bias_part + g * K : NULL);
-        return;
-    }
     float *colT = mimic_workspace(MIMIC_WS_CONV_COL, pl->col_floats);
     for (int64_t n = n0; n < n1; n++) {
         const float *dd = a->diff_dst + n * K * pl->pq;
@@ -100,6 +95,18 @@ static void group_unit(const void *ctx, int64_t g)
         }
         bias_rows(a, g, dd);
     }
+}
+
+// Group g of the fused plan: part_g (crs x K) by offsets into each image's padded slab.
+static void group_fused_unit(const void *ctx, int64_t g)
+{
+    const bwd_weights_ctx *a = ctx;
+    const conv_plan *pl = a->pl;
+    int64_t n0, n1;
+    group_range(pl, g, &n0, &n1);
+    mimic_conv_fused_weights(pl, a->src, a->diff_dst, n0, n1, part_of(a, g));
+    for (int64_t n = n0; n < n1; n++)
+        bias_rows(a, g, a->diff_dst + n * pl->sh.k * pl->pq);
 }
 
 // Group g of the transposed plan: part_g (crs x K) = sum over tiles of its images of
@@ -166,7 +173,8 @@ mimic_status mimic_conv_bwd_weights_run(const conv_plan *pl, const float *src,
     const bwd_weights_ctx a = {pl,  src, diff_dst, first, tw ? first + len : aux + 2 * G * K,
                                len, bias};
     const mimic_status st =
-        tw ? mimic_conv_run_units(pl, G, pl->crs, K, pl->tile_n * pl->pq, group_transposed_unit, &a)
+        pl->fused ? mimic_conv_run_units(pl, G, 0, 0, 0, group_fused_unit, &a)
+        : tw ? mimic_conv_run_units(pl, G, pl->crs, K, pl->tile_n * pl->pq, group_transposed_unit, &a)
            : mimic_conv_run_units(pl, G, K, pl->crs, pl->rows * pl->q, group_unit, &a);
     if (st != MIMIC_OK)
         return st;

@@ -24,8 +24,11 @@ typedef struct {
                         // one thread
     int transposed_wei; // bwd_weights: the GEMM computes diff_wei^T = col * diff_dst^T
     int64_t groups;     // bwd_weights: image groups summed separately, then in group order
-    int fused;          // packed panels built in L1 (conv_fused.c, conv_fused_weights.c)
-    int64_t kc;         // fused: depth of one K slice of the microkernel
+    int fused;          // stride 1 by offsets into a padded slab (conv_fused.c,
+                        // conv_fused_weights.c), no column matrix
+    int64_t kc;         // fused forward: depth of one K slice of the microkernel
+    int64_t wp;         // fused: padded input width, the slab's row length
+    int64_t blocks;     // fused forward: units of `rows` output rows per image
     size_t col_floats;  // per thread: column buffer
     size_t tmp_floats;  // per thread: output tile, or im2col block before its transpose
 } conv_plan;
@@ -42,15 +45,23 @@ static inline int64_t mimic_conv_k_padded(const conv_plan *pl)
 mimic_status mimic_conv_fwd_run(const conv_plan *pl, const float *src, const float *wei,
                                 const float *bias, int relu, float *dst);
 
-// The fused forward: every NR-wide panel of the batch's column matrix built in the
-// microkernel's layout and multiplied at once, never the whole column matrix.
+// Input rows of output rows [p0, p1) of one image (img: C x H x W) into `slab`: C planes of
+// (p1 - p0 + R - 1) rows of pl->wp floats, zero padding included, then NR zero floats.
+void mimic_conv_slab(const conv_plan *pl, const float *img, int64_t p0, int64_t p1, float *slab);
+
+// offs[(c*R + r)*S + s] = where tap (c, r, s) of output j = 0 reads in a slab of `rows`
+// output rows; entries [C*R*S, pad_to) are 0.
+void mimic_conv_slab_offsets(const conv_plan *pl, int64_t rows, int64_t pad_to, int64_t *offs);
+
+// The fused forward: the microkernel reads the rows of the column matrix in place, as
+// offsets into each image's padded slab.
 mimic_status mimic_conv_fused_run(const conv_plan *pl, const float *src, const float *wei,
                                   const float *bias, int relu, float *dst);
 
-// The fused backward-weights of images [n0, n1): part (K x crs) = sum of diff_dst * col^T,
-// bias[k] += the row sums of diff_dst (bias may be NULL).
+// The fused backward-weights of images [n0, n1): part (crs x K, the transpose of diff_wei)
+// = sum of col * diff_dst^T.
 void mimic_conv_fused_weights(const conv_plan *pl, const float *src, const float *diff_dst,
-                              int64_t n0, int64_t n1, float *part, double *bias);
+                              int64_t n0, int64_t n1, float *part);
 
 // Backward-data by GEMM then col2im (any stride), or by one GEMM for pointwise shapes.
 mimic_status mimic_conv_bwd_data_run(const conv_plan *pl, const float *diff_dst, const float *wei,

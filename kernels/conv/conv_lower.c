@@ -61,8 +61,8 @@ mimic_status mimic_conv_run_units(const conv_plan *pl, int64_t units, int64_t M,
 static void bias_act(const conv_plan *pl, float *y, int64_t rows, int64_t cols, int64_t ldy,
                      const float *bias, int relu)
 {
-    for (int64_t i = 0; i < rows && (bias || relu); i++)
-        pl->k->conv.bias_act(y + i * ldy, y + i * ldy, (size_t)cols, bias ? bias[i] : 0.0f, relu);
+    if (bias || relu)
+        pl->k->conv.bias_act(y, (size_t)ldy, y, (size_t)ldy, (size_t)rows, (size_t)cols, bias, relu);
 }
 
 // ---------------------------------------------------------------- forward

@@ -11,17 +11,14 @@
                              const float *col, int64_t ldc, float *img);                           \
     void mimic_transpose__##isa(size_t rows, size_t cols, const float *src, size_t lds,            \
                                 float *dst, size_t ldd);                                           \
-    void mimic_im2col_panel__##isa(const mimic_conv2d *shape, const float *src, int64_t k0,        \
-                                   int64_t kc, int64_t j0, int64_t nr, int64_t nr_max,             \
-                                   float *panel);                                                  \
-    void mimic_bias_act__##isa(float *y, const float *x, size_t n, float b, int relu);
+    void mimic_bias_act__##isa(float *y, size_t ldy, const float *x, size_t ldx, size_t rows,      \
+                               size_t n, const float *bias, int relu);
 
 // The table entry of one ISA (a mimic_conv_kernels initializer).
 #define MIMIC_CONV_TABLE(isa)                                                                      \
     {                                                                                              \
         .im2col = mimic_im2col__##isa, .col2im = mimic_col2im__##isa,                              \
-        .transpose = mimic_transpose__##isa, .im2col_panel = mimic_im2col_panel__##isa,            \
-        .bias_act = mimic_bias_act__##isa, .name = "im2col__" #isa                                 \
+        .transpose = mimic_transpose__##isa, .bias_act = mimic_bias_act__##isa, .name = "im2col__" #isa                                 \
     }
 
 MIMIC_CONV_DECLARE(scalar)

@@ -78,16 +78,6 @@ static inline void add_row(float *dst, const float *src, int64_t n)
 #define VL 8
 typedef __m256 vf;
 
-static inline vf v_zero(void)
-{
-    return _mm256_setzero_ps();
-}
-
-static inline void v_store(float *p, vf v)
-{
-    _mm256_storeu_ps(p, v);
-}
-
 static inline __m256i lane_mask(uint32_t bits)
 {
     const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
@@ -100,25 +90,19 @@ static inline vf v_loadz_bits(uint32_t bits, const float *p)
     return _mm256_maskload_ps(p, lane_mask(bits));
 }
 
-static inline vf v_load_bits(vf prev, uint32_t bits, const float *p)
-{
-    const __m256i m = lane_mask(bits);
-    return _mm256_blendv_ps(prev, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
-}
-
-static inline vf v_loadz_bits_inb(uint32_t bits, const float *p)
-{
-    return _mm256_and_ps(_mm256_loadu_ps(p), _mm256_castsi256_ps(lane_mask(bits)));
-}
-
-static inline vf v_load_bits_inb(vf prev, uint32_t bits, const float *p)
-{
-    return _mm256_blendv_ps(prev, _mm256_loadu_ps(p), _mm256_castsi256_ps(lane_mask(bits)));
-}
-
 static inline vf v_load(const float *p)
 {
     return _mm256_loadu_ps(p);
+}
+
+static inline void v_store(float *p, vf v)
+{
+    _mm256_storeu_ps(p, v);
+}
+
+static inline void v_store_bits(float *p, vf v, uint32_t bits)
+{
+    _mm256_maskstore_ps(p, lane_mask(bits), v);
 }
 
 static inline vf v_bias_act(vf x, float b, int relu)

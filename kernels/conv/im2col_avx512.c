@@ -101,9 +101,9 @@ static inline void add_row(float *dst, const float *src, int64_t n)
 #define VL 16
 typedef __m512 vf;
 
-static inline vf v_zero(void)
+static inline vf v_load(const float *p)
 {
-    return _mm512_setzero_ps();
+    return _mm512_loadu_ps(p);
 }
 
 static inline void v_store(float *p, vf v)
@@ -111,30 +111,14 @@ static inline void v_store(float *p, vf v)
     _mm512_storeu_ps(p, v);
 }
 
-static inline vf v_load_bits(vf prev, uint32_t bits, const float *p)
-{
-    return _mm512_mask_loadu_ps(prev, (__mmask16)bits, p);
-}
-
 static inline vf v_loadz_bits(uint32_t bits, const float *p)
 {
     return _mm512_maskz_loadu_ps((__mmask16)bits, p);
 }
 
-// Masked loads are fast on AVX-512: the same instructions.
-static inline vf v_loadz_bits_inb(uint32_t bits, const float *p)
+static inline void v_store_bits(float *p, vf v, uint32_t bits)
 {
-    return _mm512_maskz_loadu_ps((__mmask16)bits, p);
-}
-
-static inline vf v_load_bits_inb(vf prev, uint32_t bits, const float *p)
-{
-    return _mm512_mask_loadu_ps(prev, (__mmask16)bits, p);
-}
-
-static inline vf v_load(const float *p)
-{
-    return _mm512_loadu_ps(p);
+    _mm512_mask_storeu_ps(p, (__mmask16)bits, v);
 }
 
 static inline vf v_bias_act(vf x, float b, int relu)

@@ -56,9 +56,9 @@ static inline void add_row(float *dst, const float *src, int64_t n)
 #define VL 4
 typedef float32x4_t vf;
 
-static inline vf v_zero(void)
+static inline vf v_load(const float *p)
 {
-    return vdupq_n_f32(0.0f);
+    return vld1q_f32(p);
 }
 
 static inline void v_store(float *p, vf v)
@@ -66,44 +66,24 @@ static inline void v_store(float *p, vf v)
     vst1q_f32(p, v);
 }
 
-// No masked loads: a full run is one load, a partial one goes lane by lane (the lanes not
-// selected may lie outside the tensor and are never read).
-static inline vf v_load_bits(vf prev, uint32_t bits, const float *p)
+// No masked loads or stores: partial vectors go lane by lane (the lanes not selected may lie
+// outside the buffer and are never touched).
+static inline vf v_loadz_bits(uint32_t bits, const float *p)
 {
-    if (bits == 0xfu)
-        return vld1q_f32(p);
-    float t[4];
-    vst1q_f32(t, prev);
+    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int l = 0; l < 4; l++)
         if (bits >> l & 1u)
             t[l] = p[l];
     return vld1q_f32(t);
 }
 
-static inline vf v_loadz_bits(uint32_t bits, const float *p)
+static inline void v_store_bits(float *p, vf v, uint32_t bits)
 {
-    return v_load_bits(v_zero(), bits, p);
-}
-
-static inline uint32x4_t lane_mask(uint32_t bits)
-{
-    const uint32_t lanes[4] = {1, 2, 4, 8};
-    return vtstq_u32(vdupq_n_u32(bits), vld1q_u32(lanes));
-}
-
-static inline vf v_load_bits_inb(vf prev, uint32_t bits, const float *p)
-{
-    return vbslq_f32(lane_mask(bits), vld1q_f32(p), prev);
-}
-
-static inline vf v_loadz_bits_inb(uint32_t bits, const float *p)
-{
-    return v_load_bits_inb(v_zero(), bits, p);
-}
-
-static inline vf v_load(const float *p)
-{
-    return vld1q_f32(p);
+    float t[4];
+    vst1q_f32(t, v);
+    for (int l = 0; l < 4; l++)
+        if (bits >> l & 1u)
+            p[l] = t[l];
 }
 
 static inline vf v_bias_act(vf x, float b, int relu)

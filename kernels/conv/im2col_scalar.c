@@ -33,9 +33,9 @@ static inline void add_row(float *dst, const float *src, int64_t n)
 #define VL 1
 typedef float vf;
 
-static inline vf v_zero(void)
+static inline vf v_load(const float *p)
 {
-    return 0.0f;
+    return *p;
 }
 
 static inline void v_store(float *p, vf v)
@@ -43,29 +43,15 @@ static inline void v_store(float *p, vf v)
     *p = v;
 }
 
-static inline vf v_load_bits(vf prev, uint32_t bits, const float *p)
-{
-    return bits ? *p : prev;
-}
-
 static inline vf v_loadz_bits(uint32_t bits, const float *p)
 {
     return bits ? *p : 0.0f;
 }
 
-static inline vf v_load_bits_inb(vf prev, uint32_t bits, const float *p)
+static inline void v_store_bits(float *p, vf v, uint32_t bits)
 {
-    return v_load_bits(prev, bits, p);
-}
-
-static inline vf v_loadz_bits_inb(uint32_t bits, const float *p)
-{
-    return v_loadz_bits(bits, p);
-}
-
-static inline vf v_load(const float *p)
-{
-    return *p;
+    if (bits)
+        *p = v;
 }
 
 static inline vf v_bias_act(vf x, float b, int relu)

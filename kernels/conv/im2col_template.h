@@ -10,17 +10,12 @@
 //                                    dst[i] = src[i*stride], stride >= 2, reads no further
 //                                    than src[(n-1)*stride]
 //   void add_row(float *dst, const float *src, int64_t n)           dst[i] += src[i]
-// and, for im2col_panel, a vector of VL lanes (VL divides the GEMM's NR):
-//   vf v_zero(void); void v_store(float *p, vf v)
-//   vf v_load_bits(vf prev, uint32_t bits, const float *p)
-//                     lane l = p[l] where bit l of bits is set, else prev's lane l; reads only
-//                     the set lanes (masked loads: p itself may point outside the tensor)
-//   vf v_loadz_bits(uint32_t bits, const float *p)     the same with zeros in the others
-//   vf v_load_bits_inb(vf prev, uint32_t bits, const float *p), v_loadz_bits_inb(bits, p)
-//                     the same when all of p[0..VL) may be read (a plain load and a blend:
-//                     AMD's vmaskmovps load is slow; measured 70% of AVX2 panel time)
-// and, for bias_act: vf v_load(const float *p); vf v_bias_act(vf x, float b, int relu)
-//                     x + b, then max(0, .) with NaN kept if relu
+// and, for bias_act, a vector of VL lanes:
+//   vf v_load(const float *p); void v_store(float *p, vf v)
+//   vf v_loadz_bits(uint32_t bits, const float *p)
+//                     lane l = p[l] where bit l of bits is set, else 0; reads only the set lanes
+//   void v_store_bits(float *p, vf v, uint32_t bits)   p[l] = lane l where bit l is set
+//   vf v_bias_act(vf x, float b, int relu)             x + b, then max(0, .) with NaN kept if relu
 //
 // Every source address formed is inside the image: the padding is never read, it is written
 // as zeros (im2col) or skipped (col2im).
@@ -138,140 +133,18 @@ void FN(col2im)(const mimic_conv2d *sh, int64_t Q, int64_t p0, int64_t p1, const
             }
 }
 
-// ---------------------------------------------------------------- packed panels
-
-// One VL-lane chunk of a panel: the runs of lanes in one image (each with the offset from
-// src of its lane 0's element for channel 0 and the centre tap), and the lanes each kernel
-// row r and column s keep inside the image.
-typedef struct {
-    int nseg;
-    uint32_t seg_bits[VL];
-    int64_t seg_off[VL];
-    uint32_t rbits[MIMIC_CONV_PANEL_MAX_TAP], sbits[MIMIC_CONV_PANEL_MAX_TAP];
-} panel_chunk;
-
-// Lanes [0, valid) of the chunk starting at flat column jc.
-static void chunk_init(const mimic_conv2d *sh, int64_t P, int64_t jc, int64_t valid,
-                       panel_chunk *ch)
-{
-    const int64_t W = sh->w, PQ = P * W, chw = sh->c * sh->h * W;
-    int64_t n = jc / PQ, pix = jc % PQ, p = pix / W, q = pix % W;
-    memset(ch, 0, sizeof *ch);
-    ch->nseg = -1;
-    for (int64_t l = 0; l < valid; l++) {
-        if (l == 0 || pix == 0) {
-            ch->nseg++;
-            ch->seg_off[ch->nseg] = n * chw + pix - l;
-        }
-        const uint32_t bit = 1u << l;
-        ch->seg_bits[ch->nseg] |= bit;
-        for (int64_t r = 0; r < sh->r; r++)
-            if (p + r - sh->pad_h >= 0 && p + r - sh->pad_h < sh->h)
-                ch->rbits[r] |= bit;
-        for (int64_t s = 0; s < sh->s; s++)
-            if (q + s - sh->pad_w >= 0 && q + s - sh->pad_w < W)
-                ch->sbits[s] |= bit;
-        if (++q == W)
-            q = 0, p++;
-        if (++pix == PQ)
-            pix = 0, p = 0, n++;
-    }
-    ch->nseg++;
-}
-
-// src + off without forming an out-of-bounds pointer in C terms: the lanes read are in
-// bounds, lane 0's address (the vector's base) need not be.
-static inline const float *at_offset(const float *src, int64_t off)
-{
-    return (const float *)((uintptr_t)src + (uintptr_t)off * sizeof(float));
-}
-
-#define PANEL_MAX_CHUNKS 8
-
-// Rows [k0, k0 + kc) of one chunk whose lanes lie in a single image (the common case: runs
-// of at least VL pixels): one zero-masked load per row, tap row by tap row.
-static void chunk_rows_one_run(const mimic_conv2d *sh, const panel_chunk *ch, const float *src,
-                               int64_t k0, int64_t kc, float *out, int64_t ld)
-{
-    const int64_t W = sh->w, hw = sh->h * W, R = sh->r, S = sh->s, total = sh->n * sh->c * hw;
-    const uint32_t run = ch->nseg ? ch->seg_bits[0] : 0;
-    int64_t c = k0 / (R * S), r = k0 / S % R, s = k0 % S;
-    for (int64_t k = 0; k < kc;) {
-        const uint32_t keep = run & ch->rbits[r];
-        const int64_t off = ch->seg_off[0] + c * hw + (r - sh->pad_h) * W - sh->pad_w;
-        for (; s < S && k < kc; s++, k++, out += ld) {
-            const uint32_t bits = keep & ch->sbits[s];
-            const int64_t at = off + s;
-            if (!bits)
-                v_store(out, v_zero());
-            else if (at >= 0 && at + VL <= total)
-                v_store(out, v_loadz_bits_inb(bits, src + at));
-            else
-                v_store(out, v_loadz_bits(bits, at_offset(src, at)));
-        }
-        s = 0;
-        if (++r == R) {
-            r = 0;
-            c++;
-        }
-    }
-}
-
-// The same for a chunk spanning images: one masked load per run, merged.
-static void chunk_rows_runs(const mimic_conv2d *sh, const panel_chunk *ch, const float *src,
-                            int64_t k0, int64_t kc, float *out, int64_t ld)
-{
-    const int64_t W = sh->w, hw = sh->h * W, R = sh->r, S = sh->s, total = sh->n * sh->c * hw;
-    int64_t c = k0 / (R * S), r = k0 / S % R, s = k0 % S;
-    for (int64_t k = 0; k < kc; k++, out += ld) {
-        const int64_t row_off = c * hw + (r - sh->pad_h) * W + (s - sh->pad_w);
-        const uint32_t keep = ch->rbits[r] & ch->sbits[s];
-        vf v = v_zero();
-        for (int g = 0; g < ch->nseg; g++) {
-            const uint32_t bits = ch->seg_bits[g] & keep;
-            const int64_t at = ch->seg_off[g] + row_off;
-            if (bits && at >= 0 && at + VL <= total)
-                v = v_load_bits_inb(v, bits, src + at);
-            else if (bits)
-                v = v_load_bits(v, bits, at_offset(src, at));
-        }
-        v_store(out, v);
-        if (++s == S) {
-            s = 0;
-            if (++r == R) {
-                r = 0;
-                c++;
-            }
-        }
-    }
-}
-
-// Q == W and stride 1, so output pixel pix of an image reads input element pix + the tap's
-// shift: each run of lanes in one image is one (masked) contiguous load per row.
-void FN(im2col_panel)(const mimic_conv2d *sh, const float *src, int64_t k0, int64_t kc, int64_t j0,
-                      int64_t nr, int64_t nr_max, float *panel)
-{
-    const int64_t P = sh->h + 2 * sh->pad_h - sh->r + 1;
-    panel_chunk ch;
-    for (int64_t i = 0; i < nr_max / VL && i < PANEL_MAX_CHUNKS; i++) {
-        const int64_t valid = nr - i * VL;
-        chunk_init(sh, P, j0 + i * VL, valid < 0 ? 0 : valid > VL ? VL : valid, &ch);
-        if (ch.nseg <= 1)
-            chunk_rows_one_run(sh, &ch, src, k0, kc, panel + i * VL, nr_max);
-        else
-            chunk_rows_runs(sh, &ch, src, k0, kc, panel + i * VL, nr_max);
-    }
-}
-
 // ---------------------------------------------------------------- bias and ReLU
 
-void FN(bias_act)(float *y, const float *x, size_t n, float b, int relu)
+void FN(bias_act)(float *y, size_t ldy, const float *x, size_t ldx, size_t rows, size_t n,
+                  const float *bias, int relu)
 {
-    size_t j = 0;
-    for (; j + VL <= n; j += VL)
-        v_store(y + j, v_bias_act(v_load(x + j), b, relu));
-    for (; j < n; j++) {
-        const float v = x[j] + b;
-        y[j] = relu && v < 0.0f ? 0.0f : v;
+    const size_t full = n / VL * VL;
+    const uint32_t tail = (uint32_t)((1u << (n - full)) - 1u);
+    for (size_t i = 0; i < rows; i++, y += ldy, x += ldx) {
+        const float b = bias ? bias[i] : 0.0f;
+        for (size_t j = 0; j < full; j += VL)
+            v_store(y + j, v_bias_act(v_load(x + j), b, relu));
+        if (tail)
+            v_store_bits(y + full, v_bias_act(v_loadz_bits(tail, x + full), b, relu), tail);
     }
 }

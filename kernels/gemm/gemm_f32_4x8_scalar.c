@@ -5,14 +5,18 @@
 #define MR 4
 #define NR 8
 
-void mimic_gemm_f32_ukernel_4x8__scalar(size_t m, size_t n, size_t kc, const float *a,
-                                         const float *b, size_t b_stride, float *c, size_t ldc,
-                                        float beta)
+// One body, three entry points (GEMM, and the convolution's B-offset and A-offset forms: see
+// arch/kernels.h); the unused forms fold away at compile time.
+static inline __attribute__((always_inline)) void
+tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
+     size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta)
 {
     float acc[MR][NR] = {{0.0f}};
     for (size_t p = 0; p < kc; p++) {
-        const float *restrict ap = a + p * MR;
-        const float *restrict bp = b + p * b_stride;
+        float ap[MR];
+        for (int i = 0; i < MR; i++)
+            ap[i] = a_offs ? a[a_offs[i] + (int64_t)p] : a[p * MR + i];
+        const float *restrict bp = b_offs ? b + b_offs[p] : b + p * b_stride;
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < NR; j++)
                 acc[i][j] += ap[i] * bp[j];
@@ -26,4 +30,25 @@ void mimic_gemm_f32_ukernel_4x8__scalar(size_t m, size_t n, size_t kc, const flo
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++)
             c[i * ldc + j] = acc[i][j] + beta * c[i * ldc + j];
+}
+
+void mimic_gemm_f32_ukernel_4x8__scalar(size_t m, size_t n, size_t kc, const float *a,
+                                        const float *b, size_t b_stride, float *c, size_t ldc,
+                                        float beta)
+{
+    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta);
+}
+
+void mimic_gemm_f32_ukernel_4x8_boff__scalar(size_t m, size_t n, size_t kc, const float *a,
+                                             const float *b, const int64_t *b_offs, float *c,
+                                             size_t ldc, float beta)
+{
+    tile(m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta);
+}
+
+void mimic_gemm_f32_ukernel_4x8_aoff__scalar(size_t m, size_t n, size_t kc, const float *a,
+                                             const int64_t *a_offs, const float *b,
+                                             size_t b_stride, float *c, size_t ldc, float beta)
+{
+    tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
 }

@@ -1,6 +1,8 @@
 // AVX2+FMA GEMM microkernel, 6x16: 12 ymm accumulators (6 rows x 2 vectors), two B loads and
 // six A broadcasts per k step; with the two B vectors and one broadcast that is 15 of the 16
 // ymm registers. Edges use masked loads and stores (vmaskmovps), never a scalar loop.
+// One body, three entry points (GEMM, and the convolution's B-offset and A-offset forms: see
+// arch/kernels.h); the unused forms fold away at compile time.
 #include <immintrin.h>
 
 #include "kernels/gemm/gemm_ukernels.h"
@@ -9,7 +11,7 @@
 
 #define FMA_ROW(i)                                                                             \
     do {                                                                                       \
-        const __m256 va = _mm256_broadcast_ss(a + i);                                          \
+        const __m256 va = _mm256_broadcast_ss(a_offs ? arow[i] + p : a + i);                   \
         vacc##i##x0 = _mm256_fmadd_ps(va, vb0, vacc##i##x0);                                   \
         vacc##i##x1 = _mm256_fmadd_ps(va, vb1, vacc##i##x1);                                   \
     } while (0)
@@ -37,14 +39,17 @@ static inline __m256i column_mask(size_t n, size_t first)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), lanes);
 }
 
-void mimic_gemm_f32_ukernel_6x16__avx2(size_t m, size_t n, size_t kc, const float *a,
-                                       const float *b, size_t b_stride, float *c, size_t ldc,
-                                        float beta)
+static inline __attribute__((always_inline)) void
+tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
+     size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta)
 {
     // The C tile is read (beta != 0) and written only after the k loop: start fetching it now
     // so those accesses do not stall on memory.
     for (size_t i = 0; i < m; i++)
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    const float *arow[MR];
+    for (int i = 0; i < MR; i++)
+        arow[i] = a_offs ? a + a_offs[i] : a;
     __m256 vacc0x0 = _mm256_setzero_ps(), vacc0x1 = _mm256_setzero_ps();
     __m256 vacc1x0 = _mm256_setzero_ps(), vacc1x1 = _mm256_setzero_ps();
     __m256 vacc2x0 = _mm256_setzero_ps(), vacc2x1 = _mm256_setzero_ps();
@@ -52,16 +57,19 @@ void mimic_gemm_f32_ukernel_6x16__avx2(size_t m, size_t n, size_t kc, const floa
     __m256 vacc4x0 = _mm256_setzero_ps(), vacc4x1 = _mm256_setzero_ps();
     __m256 vacc5x0 = _mm256_setzero_ps(), vacc5x1 = _mm256_setzero_ps();
     for (size_t p = 0; p < kc; p++) {
-        const __m256 vb0 = _mm256_loadu_ps(b);
-        const __m256 vb1 = _mm256_loadu_ps(b + 8);
+        const float *bp = b_offs ? b + b_offs[p] : b;
+        const __m256 vb0 = _mm256_loadu_ps(bp);
+        const __m256 vb1 = _mm256_loadu_ps(bp + 8);
         FMA_ROW(0);
         FMA_ROW(1);
         FMA_ROW(2);
         FMA_ROW(3);
         FMA_ROW(4);
         FMA_ROW(5);
-        a += MR;
-        b += b_stride;
+        if (!a_offs)
+            a += MR;
+        if (!b_offs)
+            b += b_stride;
     }
     const __m256i vmask0 = column_mask(n, 0);
     const __m256i vmask1 = column_mask(n, 8);
@@ -72,4 +80,25 @@ void mimic_gemm_f32_ukernel_6x16__avx2(size_t m, size_t n, size_t kc, const floa
     STORE_ROW(3);
     STORE_ROW(4);
     STORE_ROW(5);
+}
+
+void mimic_gemm_f32_ukernel_6x16__avx2(size_t m, size_t n, size_t kc, const float *a,
+                                       const float *b, size_t b_stride, float *c, size_t ldc,
+                                       float beta)
+{
+    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta);
+}
+
+void mimic_gemm_f32_ukernel_6x16_boff__avx2(size_t m, size_t n, size_t kc, const float *a,
+                                            const float *b, const int64_t *b_offs, float *c,
+                                            size_t ldc, float beta)
+{
+    tile(m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta);
+}
+
+void mimic_gemm_f32_ukernel_6x16_aoff__avx2(size_t m, size_t n, size_t kc, const float *a,
+                                            const int64_t *a_offs, const float *b,
+                                            size_t b_stride, float *c, size_t ldc, float beta)
+{
+    tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
 }

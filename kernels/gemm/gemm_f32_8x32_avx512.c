@@ -1,16 +1,19 @@
 // AVX-512 GEMM microkernel, 8x32: 16 zmm accumulators (8 rows x 2 vectors), two B loads and
 // eight A broadcasts per k step. 16 independent FMA chains cover the 4-cycle FMA latency on
 // two pipes with room to spare; edges use masked loads and stores, never a scalar loop.
+// One body, three entry points: packed A and B rows p*b_stride apart (GEMM), B rows at
+// offsets (the convolution's forward: rows of the padded input), and A rows at offsets
+// (backward-weights); the unused forms fold away at compile time.
 #include <immintrin.h>
 
 #include "kernels/gemm/gemm_ukernels.h"
 
 #define MR 8
 
-// Row i: acc += a[i] * (b0, b1).
+// Row i: acc += A[i][p] * (b0, b1).
 #define FMA_ROW(i)                                                                             \
     do {                                                                                       \
-        const __m512 va = _mm512_set1_ps(a[i]);                                                \
+        const __m512 va = _mm512_set1_ps(a_offs ? arow[i][p] : a[i]);                          \
         vacc##i##x0 = _mm512_fmadd_ps(va, vb0, vacc##i##x0);                                   \
         vacc##i##x1 = _mm512_fmadd_ps(va, vb1, vacc##i##x1);                                   \
     } while (0)
@@ -30,9 +33,9 @@
         }                                                                                      \
     } while (0)
 
-void mimic_gemm_f32_ukernel_8x32__avx512(size_t m, size_t n, size_t kc, const float *a,
-                                         const float *b, size_t b_stride, float *c, size_t ldc,
-                                        float beta)
+static inline __attribute__((always_inline)) void
+tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
+     size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta)
 {
     // The C tile is read (beta != 0) and written only after the k loop: start fetching it now
     // so those accesses do not stall on memory.
@@ -40,6 +43,9 @@ void mimic_gemm_f32_ukernel_8x32__avx512(size_t m, size_t n, size_t kc, const fl
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
     }
+    const float *arow[MR];
+    for (int i = 0; i < MR; i++)
+        arow[i] = a_offs ? a + a_offs[i] : a;
     __m512 vacc0x0 = _mm512_setzero_ps(), vacc0x1 = _mm512_setzero_ps();
     __m512 vacc1x0 = _mm512_setzero_ps(), vacc1x1 = _mm512_setzero_ps();
     __m512 vacc2x0 = _mm512_setzero_ps(), vacc2x1 = _mm512_setzero_ps();
@@ -49,8 +55,9 @@ void mimic_gemm_f32_ukernel_8x32__avx512(size_t m, size_t n, size_t kc, const fl
     __m512 vacc6x0 = _mm512_setzero_ps(), vacc6x1 = _mm512_setzero_ps();
     __m512 vacc7x0 = _mm512_setzero_ps(), vacc7x1 = _mm512_setzero_ps();
     for (size_t p = 0; p < kc; p++) {
-        const __m512 vb0 = _mm512_loadu_ps(b);
-        const __m512 vb1 = _mm512_loadu_ps(b + 16);
+        const float *bp = b_offs ? b + b_offs[p] : b;
+        const __m512 vb0 = _mm512_loadu_ps(bp);
+        const __m512 vb1 = _mm512_loadu_ps(bp + 16);
         FMA_ROW(0);
         FMA_ROW(1);
         FMA_ROW(2);
@@ -59,8 +66,10 @@ void mimic_gemm_f32_ukernel_8x32__avx512(size_t m, size_t n, size_t kc, const fl
         FMA_ROW(5);
         FMA_ROW(6);
         FMA_ROW(7);
-        a += MR;
-        b += b_stride;
+        if (!a_offs)
+            a += MR;
+        if (!b_offs)
+            b += b_stride;
     }
     const __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
     const __mmask16 k1 = n <= 16   ? (__mmask16)0
@@ -75,4 +84,25 @@ void mimic_gemm_f32_ukernel_8x32__avx512(size_t m, size_t n, size_t kc, const fl
     STORE_ROW(5);
     STORE_ROW(6);
     STORE_ROW(7);
+}
+
+void mimic_gemm_f32_ukernel_8x32__avx512(size_t m, size_t n, size_t kc, const float *a,
+                                         const float *b, size_t b_stride, float *c, size_t ldc,
+                                         float beta)
+{
+    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta);
+}
+
+void mimic_gemm_f32_ukernel_8x32_boff__avx512(size_t m, size_t n, size_t kc, const float *a,
+                                              const float *b, const int64_t *b_offs, float *c,
+                                              size_t ldc, float beta)
+{
+    tile(m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta);
+}
+
+void mimic_gemm_f32_ukernel_8x32_aoff__avx512(size_t m, size_t n, size_t kc, const float *a,
+                                              const int64_t *a_offs, const float *b,
+                                              size_t b_stride, float *c, size_t ldc, float beta)
+{
+    tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
 }

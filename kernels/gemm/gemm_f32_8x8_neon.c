@@ -2,6 +2,9 @@
 // B loads, two A loads, and 16 FMAs that take their A value by lane (vfmaq_laneq_f32), so no
 // broadcasts are needed. AArch64 has 32 q registers: 16 + 2 + 2 leaves room for the pipeline.
 // Edge columns go through a small stack tile (NEON has no masked store).
+// One body, three entry points (GEMM, and the convolution's B-offset and A-offset forms: see
+// arch/kernels.h); the unused forms fold away at compile time. The A-offset form gathers
+// its eight A values lane by lane (rows are apart in memory).
 #include <arm_neon.h>
 #include <string.h>
 
@@ -38,13 +41,16 @@ static inline void store_row(float *ci, size_t n, float32x4_t v0, float32x4_t v1
             store_row(c + i * ldc, n, vacc##i##x0, vacc##i##x1, beta);                         \
     } while (0)
 
-void mimic_gemm_f32_ukernel_8x8__neon(size_t m, size_t n, size_t kc, const float *a,
-                                      const float *b, size_t b_stride, float *c, size_t ldc,
-                                        float beta)
+static inline __attribute__((always_inline)) void
+tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
+     size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta)
 {
     // Start fetching the C tile, which is read and written only after the k loop.
     for (size_t i = 0; i < m; i++)
         __builtin_prefetch(c + i * ldc);
+    const float *arow[MR];
+    for (int i = 0; i < MR; i++)
+        arow[i] = a_offs ? a + a_offs[i] : a;
     float32x4_t vacc0x0 = vdupq_n_f32(0.0f), vacc0x1 = vdupq_n_f32(0.0f);
     float32x4_t vacc1x0 = vdupq_n_f32(0.0f), vacc1x1 = vdupq_n_f32(0.0f);
     float32x4_t vacc2x0 = vdupq_n_f32(0.0f), vacc2x1 = vdupq_n_f32(0.0f);
@@ -54,10 +60,23 @@ void mimic_gemm_f32_ukernel_8x8__neon(size_t m, size_t n, size_t kc, const float
     float32x4_t vacc6x0 = vdupq_n_f32(0.0f), vacc6x1 = vdupq_n_f32(0.0f);
     float32x4_t vacc7x0 = vdupq_n_f32(0.0f), vacc7x1 = vdupq_n_f32(0.0f);
     for (size_t p = 0; p < kc; p++) {
-        const float32x4_t vb0 = vld1q_f32(b);
-        const float32x4_t vb1 = vld1q_f32(b + 4);
-        const float32x4_t va0 = vld1q_f32(a);
-        const float32x4_t va1 = vld1q_f32(a + 4);
+        const float *bp = b_offs ? b + b_offs[p] : b;
+        const float32x4_t vb0 = vld1q_f32(bp);
+        const float32x4_t vb1 = vld1q_f32(bp + 4);
+        float32x4_t va0, va1;
+        if (a_offs) {
+            va0 = vld1q_lane_f32(arow[0] + p, vdupq_n_f32(0.0f), 0);
+            va0 = vld1q_lane_f32(arow[1] + p, va0, 1);
+            va0 = vld1q_lane_f32(arow[2] + p, va0, 2);
+            va0 = vld1q_lane_f32(arow[3] + p, va0, 3);
+            va1 = vld1q_lane_f32(arow[4] + p, vdupq_n_f32(0.0f), 0);
+            va1 = vld1q_lane_f32(arow[5] + p, va1, 1);
+            va1 = vld1q_lane_f32(arow[6] + p, va1, 2);
+            va1 = vld1q_lane_f32(arow[7] + p, va1, 3);
+        } else {
+            va0 = vld1q_f32(a);
+            va1 = vld1q_f32(a + 4);
+        }
         FMA_ROW(0, va0, 0);
         FMA_ROW(1, va0, 1);
         FMA_ROW(2, va0, 2);
@@ -66,8 +85,10 @@ void mimic_gemm_f32_ukernel_8x8__neon(size_t m, size_t n, size_t kc, const float
         FMA_ROW(5, va1, 1);
         FMA_ROW(6, va1, 2);
         FMA_ROW(7, va1, 3);
-        a += MR;
-        b += b_stride;
+        if (!a_offs)
+            a += MR;
+        if (!b_offs)
+            b += b_stride;
     }
     STORE_ROW(0);
     STORE_ROW(1);
@@ -77,4 +98,25 @@ void mimic_gemm_f32_ukernel_8x8__neon(size_t m, size_t n, size_t kc, const float
     STORE_ROW(5);
     STORE_ROW(6);
     STORE_ROW(7);
+}
+
+void mimic_gemm_f32_ukernel_8x8__neon(size_t m, size_t n, size_t kc, const float *a,
+                                      const float *b, size_t b_stride, float *c, size_t ldc,
+                                      float beta)
+{
+    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta);
+}
+
+void mimic_gemm_f32_ukernel_8x8_boff__neon(size_t m, size_t n, size_t kc, const float *a,
+                                           const float *b, const int64_t *b_offs, float *c,
+                                           size_t ldc, float beta)
+{
+    tile(m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta);
+}
+
+void mimic_gemm_f32_ukernel_8x8_aoff__neon(size_t m, size_t n, size_t kc, const float *a,
+                                           const int64_t *a_offs, const float *b,
+                                           size_t b_stride, float *c, size_t ldc, float beta)
+{
+    tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
 }

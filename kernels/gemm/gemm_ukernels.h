@@ -3,12 +3,17 @@
 #define MIMIC_GEMM_UKERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "arch/kernels.h"
 
-#define MIMIC_UKERNEL(isa, fn, mr, nr)                                                         \
+#define MIMIC_UKERNEL(isa, fn, boff, aoff, mr, nr)                                             \
     void fn(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t b_stride,   \
-            float *c, size_t ldc, float beta);
+            float *c, size_t ldc, float beta);                                                 \
+    void boff(size_t m, size_t n, size_t kc, const float *a, const float *b,                  \
+              const int64_t *b_offs, float *c, size_t ldc, float beta);                        \
+    void aoff(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs,           \
+              const float *b, size_t b_stride, float *c, size_t ldc, float beta);
 #include "kernels/gemm/gemm_ukernels.inc"
 #undef MIMIC_UKERNEL
 
