@@ -174,6 +174,8 @@ static const conv_case k_cases[] = {
     {2, 8, 5, 6, 9, 3, 5, 1, 1, 2, 3},      // fused, pad > kernel half-width: output wider
     {2, 4, 6, 7, 40, 3, 3, 1, 1, 1, 1},     // fused, K = 40: a partial NR strip of K
     {1, 2, 9, 6, 5, 5, 4, 1, 1, 0, 0},      // fused, no padding, slab rows = input rows
+    {3, 5, 7, 6, 24, 3, 3, 1, 1, 1, 1},     // pixel-rows tile (AVX-512), 24 of 32 lanes
+    {2, 16, 9, 5, 64, 3, 3, 1, 1, 1, 2},    // pixel-rows tile, two lane panels, wider output
 };
 
 static void test_conv_cases(void **state) {

@@ -150,7 +150,7 @@ static void plan_fwd(conv_plan *pl)
             pl->rows = max64(1, (pl->p + (t + n - 1) / n - 1) / ((t + n - 1) / n));
             pl->blocks = (pl->p + pl->rows - 1) / pl->rows;
         }
-        pl->col_floats = (size_t)(pl->sh.c * (pl->rows + pl->sh.r - 1) * pl->wp + NR);
+        pl->col_floats = (size_t)(pl->sh.c * (pl->rows + pl->sh.r - 1) * pl->wp) + MIMIC_CONV_SLAB_SLACK;
         pl->tmp_floats = (size_t)(round_up(pl->sh.k, MR) * NR + 2 * round_up(pl->crs, MR));
         pl->threads = units_threads(n * pl->blocks);
         return;
@@ -203,7 +203,7 @@ static void plan_bwd_weights(conv_plan *pl)
         pl->transposed_wei = 1;
         pl->wp = pl->sh.w + 2 * pl->sh.pad_w;
         pl->rows = slab_rows(pl, (pl->sh.c + kp) * pl->wp);
-        pl->col_floats = (size_t)(pl->sh.c * (pl->rows + pl->sh.r - 1) * pl->wp + pl->k->gemm->nr);
+        pl->col_floats = (size_t)(pl->sh.c * (pl->rows + pl->sh.r - 1) * pl->wp) + MIMIC_CONV_SLAB_SLACK;
         pl->tmp_floats = (size_t)(pl->rows * pl->wp * kp + 2 * round_up(pl->crs, MR));
         return;
     }

@@ -5,8 +5,8 @@
 // j = p*Wp + q: every row of the column matrix is the slab itself at a fixed offset, if the
 // output is indexed by j, Wp columns per row, of which the last S - 1 are never stored. The
 // microkernel's B-offset form reads those rows in place; its K x NR output tile goes to dst
-// with the bias and ReLU. The cost of the lowering is one copy of the input, not C*R*S/1
-// rows of column matrix built in memory; the price is (S - 1)/Wp of wasted lanes.
+// with the bias and ReLU. The cost of the lowering is one copy of the input, not a column
+// matrix C*R*S times its size built in memory; the price is (S - 1)/Wp of wasted lanes.
 #include <string.h>
 
 #include "arch/profile.h"
@@ -35,8 +35,7 @@ void mimic_conv_slab(const conv_plan *pl, const float *img, int64_t p0, int64_t 
             memcpy(row + s->pad_w, img + c * pl->hw + ih * s->w, (size_t)s->w * sizeof(float));
             memset(row + s->pad_w + s->w, 0, (size_t)right * sizeof(float));
         }
-    // Lanes past the last row that the microkernel's whole-vector loads may touch.
-    memset(slab + s->c * rows * wp, 0, (size_t)pl->k->gemm->nr * sizeof(float));
+    memset(slab + s->c * rows * wp, 0, MIMIC_CONV_SLAB_SLACK * sizeof(float));
 }
 
 void mimic_conv_slab_offsets(const conv_plan *pl, int64_t rows, int64_t pad_to, int64_t *offs)

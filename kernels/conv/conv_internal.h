@@ -45,8 +45,13 @@ static inline int64_t mimic_conv_k_padded(const conv_plan *pl)
 mimic_status mimic_conv_fwd_run(const conv_plan *pl, const float *src, const float *wei,
                                 const float *bias, int relu, float *dst);
 
+// Zero floats after a slab's last row: the microkernel's whole-vector loads may read up to
+// NR - 1 floats past the last column.
+#define MIMIC_CONV_SLAB_SLACK 64
+
 // Input rows of output rows [p0, p1) of one image (img: C x H x W) into `slab`: C planes of
-// (p1 - p0 + R - 1) rows of pl->wp floats, zero padding included, then NR zero floats.
+// (p1 - p0 + R - 1) rows of pl->wp floats, zero padding included, then
+// MIMIC_CONV_SLAB_SLACK zero floats.
 void mimic_conv_slab(const conv_plan *pl, const float *img, int64_t p0, int64_t p1, float *slab);
 
 // offs[(c*R + r)*S + s] = where tap (c, r, s) of output j = 0 reads in a slab of `rows`
