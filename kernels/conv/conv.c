@@ -98,17 +98,19 @@ static int64_t rows_within_cap(const conv_plan *pl, int64_t width)
     return max64(1, min64(pl->p, limit_floats() / max64(1, width * pl->q)));
 }
 
-// Stride 1: the fused lowering by offsets into a padded slab applies (conv_fused.c). Below
-// CONV_FUSED_MIN_CRS rows of the column matrix the microkernel's calls are too short for
-// its fixed costs (the first layer, C*R*S = 9), and the per-image GEMM is kept. Pointwise
-// convolutions keep the plain GEMM, which reads the image in place.
+// Stride 1: the fused lowering by offsets into a padded slab applies (conv_fused.c,
+// conv_fused_weights.c). Pointwise convolutions keep the plain GEMM, which reads the image in
+// place. The forward needs at least CONV_FUSED_MIN_CRS rows of the column matrix: below that
+// the microkernel's calls are too short for their fixed costs, and the per-image GEMM is
+// kept (the first layer, C*R*S = 9: 1.4 ms per image against 1.6-1.9 fused, batch 128).
+// Backward-weights takes it at any C*R*S (the first layer: 1.9-2.0 ms against 2.6-2.8 ms
+// by the transposed per-image plan).
 #define CONV_FUSED_MIN_CRS 32
 
-static int fused_ok(const conv_plan *pl)
+static int fused_ok(const conv_plan *pl, int64_t min_crs)
 {
     const mimic_conv2d *s = &pl->sh;
-    return !pl->pointwise && s->stride_h == 1 && s->stride_w == 1 &&
-           pl->crs >= CONV_FUSED_MIN_CRS;
+    return !pl->pointwise && s->stride_h == 1 && s->stride_w == 1 && pl->crs >= min_crs;
 }
 
 // K slices of at most the GEMM's KC, all about as deep (576 = 2 x 288, not 512 + 64).
@@ -138,7 +140,7 @@ static int64_t round_up(int64_t x, int64_t m)
 // chunk) per GEMM.
 static void plan_fwd(conv_plan *pl)
 {
-    if (fused_ok(pl)) {
+    if (fused_ok(pl, CONV_FUSED_MIN_CRS)) {
         const int64_t MR = pl->k->gemm->mr, NR = pl->k->gemm->nr, n = max64(1, pl->sh.n);
         const int t = mimic_threads_get();
         pl->fused = 1;
@@ -188,16 +190,17 @@ static double tile_fill(const conv_plan *pl, int64_t M, int64_t N)
 // K x C*R*S partials (at most the cap, in the calling thread's scratch).
 #define CONV_WEIGHT_GROUPS 8
 
+// Stride 1: the fused plan (diff_wei^T by offsets into each image's padded slab). Otherwise
 // diff_wei (K x crs) = diff_dst * col^T, or its transpose col * diff_dst^T when crs is so
-// small (first layers: C*R*S = 9 against NR = 32) that it fills the microkernel's rows far
-// better than its columns; the transposed plan takes whole images, a few side by side.
+// small (C*R*S = 9 against NR = 32) that it fills the microkernel's rows far better than its
+// columns; the transposed plan takes whole images, a few side by side.
 static void plan_bwd_weights(conv_plan *pl)
 {
     const int64_t K = pl->sh.k, per_image = (pl->crs + K) * pl->pq;
     const int64_t fit = limit_floats() / max64(1, K * pl->crs);
     pl->groups = max64(1, min64(pl->sh.n, min64(CONV_WEIGHT_GROUPS, fit)));
     pl->threads = units_threads(pl->groups);
-    if (fused_ok(pl)) { // part = diff_wei^T by offsets into each image's padded slab
+    if (fused_ok(pl, 1)) { // part = diff_wei^T by offsets into each image's padded slab
         const int64_t MR = pl->k->gemm->mr, kp = round_up(K, pl->k->gemm->nr);
         pl->fused = 1;
         pl->transposed_wei = 1;

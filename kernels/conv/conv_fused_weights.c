@@ -1,4 +1,4 @@
-// Backward-weights of the convolutions the fused forward takes (stride 1, C*R*S >= 32), by
+// Backward-weights of stride-1 convolutions (any C*R*S; not pointwise), by
 // offsets into the padded slab of conv_fused.c: part (C*R*S x K, diff_wei transposed) = sum
 // over images of col * diff_dst^T. Row (c, r, s) of col is the slab itself at offset
 // c*plane + r*Wp + s, read in place, unpacked, by the microkernel's A-offset form; diff_dst
