@@ -109,8 +109,7 @@ static int64_t rows_within_cap(const conv_plan *pl, int64_t width)
 
 static int fused_ok(const conv_plan *pl, int64_t min_crs)
 {
-    const mimic_conv2d *s = &pl->sh;
-    return !pl->pointwise && s->stride_h == 1 && s->stride_w == 1 && pl->crs >= min_crs;
+    return !pl->pointwise && pl->crs >= min_crs;
 }
 
 // K slices of at most the GEMM's KC, all about as deep (576 = 2 x 288, not 512 + 64).
@@ -121,12 +120,15 @@ static int64_t fused_kc(const conv_plan *pl)
     return (pl->crs + slices - 1) / slices;
 }
 
-// Output rows per slab: as many as fit `per_row` floats each (plus the R - 1 rows of
-// context) in the cap, the whole image when it fits.
-static int64_t slab_rows(const conv_plan *pl, int64_t per_row)
+// The slab's row length, and output rows per slab: as many as fit in the cap (with `extra`
+// floats per slab column and output row besides the slab), the whole image when it fits.
+static void plan_slab(conv_plan *pl, int64_t extra)
 {
-    const int64_t ctx = (pl->sh.r - 1) * pl->sh.c * pl->wp;
-    return max64(1, min64(pl->p, (limit_floats() - ctx) / max64(1, per_row)));
+    const mimic_conv2d *s = &pl->sh;
+    pl->wp = (s->w + 2 * s->pad_w + s->stride_w - 1) / s->stride_w;
+    const int64_t ctx = (int64_t)mimic_conv_slab_floats(pl, 0);
+    const int64_t per_row = (int64_t)mimic_conv_slab_floats(pl, 1) - ctx + extra * pl->wp;
+    pl->rows = max64(1, min64(pl->p, (limit_floats() - ctx) / per_row));
 }
 
 static int64_t round_up(int64_t x, int64_t m)
@@ -145,14 +147,13 @@ static void plan_fwd(conv_plan *pl)
         const int t = mimic_threads_get();
         pl->fused = 1;
         pl->kc = fused_kc(pl);
-        pl->wp = pl->sh.w + 2 * pl->sh.pad_w;
-        pl->rows = slab_rows(pl, pl->sh.c * pl->wp);
+        plan_slab(pl, 0);
         pl->blocks = (pl->p + pl->rows - 1) / pl->rows;
         if (n * pl->blocks < t) {
             pl->rows = max64(1, (pl->p + (t + n - 1) / n - 1) / ((t + n - 1) / n));
             pl->blocks = (pl->p + pl->rows - 1) / pl->rows;
         }
-        pl->col_floats = (size_t)(pl->sh.c * (pl->rows + pl->sh.r - 1) * pl->wp) + MIMIC_CONV_SLAB_SLACK;
+        pl->col_floats = mimic_conv_slab_floats(pl, pl->rows);
         pl->tmp_floats = (size_t)(round_up(pl->sh.k, MR) * NR + 2 * round_up(pl->crs, MR));
         pl->threads = units_threads(n * pl->blocks);
         return;
@@ -204,9 +205,8 @@ static void plan_bwd_weights(conv_plan *pl)
         const int64_t MR = pl->k->gemm->mr, kp = round_up(K, pl->k->gemm->nr);
         pl->fused = 1;
         pl->transposed_wei = 1;
-        pl->wp = pl->sh.w + 2 * pl->sh.pad_w;
-        pl->rows = slab_rows(pl, (pl->sh.c + kp) * pl->wp);
-        pl->col_floats = (size_t)(pl->sh.c * (pl->rows + pl->sh.r - 1) * pl->wp) + MIMIC_CONV_SLAB_SLACK;
+        plan_slab(pl, kp);
+        pl->col_floats = mimic_conv_slab_floats(pl, pl->rows);
         pl->tmp_floats = (size_t)(pl->rows * pl->wp * kp + 2 * round_up(pl->crs, MR));
         return;
     }

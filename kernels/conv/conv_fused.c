@@ -1,9 +1,12 @@
-// The forward lowering of stride-1 convolutions without an im2col buffer (the indirect GEMM
-// of XNNPACK, by offsets). Each image, or block of its output rows, is copied once into a
-// padded slab (every channel's rows with their zero padding, Wp = W + 2*pad_w floats wide).
-// In the slab, output pixel (p, q) of tap (c, r, s) reads element c*plane + r*Wp + s + j with
-// j = p*Wp + q: every row of the column matrix is the slab itself at a fixed offset, if the
-// output is indexed by j, Wp columns per row, of which the last S - 1 are never stored. The
+// The forward lowering without an im2col buffer (the indirect GEMM of XNNPACK, by offsets).
+// Each image, or block of its output rows, is copied once into a padded slab (every
+// channel's rows with their zero padding, Wp = W + 2*pad_w floats wide). At stride 1, output
+// pixel (p, q) of tap (c, r, s) reads slab element c*plane + r*Wp + s + j with j = p*Wp + q:
+// every row of the column matrix is the slab itself at a fixed offset, if the output is
+// indexed by j, Wp columns per row, of which the last S - 1 are never stored. A strided
+// convolution is copied as stride_h x stride_w phases (rows and columns of the padded input
+// taken stride apart, each phase ceil(Wp / stride_w) wide), in which every tap reads at
+// stride 1 again. The
 // microkernel's B-offset form reads those rows in place; its K x NR output tile goes to dst
 // with the bias and ReLU. The cost of the lowering is one copy of the input, not a column
 // matrix C*R*S times its size built in memory; the price is (S - 1)/Wp of wasted lanes.
@@ -12,6 +15,7 @@
 #include "arch/profile.h"
 #include "arch/workspace.h"
 #include "kernels/conv/conv_internal.h"
+#include "kernels/conv/im2col.h"
 #include "kernels/gemm/gemm_internal.h"
 
 static int64_t min64(int64_t a, int64_t b)
@@ -19,34 +23,46 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+// One slab row: phase b's columns (b, b + stride_w, ...) of padded input row `in` (NULL: a
+// padding row).
+static void slab_row(const conv_plan *pl, const float *in, int64_t b, float *row)
+{
+    const mimic_conv2d *s = &pl->sh;
+    int64_t lo = 0, hi = 0;
+    if (in)
+        mimic_conv_valid_range(s->pad_w, s->w, s->stride_w, pl->wp, b, &lo, &hi);
+    memset(row, 0, (size_t)lo * sizeof(float));
+    if (hi > lo)
+        pl->k->conv.gather(row + lo, in + lo * s->stride_w + b - s->pad_w, hi - lo, s->stride_w);
+    memset(row + hi, 0, (size_t)(pl->wp - hi) * sizeof(float));
+}
+
 void mimic_conv_slab(const conv_plan *pl, const float *img, int64_t p0, int64_t p1, float *slab)
 {
     const mimic_conv2d *s = &pl->sh;
-    const int64_t rows = p1 - p0 + s->r - 1, wp = pl->wp, right = wp - s->pad_w - s->w;
-    for (int64_t c = 0; c < s->c; c++)
-        for (int64_t t = 0; t < rows; t++) {
-            const int64_t ih = p0 + t - s->pad_h;
-            float *row = slab + (c * rows + t) * wp;
-            if (ih < 0 || ih >= s->h) {
-                memset(row, 0, (size_t)wp * sizeof(float));
-                continue;
-            }
-            memset(row, 0, (size_t)s->pad_w * sizeof(float));
-            memcpy(row + s->pad_w, img + c * pl->hw + ih * s->w, (size_t)s->w * sizeof(float));
-            memset(row + s->pad_w + s->w, 0, (size_t)right * sizeof(float));
-        }
-    memset(slab + s->c * rows * wp, 0, MIMIC_CONV_SLAB_SLACK * sizeof(float));
+    const int64_t rows = mimic_conv_slab_rows(pl, p1 - p0), wp = pl->wp;
+    for (int64_t a = 0; a < s->stride_h; a++)
+        for (int64_t b = 0; b < s->stride_w; b++)
+            for (int64_t c = 0; c < s->c; c++)
+                for (int64_t t = 0; t < rows; t++, slab += wp) {
+                    const int64_t ih = (p0 + t) * s->stride_h + a - s->pad_h;
+                    slab_row(pl, ih < 0 || ih >= s->h ? NULL : img + c * pl->hw + ih * s->w, b,
+                             slab);
+                }
+    memset(slab, 0, MIMIC_CONV_SLAB_SLACK * sizeof(float));
 }
 
 void mimic_conv_slab_offsets(const conv_plan *pl, int64_t rows, int64_t pad_to, int64_t *offs)
 {
     const mimic_conv2d *s = &pl->sh;
-    const int64_t plane = (rows + s->r - 1) * pl->wp;
+    const int64_t plane = mimic_conv_slab_rows(pl, rows) * pl->wp;
     int64_t k = 0;
     for (int64_t c = 0; c < s->c; c++)
         for (int64_t r = 0; r < s->r; r++)
-            for (int64_t t = 0; t < s->s; t++)
-                offs[k++] = c * plane + r * pl->wp + t;
+            for (int64_t t = 0; t < s->s; t++) {
+                const int64_t phase = r % s->stride_h * s->stride_w + t % s->stride_w;
+                offs[k++] = (phase * s->c + c) * plane + r / s->stride_h * pl->wp + t / s->stride_w;
+            }
     for (; k < pad_to; k++)
         offs[k] = 0;
 }

@@ -27,7 +27,7 @@ typedef struct {
     int fused;          // stride 1 by offsets into a padded slab (conv_fused.c,
                         // conv_fused_weights.c), no column matrix
     int64_t kc;         // fused forward: depth of one K slice of the microkernel
-    int64_t wp;         // fused: padded input width, the slab's row length
+    int64_t wp;         // fused: the slab's row length, ceil(padded input width / stride_w)
     int64_t blocks;     // fused forward: units of `rows` output rows per image
     size_t col_floats;  // per thread: column buffer
     size_t tmp_floats;  // per thread: output tile, or im2col block before its transpose
@@ -49,13 +49,27 @@ mimic_status mimic_conv_fwd_run(const conv_plan *pl, const float *src, const flo
 // NR - 1 floats past the last column.
 #define MIMIC_CONV_SLAB_SLACK 64
 
-// Input rows of output rows [p0, p1) of one image (img: C x H x W) into `slab`: C planes of
-// (p1 - p0 + R - 1) rows of pl->wp floats, zero padding included, then
-// MIMIC_CONV_SLAB_SLACK zero floats.
+// The fused lowering's slab for `out_rows` output rows: stride_h x stride_w phases (phase
+// (a, b) holds rows a, a + stride_h, ... and columns b, b + stride_w, ... of the padded
+// input), each C planes of mimic_conv_slab_rows rows of pl->wp floats, then the slack. In
+// phase coordinates every tap of a strided convolution reads at stride 1.
+static inline int64_t mimic_conv_slab_rows(const conv_plan *pl, int64_t out_rows)
+{
+    return out_rows + (pl->sh.r - 1) / pl->sh.stride_h;
+}
+
+static inline size_t mimic_conv_slab_floats(const conv_plan *pl, int64_t out_rows)
+{
+    return (size_t)(pl->sh.stride_h * pl->sh.stride_w * pl->sh.c *
+                    mimic_conv_slab_rows(pl, out_rows) * pl->wp) +
+           MIMIC_CONV_SLAB_SLACK;
+}
+
+// The slab of output rows [p0, p1) of one image (img: C x H x W), zero padding included.
 void mimic_conv_slab(const conv_plan *pl, const float *img, int64_t p0, int64_t p1, float *slab);
 
 // offs[(c*R + r)*S + s] = where tap (c, r, s) of output j = 0 reads in a slab of `rows`
-// output rows; entries [C*R*S, pad_to) are 0.
+// output rows; entries [C*R*S, pad_to) are 0. Output (p, q) of the slab is j = p*wp + q.
 void mimic_conv_slab_offsets(const conv_plan *pl, int64_t rows, int64_t pad_to, int64_t *offs);
 
 // The fused forward: the microkernel reads the rows of the column matrix in place, as

@@ -11,6 +11,7 @@
                              const float *col, int64_t ldc, float *img);                           \
     void mimic_transpose__##isa(size_t rows, size_t cols, const float *src, size_t lds,            \
                                 float *dst, size_t ldd);                                           \
+    void mimic_gather__##isa(float *dst, const float *src, int64_t n, int64_t stride);           \
     void mimic_bias_act__##isa(float *y, size_t ldy, const float *x, size_t ldx, size_t rows,      \
                                size_t n, const float *bias, int relu);
 
@@ -18,7 +19,7 @@
 #define MIMIC_CONV_TABLE(isa)                                                                      \
     {                                                                                              \
         .im2col = mimic_im2col__##isa, .col2im = mimic_col2im__##isa,                              \
-        .transpose = mimic_transpose__##isa, .bias_act = mimic_bias_act__##isa, .name = "im2col__" #isa                                 \
+        .transpose = mimic_transpose__##isa, .gather = mimic_gather__##isa, .bias_act = mimic_bias_act__##isa, .name = "im2col__" #isa                                 \
     }
 
 MIMIC_CONV_DECLARE(scalar)

@@ -1,6 +1,6 @@
 // im2col and col2im written once over a few row primitives; each ISA file (im2col_<isa>.c)
 // defines them and includes this file, which then defines mimic_im2col__<isa> and
-// mimic_col2im__<isa>. Not a normal header: it is included once per ISA file.
+// mimic_col2im__<isa> (and gather, bias_act). Not a normal header: it is included once per ISA file.
 //
 // The primitives an ISA file defines first (n >= 0 elements, no aliasing):
 //   MIMIC_CONV_ISA                                   the suffix: scalar, avx2, avx512, neon
@@ -131,6 +131,16 @@ void FN(col2im)(const mimic_conv2d *sh, int64_t Q, int64_t p0, int64_t p1, const
                         row[q * sw + t.off] += src[q];
                 }
             }
+}
+
+// ---------------------------------------------------------------- strided rows
+
+void FN(gather)(float *dst, const float *src, int64_t n, int64_t stride)
+{
+    if (stride == 1)
+        copy_row(dst, src, n);
+    else
+        gather_row(dst, src, n, stride);
 }
 
 // ---------------------------------------------------------------- bias and ReLU
