@@ -12,11 +12,6 @@
 #define CONV_DEFAULT_LIMIT ((size_t)16 << 20)
 static atomic_size_t conv_limit = CONV_DEFAULT_LIMIT;
 
-// The im2col block put through the transpose at once (bwd_weights): 128 KiB, in L2 between
-// the two (measured: 8 KiB blocks, one output row of the teacher's layers, spent more on
-// im2col's per-call work than they saved).
-#define CONV_TRANSPOSE_BLOCK_FLOATS 32768
-
 // Lowered images side by side (column and output tiles together): half of a 1 MiB L2.
 #define CONV_TILE_FLOATS 131072
 
@@ -74,7 +69,6 @@ static mimic_status conv_check(const mimic_conv2d *sh, conv_plan *pl)
     pl->k = mimic_kernels_active();
     pl->tile_n = 1;
     pl->rows = pl->p;
-    pl->sub_rows = pl->p;
     pl->threads = 1;
     return MIMIC_OK;
 }
@@ -191,10 +185,10 @@ static double tile_fill(const conv_plan *pl, int64_t M, int64_t N)
 // K x C*R*S partials (at most the cap, in the calling thread's scratch).
 #define CONV_WEIGHT_GROUPS 8
 
-// Stride 1: the fused plan (diff_wei^T by offsets into each image's padded slab). Otherwise
-// diff_wei (K x crs) = diff_dst * col^T, or its transpose col * diff_dst^T when crs is so
-// small (C*R*S = 9 against NR = 32) that it fills the microkernel's rows far better than its
-// columns; the transposed plan takes whole images, a few side by side.
+// The fused plan (diff_wei^T by offsets into each image's padded slab), for every shape but
+// pointwise. Pointwise: diff_wei (K x C) = diff_dst * image^T, or its transpose
+// image * diff_dst^T when C is so small against NR that it fills the microkernel's rows far
+// better than its columns; the transposed plan takes whole images, a few side by side.
 static void plan_bwd_weights(conv_plan *pl)
 {
     const int64_t K = pl->sh.k, per_image = (pl->crs + K) * pl->pq;
@@ -219,10 +213,8 @@ static void plan_bwd_weights(conv_plan *pl)
         pl->tmp_floats = (size_t)(pl->tile_n * pl->pq * K);
         return;
     }
-    pl->rows = rows_within_cap(pl, pl->crs);
-    pl->sub_rows = max64(1, min64(pl->rows, CONV_TRANSPOSE_BLOCK_FLOATS / (pl->crs * pl->q)));
+    pl->rows = rows_within_cap(pl, pl->crs); // pointwise: the image transposed, rows at a time
     pl->col_floats = (size_t)(pl->rows * pl->q * pl->crs);
-    pl->tmp_floats = pl->pointwise ? 0 : (size_t)(pl->crs * pl->sub_rows * pl->q);
 }
 
 // Backward-data of a stride-1 convolution is the forward convolution of diff_dst with the

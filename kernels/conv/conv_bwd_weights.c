@@ -1,6 +1,7 @@
-// Backward-weights: diff_wei = sum over images of diff_dst_n * col_n^T, with col_n^T built
-// directly (im2col, then a register transpose) so the GEMM reads it in place; the bias
-// gradient as row sums of diff_dst. The batch is cut into a fixed number of image groups
+// Backward-weights: diff_wei = sum over images of diff_dst_n * col_n^T, by offsets into a
+// padded slab (conv_fused_weights.c) or, for pointwise convolutions, by GEMM with the image
+// (transposed, or as the transposed plan's A) read in place; the bias gradient as row sums of
+// diff_dst. The batch is cut into a fixed number of image groups
 // (pl->groups, chosen from the shape and the cap, never from the thread count): each group's
 // partial sum is one thread's, and the partials are added in group order, so the result is
 // the same on any number of threads.
@@ -33,25 +34,14 @@ static float row_sum(const float *x, int64_t n)
     return s;
 }
 
-// colT (cols x crs, cols = (p1-p0)*Q) = the transpose of im2col rows [p0, p1), through
-// `tmp` a few rows at a time so each block is transposed while it is still in cache.
+// colT (cols x C, cols = (p1-p0)*Q) = the transpose of a pointwise convolution's image rows
+// [p0, p1) (its column matrix).
 static void lower_transposed(const conv_plan *pl, const float *img, int64_t p0, int64_t p1,
                              float *colT)
 {
     const int64_t crs = pl->crs, Q = pl->q;
-    if (pl->pointwise) {
-        pl->k->conv.transpose((size_t)crs, (size_t)((p1 - p0) * Q), img + p0 * Q, (size_t)pl->hw,
-                              colT, (size_t)crs);
-        return;
-    }
-    float *tmp = mimic_workspace(MIMIC_WS_CONV_TMP, pl->tmp_floats);
-    for (int64_t s0 = p0; s0 < p1; s0 += pl->sub_rows) {
-        const int64_t s1 = s0 + pl->sub_rows < p1 ? s0 + pl->sub_rows : p1;
-        const int64_t cols = (s1 - s0) * Q;
-        pl->k->conv.im2col(&pl->sh, Q, s0, s1, img, tmp, cols);
-        pl->k->conv.transpose((size_t)crs, (size_t)cols, tmp, (size_t)cols,
-                              colT + (s0 - p0) * Q * crs, (size_t)crs);
-    }
+    pl->k->conv.transpose((size_t)crs, (size_t)((p1 - p0) * Q), img + p0 * Q, (size_t)pl->hw,
+                          colT, (size_t)crs);
 }
 
 static float *part_of(const bwd_weights_ctx *a, int64_t g)

@@ -19,7 +19,6 @@ typedef struct {
     int pointwise;      // 1x1, stride 1, no padding: the image is its own column matrix
     int64_t tile_n;     // bwd_weights, transposed plan: images side by side in one GEMM
     int64_t rows;       // output rows lowered at once (< p only when one image exceeds the cap)
-    int64_t sub_rows;   // bwd_weights: rows put through im2col and its transpose at once
     int threads;        // > 1: threads over images (or panels, or image groups), each GEMM on
                         // one thread
     int transposed_wei; // bwd_weights: the GEMM computes diff_wei^T = col * diff_dst^T
