@@ -16,8 +16,8 @@ static float at(const mimic_conv2d *s, const float *img, int64_t c, int64_t ih, 
     return img[(c * s->h + ih) * s->w + iw];
 }
 
-static void naive_im2col(const mimic_conv2d *s, int64_t Q, int64_t p0, int64_t p1,
-                         const float *img, float *col, int64_t ldc)
+static void naive_im2col(const mimic_conv2d *s, int64_t Q, int64_t p0, int64_t p1, const float *img,
+                         float *col, int64_t ldc)
 {
     for (int64_t c = 0; c < s->c; c++)
         for (int64_t r = 0; r < s->r; r++)
@@ -31,8 +31,8 @@ static void naive_im2col(const mimic_conv2d *s, int64_t Q, int64_t p0, int64_t p
 
 // Same visiting order as the kernels (channel, tap row, tap column, output row, column), so
 // even non-exact sums would agree; the inputs are small integers, so they are exact anyway.
-static void naive_col2im(const mimic_conv2d *s, int64_t Q, int64_t p0, int64_t p1,
-                         const float *col, int64_t ldc, float *img)
+static void naive_col2im(const mimic_conv2d *s, int64_t Q, int64_t p0, int64_t p1, const float *col,
+                         int64_t ldc, float *img)
 {
     for (int64_t c = 0; c < s->c; c++)
         for (int64_t r = 0; r < s->r; r++)
@@ -66,14 +66,14 @@ static void check_shape(const mimic_conv2d *s, int64_t p0, int64_t p1, tc_rng *r
     tc_fill_sentinel(img + nimg, TC_GUARD);
     tc_fill(want, ncol, NAN);
     naive_im2col(s, Q, p0, p1, img, want, ldc);
-    TC_FOR_EACH_ISA(isa) {
+    TC_FOR_EACH_ISA(isa)
+    {
         const mimic_kernels *k = mimic_kernels_for(isa);
         tc_ctx("%s c=%lld h=%lld w=%lld r=%lld s=%lld stride=%lldx%lld pad=%lldx%lld rows "
                "[%lld, %lld) of %lld, q=%lld",
-               k->conv.name, (long long)s->c, (long long)s->h, (long long)s->w,
-               (long long)s->r, (long long)s->s, (long long)s->stride_h, (long long)s->stride_w,
-               (long long)s->pad_h, (long long)s->pad_w, (long long)p0, (long long)p1,
-               (long long)P, (long long)Q);
+               k->conv.name, (long long)s->c, (long long)s->h, (long long)s->w, (long long)s->r,
+               (long long)s->s, (long long)s->stride_h, (long long)s->stride_w, (long long)s->pad_h,
+               (long long)s->pad_w, (long long)p0, (long long)p1, (long long)P, (long long)Q);
         tc_fill(col, ncol, NAN); // the gap past each row's block must stay NaN
         k->conv.im2col(s, Q, p0, p1, img, col, ldc);
         tc_check_bitwise("im2col", col, want, ncol);
@@ -143,7 +143,8 @@ static void test_bias_act(void **state)
                         const float v = x[i * ldx + j] + (with_bias ? bias[i] : 0.0f);
                         want[i * ldy + j] = relu && v < 0.0f ? 0.0f : v;
                     }
-                TC_FOR_EACH_ISA(isa) {
+                TC_FOR_EACH_ISA(isa)
+                {
                     const mimic_kernels *k = mimic_kernels_for(isa);
                     tc_ctx("%s bias_act n=%zu relu=%d bias=%d", k->conv.name, n, relu, with_bias);
                     tc_fill_sentinel(y, rows * ldy);
@@ -170,9 +171,11 @@ static void test_gather(void **state)
             tc_fill_sentinel(want, (size_t)n + 8);
             for (int64_t i = 0; i < n; i++)
                 want[i] = src[i * stride];
-            TC_FOR_EACH_ISA(isa) {
+            TC_FOR_EACH_ISA(isa)
+            {
                 const mimic_kernels *k = mimic_kernels_for(isa);
-                tc_ctx("%s gather n=%lld stride=%lld", k->conv.name, (long long)n, (long long)stride);
+                tc_ctx("%s gather n=%lld stride=%lld", k->conv.name, (long long)n,
+                       (long long)stride);
                 tc_fill_sentinel(dst, (size_t)n + 8);
                 k->conv.gather(dst, src, n, stride);
                 tc_check_bitwise("gather", dst, want, (size_t)n + 8);
@@ -195,7 +198,8 @@ static void test_transpose(void **state)
             for (size_t i = 0; i < rows; i++)
                 for (size_t j = 0; j < cols; j++)
                     want[j * ldd + i] = src[i * lds + j];
-            TC_FOR_EACH_ISA(isa) {
+            TC_FOR_EACH_ISA(isa)
+            {
                 const mimic_kernels *k = mimic_kernels_for(isa);
                 tc_ctx("%s transpose %zux%zu", k->conv.name, rows, cols);
                 tc_fill_sentinel(dst, cols * ldd); // the gaps keep their sentinel

@@ -77,8 +77,8 @@ static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, enum form form
             // Any summation order is within kc*u*sum|ab|; the beta term adds two roundings.
             tol[i * n + j] = 2.0 * (double)(kc + 2) * TC_U * (mag + fabs(c0)) + 1e-30;
         }
-    tc_ctx("%s (%s) m=%zu n=%zu kc=%zu b_stride=%zu beta=%g", uk->name, form_names[form], m, n,
-           kc, bs, beta);
+    tc_ctx("%s (%s) m=%zu n=%zu kc=%zu b_stride=%zu beta=%g", uk->name, form_names[form], m, n, kc,
+           bs, beta);
     if (form == PACKED)
         uk->fn(m, n, kc, a, b, bs, c, ldc, beta);
     else if (form == B_OFFSETS)

@@ -40,8 +40,8 @@ static void lower_transposed(const conv_plan *pl, const float *img, int64_t p0, 
                              float *colT)
 {
     const int64_t crs = pl->crs, Q = pl->q;
-    pl->k->conv.transpose((size_t)crs, (size_t)((p1 - p0) * Q), img + p0 * Q, (size_t)pl->hw,
-                          colT, (size_t)crs);
+    pl->k->conv.transpose((size_t)crs, (size_t)((p1 - p0) * Q), img + p0 * Q, (size_t)pl->hw, colT,
+                          (size_t)crs);
 }
 
 static float *part_of(const bwd_weights_ctx *a, int64_t g)
@@ -116,9 +116,8 @@ static void group_transposed_unit(const void *ctx, int64_t g)
         const int64_t t = t0 + pl->tile_n < n1 ? pl->tile_n : n1 - t0;
         for (int64_t i = 0; i < t; i++) {
             const float *dd = a->diff_dst + (t0 + i) * K * pq;
-            MIMIC_PROF_LOWER(pl->k->conv.im2col(&pl->sh, pl->q, 0, pl->p,
-                                                a->src + (t0 + i) * C * pl->hw, col + i * pq,
-                                                t * pq));
+            MIMIC_PROF_LOWER(pl->k->conv.im2col(
+                &pl->sh, pl->q, 0, pl->p, a->src + (t0 + i) * C * pl->hw, col + i * pq, t * pq));
             pl->k->conv.transpose((size_t)K, (size_t)pq, dd, (size_t)pq, ddT + i * pq * K,
                                   (size_t)K);
             bias_rows(a, g, dd);
@@ -164,8 +163,9 @@ mimic_status mimic_conv_bwd_weights_run(const conv_plan *pl, const float *src,
                                len, bias};
     const mimic_status st =
         pl->fused ? mimic_conv_run_units(pl, G, 0, 0, 0, group_fused_unit, &a)
-        : tw ? mimic_conv_run_units(pl, G, pl->crs, K, pl->tile_n * pl->pq, group_transposed_unit, &a)
-           : mimic_conv_run_units(pl, G, K, pl->crs, pl->rows * pl->q, group_unit, &a);
+        : tw ? mimic_conv_run_units(pl, G, pl->crs, K, pl->tile_n * pl->pq, group_transposed_unit,
+                                    &a)
+             : mimic_conv_run_units(pl, G, K, pl->crs, pl->rows * pl->q, group_unit, &a);
     if (st != MIMIC_OK)
         return st;
     reduce_groups(&a, diff_bias);

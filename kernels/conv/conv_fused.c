@@ -6,10 +6,10 @@
 // indexed by j, Wp columns per row, of which the last S - 1 are never stored. A strided
 // convolution is copied as stride_h x stride_w phases (rows and columns of the padded input
 // taken stride apart, each phase ceil(Wp / stride_w) wide), in which every tap reads at
-// stride 1 again. The
-// microkernel's B-offset form reads those rows in place; its K x NR output tile goes to dst
-// with the bias and ReLU. The cost of the lowering is one copy of the input, not a column
-// matrix C*R*S times its size built in memory; the price is (S - 1)/Wp of wasted lanes.
+// stride 1 again. The microkernel's B-offset form reads those rows in place; its K x NR
+// output tile goes to dst with the bias and ReLU. The cost of the lowering is one copy of the
+// input, not a column matrix C*R*S times its size built in memory; the price is
+// (S - 1)/Wp of wasted lanes (at stride 1).
 #include <string.h>
 
 #include "arch/profile.h"
@@ -104,7 +104,8 @@ static void fused_unit(const void *ctx, int64_t u)
     const mimic_gemm_ukernel *uk = pl->k->gemm;
     const int64_t MR = uk->mr, NR = uk->nr, K = pl->sh.k, crs = pl->crs,
                   kpad = mimic_conv_k_padded(pl);
-    const int64_t n = u / pl->blocks, p0 = u % pl->blocks * pl->rows, p1 = min64(p0 + pl->rows, pl->p);
+    const int64_t n = u / pl->blocks, p0 = u % pl->blocks * pl->rows,
+                  p1 = min64(p0 + pl->rows, pl->p);
     float *slab = mimic_workspace(MIMIC_WS_CONV_COL, pl->col_floats);
     float *tile = mimic_workspace(MIMIC_WS_CONV_TMP, pl->tmp_floats);
     int64_t *offs = (int64_t *)(tile + kpad * NR);

@@ -56,9 +56,9 @@ void mimic_conv_fused_weights(const conv_plan *pl, const float *src, const float
                 const int64_t jl = min64(FUSED_WEIGHTS_CHUNK, cols - j0);
                 for (int64_t k0 = 0; k0 < K; k0 += NR)
                     for (int64_t i0 = 0; i0 < crs; i0 += MR)
-                        uk->aoff((size_t)min64(MR, crs - i0), (size_t)min64(NR, K - k0),
-                                 (size_t)jl, slab + j0, offs + i0, ddT + j0 * kp + k0,
-                                 (size_t)kp, part + i0 * K + k0, (size_t)K, beta);
+                        uk->aoff((size_t)min64(MR, crs - i0), (size_t)min64(NR, K - k0), (size_t)jl,
+                                 slab + j0, offs + i0, ddT + j0 * kp + k0, (size_t)kp,
+                                 part + i0 * K + k0, (size_t)K, beta);
             }
         }
 }

@@ -62,7 +62,8 @@ static void bias_act(const conv_plan *pl, float *y, int64_t rows, int64_t cols, 
                      const float *bias, int relu)
 {
     if (bias || relu)
-        pl->k->conv.bias_act(y, (size_t)ldy, y, (size_t)ldy, (size_t)rows, (size_t)cols, bias, relu);
+        pl->k->conv.bias_act(y, (size_t)ldy, y, (size_t)ldy, (size_t)rows, (size_t)cols, bias,
+                             relu);
 }
 
 // ---------------------------------------------------------------- forward

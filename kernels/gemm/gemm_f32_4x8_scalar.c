@@ -47,8 +47,8 @@ void mimic_gemm_f32_ukernel_4x8_boff__scalar(size_t m, size_t n, size_t kc, cons
 }
 
 void mimic_gemm_f32_ukernel_4x8_aoff__scalar(size_t m, size_t n, size_t kc, const float *a,
-                                             const int64_t *a_offs, const float *b,
-                                             size_t b_stride, float *c, size_t ldc, float beta)
+                                             const int64_t *a_offs, const float *b, size_t b_stride,
+                                             float *c, size_t ldc, float beta)
 {
     tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
 }

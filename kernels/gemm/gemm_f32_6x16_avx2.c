@@ -9,26 +9,25 @@
 
 #define MR 6
 
-#define FMA_ROW(i)                                                                             \
-    do {                                                                                       \
-        const __m256 va = _mm256_broadcast_ss(a_offs ? arow[i] + p : a + i);                   \
-        vacc##i##x0 = _mm256_fmadd_ps(va, vb0, vacc##i##x0);                                   \
-        vacc##i##x1 = _mm256_fmadd_ps(va, vb1, vacc##i##x1);                                   \
+#define FMA_ROW(i)                                                                                 \
+    do {                                                                                           \
+        const __m256 va = _mm256_broadcast_ss(a_offs ? arow[i] + p : a + i);                       \
+        vacc##i##x0 = _mm256_fmadd_ps(va, vb0, vacc##i##x0);                                       \
+        vacc##i##x1 = _mm256_fmadd_ps(va, vb1, vacc##i##x1);                                       \
     } while (0)
 
-#define STORE_ROW(i)                                                                           \
-    do {                                                                                       \
-        if (m > i) {                                                                           \
-            float *ci = c + i * ldc;                                                           \
-            if (beta != 0.0f) {                                                                \
-                vacc##i##x0 =                                                                  \
-                    _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(ci, vmask0), vacc##i##x0);       \
-                vacc##i##x1 =                                                                  \
-                    _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(ci + 8, vmask1), vacc##i##x1);   \
-            }                                                                                  \
-            _mm256_maskstore_ps(ci, vmask0, vacc##i##x0);                                      \
-            _mm256_maskstore_ps(ci + 8, vmask1, vacc##i##x1);                                  \
-        }                                                                                      \
+#define STORE_ROW(i)                                                                               \
+    do {                                                                                           \
+        if (m > i) {                                                                               \
+            float *ci = c + i * ldc;                                                               \
+            if (beta != 0.0f) {                                                                    \
+                vacc##i##x0 = _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(ci, vmask0), vacc##i##x0); \
+                vacc##i##x1 =                                                                      \
+                    _mm256_fmadd_ps(vbeta, _mm256_maskload_ps(ci + 8, vmask1), vacc##i##x1);       \
+            }                                                                                      \
+            _mm256_maskstore_ps(ci, vmask0, vacc##i##x0);                                          \
+            _mm256_maskstore_ps(ci + 8, vmask1, vacc##i##x1);                                      \
+        }                                                                                          \
     } while (0)
 
 // Lane j of the mask for a vector starting at column `first` is set when first + j < n.
@@ -97,8 +96,8 @@ void mimic_gemm_f32_ukernel_6x16_boff__avx2(size_t m, size_t n, size_t kc, const
 }
 
 void mimic_gemm_f32_ukernel_6x16_aoff__avx2(size_t m, size_t n, size_t kc, const float *a,
-                                            const int64_t *a_offs, const float *b,
-                                            size_t b_stride, float *c, size_t ldc, float beta)
+                                            const int64_t *a_offs, const float *b, size_t b_stride,
+                                            float *c, size_t ldc, float beta)
 {
     tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
 }

@@ -11,26 +11,26 @@
 #define MR 8
 
 // Row i: acc += A[i][p] * (b0, b1).
-#define FMA_ROW(i)                                                                             \
-    do {                                                                                       \
-        const __m512 va = _mm512_set1_ps(a_offs ? arow[i][p] : a[i]);                          \
-        vacc##i##x0 = _mm512_fmadd_ps(va, vb0, vacc##i##x0);                                   \
-        vacc##i##x1 = _mm512_fmadd_ps(va, vb1, vacc##i##x1);                                   \
+#define FMA_ROW(i)                                                                                 \
+    do {                                                                                           \
+        const __m512 va = _mm512_set1_ps(a_offs ? arow[i][p] : a[i]);                              \
+        vacc##i##x0 = _mm512_fmadd_ps(va, vb0, vacc##i##x0);                                       \
+        vacc##i##x1 = _mm512_fmadd_ps(va, vb1, vacc##i##x1);                                       \
     } while (0)
 
 // Row i of C (if it exists) = acc (+ beta * C), masked to the nr valid columns.
-#define STORE_ROW(i)                                                                           \
-    do {                                                                                       \
-        if (m > i) {                                                                           \
-            float *ci = c + i * ldc;                                                           \
-            if (beta != 0.0f) {                                                                \
-                vacc##i##x0 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(k0, ci), vacc##i##x0); \
-                vacc##i##x1 =                                                                  \
-                    _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(k1, ci + 16), vacc##i##x1);   \
-            }                                                                                  \
-            _mm512_mask_storeu_ps(ci, k0, vacc##i##x0);                                        \
-            _mm512_mask_storeu_ps(ci + 16, k1, vacc##i##x1);                                   \
-        }                                                                                      \
+#define STORE_ROW(i)                                                                               \
+    do {                                                                                           \
+        if (m > i) {                                                                               \
+            float *ci = c + i * ldc;                                                               \
+            if (beta != 0.0f) {                                                                    \
+                vacc##i##x0 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(k0, ci), vacc##i##x0);  \
+                vacc##i##x1 =                                                                      \
+                    _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(k1, ci + 16), vacc##i##x1);       \
+            }                                                                                      \
+            _mm512_mask_storeu_ps(ci, k0, vacc##i##x0);                                            \
+            _mm512_mask_storeu_ps(ci + 16, k1, vacc##i##x1);                                       \
+        }                                                                                          \
     } while (0)
 
 static inline __attribute__((always_inline)) void

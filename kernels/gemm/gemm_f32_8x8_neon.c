@@ -12,10 +12,10 @@
 
 #define MR 8
 
-#define FMA_ROW(i, va, lane)                                                                   \
-    do {                                                                                       \
-        vacc##i##x0 = vfmaq_laneq_f32(vacc##i##x0, vb0, va, lane);                             \
-        vacc##i##x1 = vfmaq_laneq_f32(vacc##i##x1, vb1, va, lane);                             \
+#define FMA_ROW(i, va, lane)                                                                       \
+    do {                                                                                           \
+        vacc##i##x0 = vfmaq_laneq_f32(vacc##i##x0, vb0, va, lane);                                 \
+        vacc##i##x1 = vfmaq_laneq_f32(vacc##i##x1, vb1, va, lane);                                 \
     } while (0)
 
 // One row of C (n <= 8 columns) = acc (+ beta * C).
@@ -35,10 +35,10 @@ static inline void store_row(float *ci, size_t n, float32x4_t v0, float32x4_t v1
         memcpy(ci, tile, n * sizeof(float));
 }
 
-#define STORE_ROW(i)                                                                           \
-    do {                                                                                       \
-        if (m > i)                                                                             \
-            store_row(c + i * ldc, n, vacc##i##x0, vacc##i##x1, beta);                         \
+#define STORE_ROW(i)                                                                               \
+    do {                                                                                           \
+        if (m > i)                                                                                 \
+            store_row(c + i * ldc, n, vacc##i##x0, vacc##i##x1, beta);                             \
     } while (0)
 
 static inline __attribute__((always_inline)) void
@@ -100,9 +100,8 @@ tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const
     STORE_ROW(7);
 }
 
-void mimic_gemm_f32_ukernel_8x8__neon(size_t m, size_t n, size_t kc, const float *a,
-                                      const float *b, size_t b_stride, float *c, size_t ldc,
-                                      float beta)
+void mimic_gemm_f32_ukernel_8x8__neon(size_t m, size_t n, size_t kc, const float *a, const float *b,
+                                      size_t b_stride, float *c, size_t ldc, float beta)
 {
     tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta);
 }
@@ -115,8 +114,8 @@ void mimic_gemm_f32_ukernel_8x8_boff__neon(size_t m, size_t n, size_t kc, const 
 }
 
 void mimic_gemm_f32_ukernel_8x8_aoff__neon(size_t m, size_t n, size_t kc, const float *a,
-                                           const int64_t *a_offs, const float *b,
-                                           size_t b_stride, float *c, size_t ldc, float beta)
+                                           const int64_t *a_offs, const float *b, size_t b_stride,
+                                           float *c, size_t ldc, float beta)
 {
     tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
 }
