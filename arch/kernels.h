@@ -49,8 +49,12 @@ typedef void (*mimic_col2im_fn)(const mimic_conv2d *shape, int64_t q, int64_t p0
 // dst[j*ldd + i] = src[i*lds + j] for i < rows, j < cols (no aliasing).
 typedef void (*mimic_transpose_fn)(size_t rows, size_t cols, const float *src, size_t lds,
                                    float *dst, size_t ldd);
-// dst[i] = src[i*stride] for i < n, stride >= 1 (no aliasing).
-typedef void (*mimic_gather_fn)(float *dst, const float *src, int64_t n, int64_t stride);
+// Rows i < rows of dst (ldd apart): `left` zeros, then src[i*lds + j*stride] for j < n
+// (stride >= 1), then `right` zeros (no aliasing): padded input rows for the convolution's
+// slab.
+typedef void (*mimic_pad_rows_fn)(float *dst, int64_t ldd, const float *src, int64_t lds,
+                                  int64_t rows, int64_t n, int64_t stride, int64_t left,
+                                  int64_t right);
 // y[i*ldy + j] = act(x[i*ldx + j] + b_i) for i < rows, j < n, b_i = bias[i] (0 if bias is
 // NULL), act = max(0, .) if relu (NaN kept) else identity; x may be y (with ldx == ldy).
 typedef void (*mimic_bias_act_fn)(float *y, size_t ldy, const float *x, size_t ldx, size_t rows,
@@ -60,7 +64,7 @@ typedef struct {
     mimic_im2col_fn im2col;
     mimic_col2im_fn col2im;
     mimic_transpose_fn transpose;
-    mimic_gather_fn gather;
+    mimic_pad_rows_fn pad_rows;
     mimic_bias_act_fn bias_act;
     const char *name;
 } mimic_conv_kernels;

@@ -1,7 +1,7 @@
 // The convolution kernels of every ISA table, called directly: im2col and col2im over row
 // ranges [p0, p1) with a column stride wider than the block, against naive loops; the
-// transpose over every size around the vector widths; gather and bias_act. im2col,
-// transpose and gather only move data, col2im adds small integers and bias_act rounds once,
+// transpose over every size around the vector widths; pad_rows and bias_act. im2col,
+// transpose and pad_rows only move data, col2im adds small integers and bias_act rounds once,
 // so every check is bitwise.
 #include <string.h>
 
@@ -155,30 +155,36 @@ static void test_bias_act(void **state)
     free(x), free(y), free(want);
 }
 
-// gather at strides 1-4 over every length around the vector widths, from a buffer that ends
-// at the last element read (ASan catches a read past it); the destination's tail keeps its
-// sentinel.
-static void test_gather(void **state)
+// pad_rows at strides 1-4 over every length around the vector widths, with 0-3 zeros on
+// either side, from a buffer that ends at the last element read (ASan catches a read past
+// it); the gaps between the destination's rows keep their sentinel.
+static void test_pad_rows(void **state)
 {
     (void)state;
     tc_rng rng = tc_rng_seed(16);
+    const int64_t rows = 3;
     for (int64_t stride = 1; stride <= 4; stride++)
-        for (int64_t n = 1; n <= 40; n++) {
-            const size_t len = (size_t)((n - 1) * stride + 1);
-            float *src = tc_alloc(len), *dst = tc_alloc((size_t)n + 8);
-            float *want = tc_alloc((size_t)n + 8);
-            tc_fill_uniform(&rng, src, len, -1, 1);
-            tc_fill_sentinel(want, (size_t)n + 8);
-            for (int64_t i = 0; i < n; i++)
-                want[i] = src[i * stride];
+        for (int64_t n = 0; n <= 40; n++) {
+            const int64_t left = n % 4, right = (n / 4) % 4, ldd = left + n + right + 5;
+            const int64_t lds = n * stride + 3,
+                          len = (rows - 1) * lds + (n ? (n - 1) * stride + 1 : 0);
+            float *src = tc_alloc((size_t)(len ? len : 1)), *dst = tc_alloc((size_t)(rows * ldd));
+            float *want = tc_alloc((size_t)(rows * ldd));
+            tc_fill_uniform(&rng, src, (size_t)(len ? len : 1), -1, 1);
+            tc_fill_sentinel(want, (size_t)(rows * ldd));
+            for (int64_t i = 0; i < rows; i++) {
+                float *w = want + i * ldd;
+                for (int64_t j = 0; j < left + n + right; j++)
+                    w[j] = j < left || j >= left + n ? 0.0f : src[i * lds + (j - left) * stride];
+            }
             TC_FOR_EACH_ISA(isa)
             {
                 const mimic_kernels *k = mimic_kernels_for(isa);
-                tc_ctx("%s gather n=%lld stride=%lld", k->conv.name, (long long)n,
-                       (long long)stride);
-                tc_fill_sentinel(dst, (size_t)n + 8);
-                k->conv.gather(dst, src, n, stride);
-                tc_check_bitwise("gather", dst, want, (size_t)n + 8);
+                tc_ctx("%s pad_rows n=%lld stride=%lld left=%lld right=%lld", k->conv.name,
+                       (long long)n, (long long)stride, (long long)left, (long long)right);
+                tc_fill_sentinel(dst, (size_t)(rows * ldd));
+                k->conv.pad_rows(dst, ldd, src, lds, rows, n, stride, left, right);
+                tc_check_bitwise("pad_rows", dst, want, (size_t)(rows * ldd));
             }
             free(src), free(dst), free(want);
         }
@@ -215,7 +221,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_im2col_col2im),
         cmocka_unit_test(test_bias_act),
-        cmocka_unit_test(test_gather),
+        cmocka_unit_test(test_pad_rows),
         cmocka_unit_test(test_transpose),
     };
     return cmocka_run_group_tests_name("conv_kernels", tests, tc_group_setup, tc_group_teardown);

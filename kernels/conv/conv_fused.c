@@ -23,32 +23,30 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-// One slab row: phase b's columns (b, b + stride_w, ...) of padded input row `in` (NULL: a
-// padding row).
-static void slab_row(const conv_plan *pl, const float *in, int64_t b, float *row)
-{
-    const mimic_conv2d *s = &pl->sh;
-    int64_t lo = 0, hi = 0;
-    if (in)
-        mimic_conv_valid_range(s->pad_w, s->w, s->stride_w, pl->wp, b, &lo, &hi);
-    memset(row, 0, (size_t)lo * sizeof(float));
-    if (hi > lo)
-        pl->k->conv.gather(row + lo, in + lo * s->stride_w + b - s->pad_w, hi - lo, s->stride_w);
-    memset(row + hi, 0, (size_t)(pl->wp - hi) * sizeof(float));
-}
-
 void mimic_conv_slab(const conv_plan *pl, const float *img, int64_t p0, int64_t p1, float *slab)
 {
     const mimic_conv2d *s = &pl->sh;
-    const int64_t rows = mimic_conv_slab_rows(pl, p1 - p0), wp = pl->wp;
-    for (int64_t a = 0; a < s->stride_h; a++)
-        for (int64_t b = 0; b < s->stride_w; b++)
-            for (int64_t c = 0; c < s->c; c++)
-                for (int64_t t = 0; t < rows; t++, slab += wp) {
-                    const int64_t ih = (p0 + t) * s->stride_h + a - s->pad_h;
-                    slab_row(pl, ih < 0 || ih >= s->h ? NULL : img + c * pl->hw + ih * s->w, b,
-                             slab);
-                }
+    const int64_t rows = mimic_conv_slab_rows(pl, p1 - p0), wp = pl->wp, sh = s->stride_h;
+    for (int64_t a = 0; a < sh; a++)
+        for (int64_t b = 0; b < s->stride_w; b++) {
+            // Slab rows [t0, t1) and columns [lo, hi) of phase (a, b) lie inside the input.
+            int64_t t0, t1, lo, hi;
+            mimic_conv_valid_range(s->pad_h, s->h, sh, rows, p0 * sh + a, &t0, &t1);
+            mimic_conv_valid_range(s->pad_w, s->w, s->stride_w, wp, b, &lo, &hi);
+            if (t0 >= t1 || lo >= hi) { // all padding
+                memset(slab, 0, (size_t)(s->c * rows * wp) * sizeof(float));
+                slab += s->c * rows * wp;
+                continue;
+            }
+            const int64_t first = ((p0 + t0) * sh + a - s->pad_h) * s->w + lo * s->stride_w + b -
+                                  s->pad_w; // input element of slab row t0, column lo
+            for (int64_t c = 0; c < s->c; c++, slab += rows * wp) {
+                memset(slab, 0, (size_t)(t0 * wp) * sizeof(float));
+                pl->k->conv.pad_rows(slab + t0 * wp, wp, img + c * pl->hw + first, sh * s->w,
+                                     t1 - t0, hi - lo, s->stride_w, lo, wp - hi);
+                memset(slab + t1 * wp, 0, (size_t)((rows - t1) * wp) * sizeof(float));
+            }
+        }
     memset(slab, 0, MIMIC_CONV_SLAB_SLACK * sizeof(float));
 }
 

@@ -11,7 +11,9 @@
                              const float *col, int64_t ldc, float *img);                           \
     void mimic_transpose__##isa(size_t rows, size_t cols, const float *src, size_t lds,            \
                                 float *dst, size_t ldd);                                           \
-    void mimic_gather__##isa(float *dst, const float *src, int64_t n, int64_t stride);           \
+    void mimic_pad_rows__##isa(float *dst, int64_t ldd, const float *src, int64_t lds,            \
+                               int64_t rows, int64_t n, int64_t stride, int64_t left,             \
+                               int64_t right);                                                    \
     void mimic_bias_act__##isa(float *y, size_t ldy, const float *x, size_t ldx, size_t rows,      \
                                size_t n, const float *bias, int relu);
 
@@ -19,7 +21,8 @@
 #define MIMIC_CONV_TABLE(isa)                                                                      \
     {                                                                                              \
         .im2col = mimic_im2col__##isa, .col2im = mimic_col2im__##isa,                              \
-        .transpose = mimic_transpose__##isa, .gather = mimic_gather__##isa, .bias_act = mimic_bias_act__##isa, .name = "im2col__" #isa                                 \
+        .transpose = mimic_transpose__##isa, .pad_rows = mimic_pad_rows__##isa,                    \
+        .bias_act = mimic_bias_act__##isa, .name = "im2col__" #isa                                 \
     }
 
 MIMIC_CONV_DECLARE(scalar)
