@@ -397,8 +397,8 @@ static void test_conv_small_cap(void **state) {
                       MIMIC_OK);
         check_conv(&cases[i], i % 2, 0, 700 + (uint64_t)i);
         TC_STATUS(mimic_conv2d_set_workspace_limit(0), MIMIC_OK); // back to the default
-        // Never more with the cap; backward-weights always lowers a whole image by default
-        // (the fused forward's panels are far below any cap and need no cutting).
+        // Never more with the cap; backward-weights always lowers a whole image by default, so
+        // the cap must shrink it (the other passes' buffers may already be small).
         for (int pass = 0; pass < 3; pass++) {
             tc_ctx("workspace with a 256-byte cap, case %d pass %d", i, pass);
             const int shrinks = pass == MIMIC_CONV_BWD_WEIGHTS;
