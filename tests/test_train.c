@@ -1,10 +1,12 @@
 // The trainer's building blocks: the seeded RNG, the SGD step, the schedule, and a tiny
 // end-to-end training (dense - ReLU - dense with cross-entropy, SGD with momentum) on a
-// generated separable data set that must reach high accuracy on every ISA.
+// generated separable data set that must reach high accuracy on every ISA; the experiment's
+// option checks.
 #include <math.h>
 #include <string.h>
 
 #include "common.h"
+#include "train/distill.h"
 #include "train/layers.h"
 #include "train/rng.h"
 #include "train/sgd.h"
@@ -153,7 +155,8 @@ static double train_and_evaluate(uint64_t seed)
 static void test_tiny_training(void **state)
 {
     (void)state;
-    TC_FOR_EACH_ISA(isa) {
+    TC_FOR_EACH_ISA(isa)
+    {
         const double acc = train_and_evaluate(2024);
         tc_ctx("tiny MLP test accuracy %.4f", acc);
         print_message("tiny MLP on blobs [%s]: test accuracy %.4f\n", mimic_isa_name(isa), acc);
@@ -162,12 +165,44 @@ static void test_tiny_training(void **state)
     }
 }
 
+// Out-of-range experiment options are refused with MIMIC_EINVAL and a message, before any
+// file is read or written (the output directory is never created).
+static void test_distill_invalid_options(void **state)
+{
+    (void)state;
+    const char *out = "test_train_never_created";
+    for (int which = 0; which < 6; which++) {
+        mimic_distill_options o;
+        mimic_distill_defaults(&o, 1);
+        o.out_dir = out;
+        o.data_dir = "test_train_no_data"; // were the checks missing: a quick failure
+        o.progress = 0;
+        switch (which) {
+        case 0: o.kd_label_weight = 1.5f; break;
+        case 1: o.kd_label_weight = -0.1f; break;
+        case 2: o.kd_label_weight = NAN; break;
+        case 3: o.mixup = 2.0f; break;
+        case 4: o.conv_pool = 3; break;
+        default: o.forms = 0; break;
+        }
+        char err[256] = "";
+        tc_ctx("invalid distill option case %d", which);
+        TC_STATUS(mimic_distill_run(&o, err, sizeof err), MIMIC_EINVAL);
+        TC_CHECK(strstr(err, "invalid options") != NULL);
+    }
+    FILE *f = fopen(out, "r");
+    TC_CHECK(f == NULL);
+    if (f)
+        fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_sgd_and_schedule),
         cmocka_unit_test(test_tiny_training),
+        cmocka_unit_test(test_distill_invalid_options),
     };
     return cmocka_run_group_tests_name("train", tests, tc_group_setup, tc_group_teardown);
 }

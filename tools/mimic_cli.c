@@ -167,6 +167,8 @@ static void distill_usage(FILE *out)
             "  --label-no-augment    they see the images unaugmented (the default)\n"
             "  --student-shift N     largest shift (0..2) of the students' images (default 0)\n"
             "  --student-no-flip     the students' images are not mirrored\n"
+            "  --kd-label-weight X   weight (0..1) of the labels' cross-entropy in the KD\n"
+            "                        student's loss (default 0.1)\n"
             "  --mixup X             share (0..1) of each transfer batch replaced by blends of\n"
             "                        two images, labelled by the teacher (mimic students)\n"
             "  --forms F             student forms: 784, conv or all (default all)\n"
@@ -225,14 +227,17 @@ static int cmd_distill(int argc, char **argv)
                 fprintf(stderr, "mimic distill: --forms wants 784, conv or all, got '%s'\n", v);
                 return EXIT_USAGE;
             }
-        } else if (strcmp(a, "--mixup") == 0) {
+        } else if (strcmp(a, "--mixup") == 0 || strcmp(a, "--kd-label-weight") == 0) {
             char *end;
             const float x = strtof(v, &end);
             if (*end || !(x >= 0.0f && x <= 1.0f)) {
-                fprintf(stderr, "mimic distill: --mixup wants a share in 0..1, got '%s'\n", v);
+                fprintf(stderr, "mimic distill: %s wants a number in 0..1, got '%s'\n", a, v);
                 return EXIT_USAGE;
             }
-            o.mixup = x;
+            if (strcmp(a, "--mixup") == 0)
+                o.mixup = x;
+            else
+                o.kd_label_weight = x;
         } else if (strcmp(a, "--lr") == 0 || strcmp(a, "--l2-lr") == 0 ||
                    strcmp(a, "--kd-lr") == 0 || strcmp(a, "--label-lr") == 0 || strcmp(a, "--student-lr-ref") == 0 ||
                    strcmp(a, "--temperature") == 0) {
