@@ -178,7 +178,7 @@ static void test_distill_invalid_options(void **state)
         o.data_dir = "test_train_no_data"; // were the checks missing: a quick failure
         o.progress = 0;
         switch (which) {
-        case 0: o.kd_label_weight = 1.5f; break;
+        case 0: o.kd_label_weight = 101.0f; break;
         case 1: o.kd_label_weight = -0.1f; break;
         case 2: o.kd_label_weight = NAN; break;
         case 3: o.mixup = 2.0f; break;

@@ -167,7 +167,7 @@ static void distill_usage(FILE *out)
             "  --label-no-augment    they see the images unaugmented (the default)\n"
             "  --student-shift N     largest shift (0..2) of the students' images (default 0)\n"
             "  --student-no-flip     the students' images are not mirrored\n"
-            "  --kd-label-weight X   weight (0..1) of the labels' cross-entropy in the KD\n"
+            "  --kd-label-weight X   weight (0..100) of the labels' cross-entropy in the KD\n"
             "                        student's loss (default 0.1)\n"
             "  --mixup X             share (0..1) of each transfer batch replaced by blends of\n"
             "                        two images, labelled by the teacher (mimic students)\n"
@@ -230,8 +230,10 @@ static int cmd_distill(int argc, char **argv)
         } else if (strcmp(a, "--mixup") == 0 || strcmp(a, "--kd-label-weight") == 0) {
             char *end;
             const float x = strtof(v, &end);
-            if (*end || !(x >= 0.0f && x <= 1.0f)) {
-                fprintf(stderr, "mimic distill: %s wants a number in 0..1, got '%s'\n", a, v);
+            const float hi = strcmp(a, "--mixup") == 0 ? 1.0f : MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT;
+            if (*end || !(x >= 0.0f && x <= hi)) {
+                fprintf(stderr, "mimic distill: %s wants a number in 0..%g, got '%s'\n", a,
+                        (double)hi, v);
                 return EXIT_USAGE;
             }
             if (strcmp(a, "--mixup") == 0)

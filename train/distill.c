@@ -882,12 +882,12 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
         o->label_epochs < 0 || o->label_epochs > MAX_EPOCHS || !o->out_dir ||
         o->student_shift < 0 || o->student_shift > MAX_SHIFT ||
         !(o->mixup >= 0.0f && o->mixup <= 1.0f) ||
-        !(o->kd_label_weight >= 0.0f && o->kd_label_weight <= 1.0f) ||
+        !(o->kd_label_weight >= 0.0f && o->kd_label_weight <= MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT) ||
         o->forms < 1 || o->forms > 3 || (o->conv_pool != 2 && o->conv_pool != 4))
         return train_fail(err, err_len, MIMIC_EINVAL,
                           "invalid options (epochs 1..%d, batch >= 1, student shift 0..%d, "
-                          "mixup and KD label weight 0..1, forms 1..3, conv pool 2 or 4)",
-                          MAX_EPOCHS, MAX_SHIFT);
+                          "mixup 0..1, KD label weight 0..%g, forms 1..3, conv pool 2 or 4)",
+                          MAX_EPOCHS, MAX_SHIFT, (double)MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT);
     if (o->threads >= 0)
         (void)mimic_threads_set(o->threads);
     mimic_status st = train_mkdirs(o->out_dir, err, err_len);

@@ -24,7 +24,7 @@ typedef struct {
                             // the rate (mimic_net_scale_lr_by_fan_in); 0: no scaling
     float clip;             // clip each step's gradient to this global L2 norm (0: never)
     float temperature;      // KD temperature
-    float kd_label_weight;  // weight of the label cross-entropy mixed into KD
+    float kd_label_weight;  // weight of the label cross-entropy mixed into KD, 0..100
     int64_t hidden;         // student H (ReLU units); 0: match the teacher's parameter count
     int64_t bottleneck;     // k linear units of the 784-input student (0: no bottleneck)
     int64_t conv_bottleneck; // k of the conv-form student (its input: C x 28/pool x 28/pool)
@@ -49,6 +49,9 @@ typedef struct {
 } mimic_distill_options;
 
 // The defaults of `mimic distill` (and, with quick != 0, of `mimic distill --quick`).
+// The largest KD label weight accepted (beyond it the KD student is a label student).
+#define MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT 100.0f
+
 void mimic_distill_defaults(mimic_distill_options *o, int quick);
 
 // Run the whole experiment; prints the table on stdout and writes
