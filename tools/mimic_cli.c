@@ -168,7 +168,7 @@ static void distill_usage(FILE *out)
             "  --student-shift N     largest shift (0..2) of the students' images (default 0)\n"
             "  --student-no-flip     the students' images are not mirrored\n"
             "  --kd-label-weight X   weight (0..100) of the labels' cross-entropy in the KD\n"
-            "                        student's loss (default 0.1)\n"
+            "                        student's loss (default 2)\n"
             "  --mixup X             share (0..1) of each transfer batch replaced by blends of\n"
             "                        two images, labelled by the teacher (mimic students)\n"
             "  --forms F             student forms: 784, conv or all (default all)\n"

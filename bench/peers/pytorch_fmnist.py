@@ -6,7 +6,8 @@ Models: the teacher (4 conv + 2 dense, 870,634 parameters), the 784-1024-10 stud
 mimic-form students 784 -> k128 linear -> H5541 ReLU -> 10, conv5x5(64)-ReLU-pool4 -> k128
 linear -> H3363 ReLU -> 10 (mimic's default conv form) and conv5x5(64)-ReLU-pool -> k32 linear
 -> H10873 ReLU -> 10 (its form before 2026-11-30), each on the labels (CE), on the teacher's logits (L2, Ba & Caruana)
-or with KD (T = 4, T^2-scaled KL + 0.1 CE). SGD momentum 0.9, weight decay 5e-4 on weights,
+or with KD (T = 4, T^2-scaled KL + 2 x CE, as mimic since 2026-11-30). SGD momentum 0.9,
+weight decay 5e-4 on weights,
 batch 128, half an epoch of linear warm-up then cosine, gradients clipped to norm 5, shifts of
 up to 2 pixels and horizontal flips: all as mimic's defaults.
 
@@ -65,7 +66,7 @@ def parse_args():
     p.add_argument("--l2-lr", type=float, default=0.01, help="learning rate of L2 (0.01)")
     p.add_argument("--clip", type=float, default=5.0, help="gradient norm clip (0: none)")
     p.add_argument("--temperature", type=float, default=4.0)
-    p.add_argument("--kd-label-weight", type=float, default=0.1)
+    p.add_argument("--kd-label-weight", type=float, default=2.0)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--throughput-only", action="store_true",
                    help="time --steps training steps after --warmup ones, and inference over "
