@@ -30,16 +30,6 @@ static int elems(int64_t a, int64_t b, int64_t c, int64_t d, int64_t *out)
     return mul_ok(a, b, &ab) && mul_ok(ab, c, &abc) && mul_ok(abc, d, out);
 }
 
-static int64_t min64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
-}
-
-static int64_t max64(int64_t a, int64_t b)
-{
-    return a > b ? a : b;
-}
-
 // Shape checks and sizes; the lowering fields are left for the pass to choose.
 static mimic_status conv_check(const mimic_conv2d *sh, conv_plan *pl)
 {
@@ -92,7 +82,7 @@ static int64_t rows_within_cap(const conv_plan *pl, int64_t width)
     return max64(1, min64(pl->p, limit_floats() / max64(1, width * pl->q)));
 }
 
-// Stride 1: the fused lowering by offsets into a padded slab applies (conv_fused.c,
+// Any stride: the fused lowering by offsets into a padded slab applies (conv_fused.c,
 // conv_fused_weights.c). Pointwise convolutions keep the plain GEMM, which reads the image in
 // place. The forward needs at least CONV_FUSED_MIN_CRS rows of the column matrix: below that
 // the microkernel's calls are too short for their fixed costs, and the per-image GEMM is
@@ -123,11 +113,6 @@ static void plan_slab(conv_plan *pl, int64_t extra)
     const int64_t ctx = (int64_t)mimic_conv_slab_floats(pl, 0);
     const int64_t per_row = (int64_t)mimic_conv_slab_floats(pl, 1) - ctx + extra * pl->wp;
     pl->rows = max64(1, min64(pl->p, (limit_floats() - ctx) / per_row));
-}
-
-static int64_t round_up(int64_t x, int64_t m)
-{
-    return (x + m - 1) / m * m;
 }
 
 // Forward (and backward-data as a convolution): the fused lowering, units of whole images
@@ -369,14 +354,13 @@ static size_t plan_bytes(const conv_plan *pl, size_t gemm)
     return (size_t)pl->threads * (pl->col_floats + pl->tmp_floats + gemm) * sizeof(float);
 }
 
-// The forward plan's buffers: fused panels and the packed weights, or the column buffer and
-// the GEMM's packing.
+// The forward plan's buffers: the slab, the output tile and the packed weights, or the column
+// buffer and the GEMM's packing.
 static size_t fwd_bytes(const conv_plan *pl)
 {
     if (!pl->fused)
         return plan_bytes(pl, gemm_floats(pl->k, pl->sh.k, pl->rows * pl->q, pl->crs));
-    const int64_t MR = pl->k->gemm->mr;
-    return plan_bytes(pl, 0) + (size_t)((pl->sh.k + MR - 1) / MR * MR * pl->crs) * sizeof(float);
+    return plan_bytes(pl, 0) + (size_t)(mimic_conv_k_padded(pl) * pl->crs) * sizeof(float);
 }
 
 mimic_status mimic_conv2d_workspace_bytes(const mimic_conv2d *shape, mimic_conv_pass pass,

@@ -101,8 +101,8 @@ static void group_fused_unit(const void *ctx, int64_t g)
 
 // Group g of the transposed plan: part_g (crs x K) = sum over tiles of its images of
 // col_tile (crs x t*PQ) * diff_dst_tile^T, each image's diff_dst transposed into consecutive
-// rows so the GEMM reads it in place. Used for strided convolutions of small crs: crs then
-// fills the microkernel's rows far better than it would fill its columns.
+// rows so the GEMM reads it in place. Used for pointwise convolutions of few input channels:
+// C then fills the microkernel's rows far better than it would fill its columns.
 static void group_transposed_unit(const void *ctx, int64_t g)
 {
     const bwd_weights_ctx *a = ctx;

@@ -18,11 +18,6 @@
 #include "kernels/conv/im2col.h"
 #include "kernels/gemm/gemm_internal.h"
 
-static int64_t min64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
-}
-
 void mimic_conv_slab(const conv_plan *pl, const float *img, int64_t p0, int64_t p1, float *slab)
 {
     const mimic_conv2d *s = &pl->sh;

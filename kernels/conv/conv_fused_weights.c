@@ -1,10 +1,10 @@
-// Backward-weights of stride-1 convolutions (any C*R*S; not pointwise), by
+// Backward-weights of every convolution but pointwise ones (any stride, any C*R*S), by
 // offsets into the padded slab of conv_fused.c: part (C*R*S x K, diff_wei transposed) = sum
-// over images of col * diff_dst^T. Row (c, r, s) of col is the slab itself at offset
-// c*plane + r*Wp + s, read in place, unpacked, by the microkernel's A-offset form; diff_dst
-// is transposed once per image into rows j = p*Wp + q of Kp floats (K rounded up to NR),
-// zero where q >= Q (those j belong to no output) and past K. No column matrix, and no
-// transpose of one, is ever built.
+// over images of col * diff_dst^T. Row (c, r, s) of col is the slab itself at its offset
+// (c*plane + r*Wp + s at stride 1; mimic_conv_slab_offsets), read in place, unpacked, by the
+// microkernel's A-offset form; diff_dst is transposed once per image into rows j = p*Wp + q of Kp
+// floats (K rounded up to NR), zero where q >= Q (those j belong to no output) and past K. No
+// column matrix, and no transpose of one, is ever built.
 #include <string.h>
 
 #include "arch/profile.h"
@@ -14,11 +14,6 @@
 // The reduction over j runs this many rows at a time: the chunk's NR-column strip of
 // diff_dst^T (32 KiB with NR = 32) stays in L1 while every MR rows of col go by.
 #define FUSED_WEIGHTS_CHUNK 256
-
-static int64_t min64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
-}
 
 // Output rows [p0, p1) of one image's diff_dst (K x P*Q) as rows j = (p - p0)*Wp + q of
 // ddT, kp floats each.
@@ -41,7 +36,7 @@ void mimic_conv_fused_weights(const conv_plan *pl, const float *src, const float
 {
     const mimic_gemm_ukernel *uk = pl->k->gemm;
     const int64_t MR = uk->mr, NR = uk->nr, K = pl->sh.k, crs = pl->crs, wp = pl->wp;
-    const int64_t kp = (K + NR - 1) / NR * NR, crs_pad = (crs + MR - 1) / MR * MR;
+    const int64_t kp = round_up(K, NR), crs_pad = round_up(crs, MR);
     float *slab = mimic_workspace(MIMIC_WS_CONV_COL, pl->col_floats);
     float *ddT = mimic_workspace(MIMIC_WS_CONV_TMP, pl->tmp_floats);
     int64_t *offs = (int64_t *)(ddT + pl->rows * wp * kp);

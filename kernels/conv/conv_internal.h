@@ -23,20 +23,36 @@ typedef struct {
                         // one thread
     int transposed_wei; // bwd_weights: the GEMM computes diff_wei^T = col * diff_dst^T
     int64_t groups;     // bwd_weights: image groups summed separately, then in group order
-    int fused;          // stride 1 by offsets into a padded slab (conv_fused.c,
-                        // conv_fused_weights.c), no column matrix
+    int fused;          // by offsets into a padded slab (conv_fused.c, conv_fused_weights.c),
+                        // no column matrix
     int64_t kc;         // fused forward: depth of one K slice of the microkernel
     int64_t wp;         // fused: the slab's row length, ceil(padded input width / stride_w)
     int64_t blocks;     // fused forward: units of `rows` output rows per image
-    size_t col_floats;  // per thread: column buffer
-    size_t tmp_floats;  // per thread: output tile, or im2col block before its transpose
+    size_t col_floats;  // per thread: column buffer, or the slab (fused)
+    size_t tmp_floats;  // per thread: output tile (fused forward), diff_dst^T (fused
+                        // backward-weights, transposed plan), each fused one then the offsets
 } conv_plan;
+
+static inline int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+static inline int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+// x rounded up to a multiple of m.
+static inline int64_t round_up(int64_t x, int64_t m)
+{
+    return (x + m - 1) / m * m;
+}
 
 // Output channels padded to whole MR panels of the microkernel.
 static inline int64_t mimic_conv_k_padded(const conv_plan *pl)
 {
-    const int64_t MR = pl->k->gemm->mr;
-    return (pl->sh.k + MR - 1) / MR * MR;
+    return round_up(pl->sh.k, pl->k->gemm->mr);
 }
 
 // dst = act(W * lower(src) + bias) for every image: the forward pass, and backward-data as

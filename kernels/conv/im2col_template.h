@@ -1,6 +1,7 @@
 // im2col and col2im written once over a few row primitives; each ISA file (im2col_<isa>.c)
 // defines them and includes this file, which then defines mimic_im2col__<isa> and
-// mimic_col2im__<isa> (and pad_rows, bias_act). Not a normal header: it is included once per ISA file.
+// mimic_col2im__<isa> (and pad_rows, bias_act). Not a normal header: it is included once per
+// ISA file.
 //
 // The primitives an ISA file defines first (n >= 0 elements, no aliasing):
 //   MIMIC_CONV_ISA                                   the suffix: scalar, avx2, avx512, neon
@@ -133,7 +134,7 @@ void FN(col2im)(const mimic_conv2d *sh, int64_t Q, int64_t p0, int64_t p1, const
             }
 }
 
-// ---------------------------------------------------------------- strided rows
+// ---------------------------------------------------------------- padded rows
 
 void FN(pad_rows)(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t n,
                   int64_t stride, int64_t left, int64_t right)
