@@ -109,7 +109,14 @@ static int64_t fused_kc(const conv_plan *pl)
 static void plan_slab(conv_plan *pl, int64_t extra)
 {
     const mimic_conv2d *s = &pl->sh;
-    pl->wp = (s->w + 2 * s->pad_w + s->stride_w - 1) / s->stride_w;
+    // At stride 1 each row is stored as pad_w zeros then its W inputs, and its right padding
+    // is the next row's left (or the slack after the last): Wp = W + pad_w, so a 14-wide
+    // layer wastes 1 lane in 15 on columns past Q, not 2 in 16. The output row must still fit
+    // in Wp: Q = W + 2*pad_w - S + 1 <= W + pad_w, i.e. pad_w <= S - 1.
+    if (s->stride_w == 1 && s->pad_w <= s->s - 1)
+        pl->wp = s->w + s->pad_w;
+    else
+        pl->wp = (s->w + 2 * s->pad_w + s->stride_w - 1) / s->stride_w;
     const int64_t ctx = (int64_t)mimic_conv_slab_floats(pl, 0);
     const int64_t per_row = (int64_t)mimic_conv_slab_floats(pl, 1) - ctx + extra * pl->wp;
     pl->rows = max64(1, min64(pl->p, (limit_floats() - ctx) / per_row));

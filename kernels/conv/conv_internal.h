@@ -26,7 +26,8 @@ typedef struct {
     int fused;          // by offsets into a padded slab (conv_fused.c, conv_fused_weights.c),
                         // no column matrix
     int64_t kc;         // fused forward: depth of one K slice of the microkernel
-    int64_t wp;         // fused: the slab's row length, ceil(padded input width / stride_w)
+    int64_t wp;         // fused: the slab's row length: W + pad_w at stride 1 (rows share
+                        // their padding), else ceil((W + 2*pad_w) / stride_w)
     int64_t blocks;     // fused forward: units of `rows` output rows per image
     size_t col_floats;  // per thread: column buffer, or the slab (fused)
     size_t tmp_floats;  // per thread: output tile (fused forward), diff_dst^T (fused
@@ -61,8 +62,14 @@ mimic_status mimic_conv_fwd_run(const conv_plan *pl, const float *src, const flo
                                 const float *bias, int relu, float *dst);
 
 // Zero floats after a slab's last row: the microkernel's whole-vector loads may read up to
-// NR - 1 floats past the last column.
+// NR - 1 floats past the last column, and with shared padding (pl->wp) the last row's right
+// padding is pad_w floats of it.
 #define MIMIC_CONV_SLAB_SLACK 64
+
+static inline int64_t mimic_conv_slab_slack(const conv_plan *pl)
+{
+    return MIMIC_CONV_SLAB_SLACK + pl->sh.pad_w;
+}
 
 // The fused lowering's slab for `out_rows` output rows: stride_h x stride_w phases (phase
 // (a, b) holds rows a, a + stride_h, ... and columns b, b + stride_w, ... of the padded
@@ -76,8 +83,7 @@ static inline int64_t mimic_conv_slab_rows(const conv_plan *pl, int64_t out_rows
 static inline size_t mimic_conv_slab_floats(const conv_plan *pl, int64_t out_rows)
 {
     return (size_t)(pl->sh.stride_h * pl->sh.stride_w * pl->sh.c *
-                    mimic_conv_slab_rows(pl, out_rows) * pl->wp) +
-           MIMIC_CONV_SLAB_SLACK;
+                    mimic_conv_slab_rows(pl, out_rows) * pl->wp + mimic_conv_slab_slack(pl));
 }
 
 // The slab of output rows [p0, p1) of one image (img: C x H x W), zero padding included.
