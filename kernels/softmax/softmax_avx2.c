@@ -104,4 +104,92 @@ static inline vf v_mul_pow2(vf vp, vf vn, vf vnr)
 }
 
 #include "kernels/softmax/exp_vector.h"
+
+// ---------------------------------------------------------------- 8 short rows across lanes
+
+// r[j] becomes column j of the 8 x 8 block whose rows were r[0..7].
+static inline void transpose8(vf r[8])
+{
+    vf t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++) { // rows 0-3, then 4-7
+        vf *th = t + 4 * h, *uh = u + 4 * h;
+        uh[0] = _mm256_shuffle_ps(th[0], th[2], _MM_SHUFFLE(1, 0, 1, 0));
+        uh[1] = _mm256_shuffle_ps(th[0], th[2], _MM_SHUFFLE(3, 2, 3, 2));
+        uh[2] = _mm256_shuffle_ps(th[1], th[3], _MM_SHUFFLE(1, 0, 1, 0));
+        uh[3] = _mm256_shuffle_ps(th[1], th[3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int j = 0; j < 4; j++) {
+        r[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
+        r[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
+    }
+}
+
+// Columns [c0, c0 + 8) of 8 rows of n floats, as columns (lanes = rows); only the first
+// n - c0 are meaningful. Masked loads when the row has fewer than 8 left: no read past a
+// row of the block's last row.
+static inline void load_cols8(const float *x, size_t n, size_t c0, vf col[8])
+{
+    const size_t w = n - c0;
+    const vtail t = v_tail(w < 8 ? w : 8);
+    for (size_t i = 0; i < 8; i++)
+        col[i] = w >= 8 ? v_load(x + i * n + c0) : _mm256_maskload_ps(x + i * n + c0, t);
+    transpose8(col);
+}
+
+static inline void store_cols8(float *y, size_t n, size_t c0, vf col[8])
+{
+    const size_t w = n - c0;
+    const vtail t = v_tail(w < 8 ? w : 8);
+    transpose8(col);
+    for (size_t i = 0; i < 8; i++) {
+        if (w >= 8)
+            v_store(y + i * n + c0, col[i]);
+        else
+            v_store_tail(y + i * n + c0, t, col[i]);
+    }
+}
+
+// Eight rows of n <= 16: transposed so that every lane is a row, the max, the exps and the
+// sum need no horizontal step and no lane is spent on padding (a row of 10 takes 10 exps per
+// 8 rows, not 16), then transposed back. Same contract as the template's short_row: y (if not
+// NULL) = s * softmax, max/sum (if not NULL) each row's max and sum of exps; the sum is the
+// plain left-to-right one.
+static inline void rows8(const float *x, float *y, size_t n, float inv_t, float s, float *max,
+                         float *sum)
+{
+    vf c[16];
+    load_cols8(x, n, 0, c);
+    if (n > 8)
+        load_cols8(x, n, 8, c + 8);
+    vf vm = v_max(c[0], v_set1(-INFINITY));
+    for (size_t j = 1; j < n; j++)
+        vm = v_max(c[j], vm);
+    const vf vinv_t = v_set1(inv_t);
+    vf vsum = v_set1(0.0f);
+    for (size_t j = 0; j < n; j++) {
+        c[j] = v_exp(v_mul(v_sub(c[j], vm), vinv_t));
+        vsum = v_add(vsum, c[j]);
+    }
+    if (max) {
+        v_store(max, vm);
+        v_store(sum, vsum);
+    }
+    if (!y)
+        return;
+    const vf vs = _mm256_div_ps(v_set1(s), vsum);
+    for (size_t j = 0; j < n; j++)
+        c[j] = v_mul(c[j], vs);
+    store_cols8(y, n, 0, c);
+    if (n > 8)
+        store_cols8(y, n, 8, c + 8);
+}
+
+// The template's short_rows takes groups of 8 rows of up to 16 floats here.
+#define V_ROWS8_MAX 16
+#define v_rows8 rows8
+
 #include "kernels/softmax/softmax_template.h"
