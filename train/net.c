@@ -228,9 +228,12 @@ static mimic_status conv_relu_pool_forward(mimic_net *net, int i, int64_t batch,
 
 // Its backward, chunk by chunk: the ReLU+pool backward writes d loss / d conv output into the
 // stage, the conv's gradients come from there (dx, if not NULL, too). Each chunk's weight
-// and bias gradients are added in chunk order: the same bits for any thread count.
+// and bias gradients are added in chunk order: the same bits for any thread count. With
+// relu_in, x is a ReLU's output and dx becomes d loss / d that ReLU's input, masked by x > 0
+// chunk by chunk while the chunk's dx is still in cache (not in a pass over the batch).
 static mimic_status conv_relu_pool_backward(mimic_net *net, int i, int64_t batch,
-                                            const float *x, const float *dy, float *dx)
+                                            const float *x, const float *dy, float *dx,
+                                            int relu_in)
 {
     mimic_layer *l = &net->layers[i];
     const mimic_layer *pool = &net->layers[i + 2];
@@ -252,6 +255,8 @@ static mimic_status conv_relu_pool_backward(mimic_net *net, int i, int64_t batch
             l->bias.g[j] += l->part[nw + j];
         if (st == MIMIC_OK && dx)
             st = mimic_conv2d_bwd_data(&l->conv, l->stage, l->weight.w, dx + b * in);
+        if (st == MIMIC_OK && dx && relu_in)
+            mimic_relu_backward(l->conv.n * in, x + b * in, dx + b * in, dx + b * in);
     }
     return st;
 }
@@ -323,9 +328,11 @@ mimic_status mimic_net_backward(mimic_net *net, int64_t batch, const float *dout
         if (conv_relu_pool(net, i - 2)) {
             const float *x = i == 2 ? net->input : net->act[i - 2];
             float *dx = i == 2 ? NULL : net->grad[i - 2];
-            st = conv_relu_pool_backward(net, i - 2, batch, x, dy, dx);
+            // A ReLU before the conv (whose output x is): its backward goes with the chunks.
+            const int relu_in = i >= 4 && is_kind(net, i - 3, MIMIC_LAYER_RELU);
+            st = conv_relu_pool_backward(net, i - 2, batch, x, dy, dx, relu_in);
             dy = dx;
-            i -= 2;
+            i -= 2 + relu_in;
         } else if (l->kind == MIMIC_LAYER_POOL && i >= 2 &&
                    is_kind(net, i - 1, MIMIC_LAYER_RELU)) {
             // ReLU then pool: one pass writes d loss / d ReLU input.
