@@ -233,7 +233,7 @@ static void test_softmax_masked(void **state) {
     tc_rng rng = tc_rng_seed(13);
     for (int ic = 0; ic < 6; ic++)
         for (int it = 0; it < 4; it++) {
-            int64_t rows = 12, cols = cols_list[ic]; // rows 4..11 unmasked: groups of 8
+            int64_t rows = 20, cols = cols_list[ic]; // rows 4..19 unmasked: groups of 8, 16
             float *x = tc_alloc((size_t)(rows * cols));
             tc_fill_uniform(&rng, x, (size_t)(rows * cols), -5.0f, 5.0f);
             for (int64_t j = 0; j < cols; j++) {
@@ -258,7 +258,7 @@ static void test_softmax_nan_rows(void **state) {
     static const int64_t cols_list[] = {1, 2, 15, 16, 17, 33, 1000};
     tc_rng rng = tc_rng_seed(14);
     for (int ic = 0; ic < 7; ic++) {
-        int64_t rows = 14, cols = cols_list[ic]; // rows 6..13 finite: groups of 8
+        int64_t rows = 22, cols = cols_list[ic]; // rows 6..21 finite: groups of 8, 16
         float *x = tc_alloc((size_t)(rows * cols));
         tc_fill_uniform(&rng, x, (size_t)(rows * cols), -3.0f, 3.0f);
         x[1 * cols + cols / 2] = NAN;          // row 1: NaN in the middle
@@ -283,8 +283,8 @@ static void test_softmax_every_length(void **state) {
     static const int64_t long_cols[] = {1023, 1024, 1025, 16384 + 17, 40000};
     tc_rng rng = tc_rng_seed(15);
     for (int64_t c = 1; c <= 65 + 5; c++) {
-        // 19 short rows: two groups of 8 (across the lanes on AVX2 up to 16 columns) and 3
-        // rows on their own.
+        // 19 short rows: two groups of 8 (across the lanes on AVX2 up to 16 columns) or one of
+        // 16 (AVX-512), and 3 rows on their own.
         const int64_t cols = c <= 65 ? c : long_cols[c - 66], rows = c <= 65 ? 19 : 2;
         float *x = tc_alloc((size_t)(rows * cols));
         tc_fill_uniform(&rng, x, (size_t)(rows * cols), -30.0f, 30.0f);

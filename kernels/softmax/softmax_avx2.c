@@ -189,7 +189,8 @@ static inline void rows8(const float *x, float *y, size_t n, float inv_t, float 
 }
 
 // The template's short_rows takes groups of 8 rows of up to 16 floats here.
-#define V_ROWS8_MAX 16
-#define v_rows8 rows8
+#define V_ROWS_ACROSS 8
+#define V_ROWS_ACROSS_MAX 16
+#define v_rows_across rows8
 
 #include "kernels/softmax/softmax_template.h"

@@ -94,4 +94,79 @@ static inline vf v_mul_pow2(vf vp, vf vn, vf vnr)
 }
 
 #include "kernels/softmax/exp_vector.h"
+
+// ---------------------------------------------------------------- 16 short rows across lanes
+
+// r[j] becomes column j of the 16 x 16 block whose rows were r[0..15] (its own inverse).
+// Stage 1 and 2 transpose the 4 x 4 blocks inside each 128-bit lane: s[4g + k], lane L, is
+// column 4L + k of rows 4g..4g+3; stages 3 and 4 gather each column's four lanes.
+static inline void transpose16(vf r[16])
+{
+    vf t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 4; g++) {
+        r[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int k = 0; k < 4; k++) {
+        // x: columns k and 8 + k of rows 0-7, y: 4 + k and 12 + k; x2, y2 of rows 8-15.
+        const vf x = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x88);
+        const vf y = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xDD);
+        const vf x2 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x88);
+        const vf y2 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xDD);
+        t[k] = _mm512_shuffle_f32x4(x, x2, 0x88);
+        t[8 + k] = _mm512_shuffle_f32x4(x, x2, 0xDD);
+        t[4 + k] = _mm512_shuffle_f32x4(y, y2, 0x88);
+        t[12 + k] = _mm512_shuffle_f32x4(y, y2, 0xDD);
+    }
+    for (int j = 0; j < 16; j++)
+        r[j] = t[j];
+}
+
+// Sixteen rows of n <= 16 across the lanes, as rows8 of softmax_avx2.c: one masked load and
+// store per row, one 16 x 16 transpose each way, then every lane is a row: no horizontal
+// step, n exps per 16 rows (a row of 10 takes one 16-lane vector of 6 idle lanes on the row
+// path), one division for all 16. Same contract as the template's short_row; the sum is the
+// plain left-to-right one.
+static inline void rows16(const float *x, float *y, size_t n, float inv_t, float s, float *max,
+                          float *sum)
+{
+    const vtail t = v_tail(n);
+    vf c[16];
+    for (size_t i = 0; i < 16; i++)
+        c[i] = _mm512_maskz_loadu_ps(t, x + i * n);
+    transpose16(c);
+    vf vm = v_max(c[0], v_set1(-INFINITY));
+    for (size_t j = 1; j < n; j++)
+        vm = v_max(c[j], vm);
+    const vf vinv_t = v_set1(inv_t);
+    vf vsum = v_set1(0.0f);
+    for (size_t j = 0; j < n; j++) {
+        c[j] = v_exp(v_mul(v_sub(c[j], vm), vinv_t));
+        vsum = v_add(vsum, c[j]);
+    }
+    if (max) {
+        v_store(max, vm);
+        v_store(sum, vsum);
+    }
+    if (!y)
+        return;
+    const vf vs = _mm512_div_ps(v_set1(s), vsum);
+    for (size_t j = 0; j < n; j++)
+        c[j] = v_mul(c[j], vs);
+    transpose16(c);
+    for (size_t i = 0; i < 16; i++)
+        v_store_tail(y + i * n, t, c[i]);
+}
+
+// The template's short_rows takes groups of 16 rows of up to 16 floats here.
+#define V_ROWS_ACROSS 16
+#define V_ROWS_ACROSS_MAX 16
+#define v_rows_across rows16
+
 #include "kernels/softmax/softmax_template.h"

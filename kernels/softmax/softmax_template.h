@@ -160,15 +160,15 @@ static inline void short_rows_impl(const float *x, float *y, size_t rows, size_t
 void FN(short_rows)(const float *x, float *y, size_t rows, size_t n, float inv_t, float s,
                     float *max, float *sum)
 {
-#ifdef V_ROWS8_MAX
-    // An ISA may take whole groups of 8 rows of at most V_ROWS8_MAX floats across its lanes
-    // (v_rows8); the rest go row by row. Which rows take which path depends only on the
-    // block, so the bits do not depend on the thread count.
-    if (n <= V_ROWS8_MAX) {
+#ifdef V_ROWS_ACROSS
+    // An ISA may take whole groups of V_ROWS_ACROSS rows of at most V_ROWS_ACROSS_MAX floats
+    // across its lanes (v_rows_across); the rest go row by row. Which rows take which path
+    // depends only on the block, so the bits do not depend on the thread count.
+    if (n <= V_ROWS_ACROSS_MAX) {
         size_t i = 0;
-        for (; i + 8 <= rows; i += 8)
-            v_rows8(x + i * n, y ? y + i * n : NULL, n, inv_t, s, max ? max + i : NULL,
-                    max ? sum + i : NULL);
+        for (; i + V_ROWS_ACROSS <= rows; i += V_ROWS_ACROSS)
+            v_rows_across(x + i * n, y ? y + i * n : NULL, n, inv_t, s, max ? max + i : NULL,
+                          max ? sum + i : NULL);
         x += i * n, rows -= i;
         if (y)
             y += i * n;
