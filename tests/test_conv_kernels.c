@@ -157,37 +157,40 @@ static void test_bias_act(void **state)
 
 // pad_rows at strides 1-4 over every length around the vector widths, with 0-3 zeros on
 // either side, from a buffer that ends at the last element read (ASan catches a read past
-// it); the gaps between the destination's rows keep their sentinel.
+// it); the gaps between the destination's rows keep their sentinel. Also without gaps
+// (stride 1: rows touching in both buffers, as a slab's rows sharing their padding).
 static void test_pad_rows(void **state)
 {
     (void)state;
     tc_rng rng = tc_rng_seed(16);
-    const int64_t rows = 3;
-    for (int64_t stride = 1; stride <= 4; stride++)
-        for (int64_t n = 0; n <= 40; n++) {
-            const int64_t left = n % 4, right = (n / 4) % 4, ldd = left + n + right + 5;
-            const int64_t lds = n * stride + 3,
-                          len = (rows - 1) * lds + (n ? (n - 1) * stride + 1 : 0);
-            float *src = tc_alloc((size_t)(len ? len : 1)), *dst = tc_alloc((size_t)(rows * ldd));
-            float *want = tc_alloc((size_t)(rows * ldd));
-            tc_fill_uniform(&rng, src, (size_t)(len ? len : 1), -1, 1);
-            tc_fill_sentinel(want, (size_t)(rows * ldd));
-            for (int64_t i = 0; i < rows; i++) {
-                float *w = want + i * ldd;
-                for (int64_t j = 0; j < left + n + right; j++)
-                    w[j] = j < left || j >= left + n ? 0.0f : src[i * lds + (j - left) * stride];
+    for (int64_t gap = 0; gap <= 1; gap++)
+        for (int64_t stride = 1; stride <= 4; stride++)
+            for (int64_t n = 0; n <= 40; n++) {
+                const int64_t rows = gap ? 3 : 7;
+                const int64_t left = n % 4, right = (n / 4) % 4, ldd = left + n + right + 5 * gap;
+                const int64_t lds = n * stride + 3 * gap,
+                              len = (rows - 1) * lds + (n ? (n - 1) * stride + 1 : 0);
+                float *src = tc_alloc((size_t)(len ? len : 1));
+                float *dst = tc_alloc((size_t)(rows * ldd)), *want = tc_alloc((size_t)(rows * ldd));
+                tc_fill_uniform(&rng, src, (size_t)(len ? len : 1), -1, 1);
+                tc_fill_sentinel(want, (size_t)(rows * ldd));
+                for (int64_t i = 0; i < rows; i++) {
+                    float *w = want + i * ldd;
+                    for (int64_t j = 0; j < left + n + right; j++)
+                        w[j] = j < left || j >= left + n ? 0.0f
+                                                         : src[i * lds + (j - left) * stride];
+                }
+                TC_FOR_EACH_ISA(isa)
+                {
+                    const mimic_kernels *k = mimic_kernels_for(isa);
+                    tc_ctx("%s pad_rows n=%lld stride=%lld left=%lld right=%lld", k->conv.name,
+                           (long long)n, (long long)stride, (long long)left, (long long)right);
+                    tc_fill_sentinel(dst, (size_t)(rows * ldd));
+                    k->conv.pad_rows(dst, ldd, src, lds, rows, n, stride, left, right);
+                    tc_check_bitwise("pad_rows", dst, want, (size_t)(rows * ldd));
+                }
+                free(src), free(dst), free(want);
             }
-            TC_FOR_EACH_ISA(isa)
-            {
-                const mimic_kernels *k = mimic_kernels_for(isa);
-                tc_ctx("%s pad_rows n=%lld stride=%lld left=%lld right=%lld", k->conv.name,
-                       (long long)n, (long long)stride, (long long)left, (long long)right);
-                tc_fill_sentinel(dst, (size_t)(rows * ldd));
-                k->conv.pad_rows(dst, ldd, src, lds, rows, n, stride, left, right);
-                tc_check_bitwise("pad_rows", dst, want, (size_t)(rows * ldd));
-            }
-            free(src), free(dst), free(want);
-        }
 }
 
 static void test_transpose(void **state)
