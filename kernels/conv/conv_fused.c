@@ -4,7 +4,7 @@
 // row's right padding is the next row's left, W + 2*pad_w otherwise). At stride 1, output
 // pixel (p, q) of tap (c, r, s) reads slab element c*plane + r*Wp + s + j with j = p*Wp + q:
 // every row of the column matrix is the slab itself at a fixed offset, if the output is
-// indexed by j, Wp columns per row, of which the last S - 1 are never stored. A strided
+// indexed by j, Wp columns per row, of which the last Wp - Q are never stored. A strided
 // convolution is copied as stride_h x stride_w phases (rows and columns of the padded input
 // taken stride apart, each phase ceil(Wp / stride_w) wide), in which every tap reads at
 // stride 1 again. The microkernel's B-offset form reads those rows in place; its K x NR

@@ -15,6 +15,9 @@
 //   int v_any_gt(vf a, vf limit): some lane of a > limit (NaN lanes are not)
 //   float v_hsum(vf), v_hmax(vf): fixed-order horizontal reductions
 //   vf v_exp(vf): exp_scalar.h's algorithm (exp_vector.h for the SIMD ISAs)
+// Optionally, V_ROWS_ACROSS, V_ROWS_ACROSS_MAX and v_rows_across(x, y, n, inv_t, s, max, sum):
+// groups of V_ROWS_ACROSS short rows (n <= V_ROWS_ACROSS_MAX) computed across the lanes, with
+// short_row's contract (AVX2: 8 rows, AVX-512: 16).
 // Main loops take 4 vectors per step with 4 independent accumulators, then single vectors,
 // then one tail of fewer than VLEN elements (masked, or through a stack buffer on NEON).
 #include <float.h>
