@@ -153,44 +153,23 @@ static inline void store_cols8(float *y, size_t n, size_t c0, vf col[8])
     }
 }
 
-// Eight rows of n <= 16: transposed so that every lane is a row, the max, the exps and the
-// sum need no horizontal step and no lane is spent on padding (a row of 10 takes 10 exps per
-// 8 rows, not 16), then transposed back. Same contract as the template's short_row: y (if not
-// NULL) = s * softmax, max/sum (if not NULL) each row's max and sum of exps; the sum is the
-// plain left-to-right one.
-static inline void rows8(const float *x, float *y, size_t n, float inv_t, float s, float *max,
-                         float *sum)
+// The template's rows_across, on 8 rows of up to 16 floats: two 8 x 8 transposes each way.
+#define V_ROWS_ACROSS_MAX 16
+static inline void v_load_cols(const float *x, size_t n, vf c[])
 {
-    vf c[16];
     load_cols8(x, n, 0, c);
     if (n > 8)
         load_cols8(x, n, 8, c + 8);
-    vf vm = v_max(c[0], v_set1(-INFINITY));
-    for (size_t j = 1; j < n; j++)
-        vm = v_max(c[j], vm);
-    const vf vinv_t = v_set1(inv_t);
-    vf vsum = v_set1(0.0f);
-    for (size_t j = 0; j < n; j++) {
-        c[j] = v_exp(v_mul(v_sub(c[j], vm), vinv_t));
-        vsum = v_add(vsum, c[j]);
-    }
-    if (max) {
-        v_store(max, vm);
-        v_store(sum, vsum);
-    }
-    if (!y)
-        return;
-    const vf vs = _mm256_div_ps(v_set1(s), vsum);
-    for (size_t j = 0; j < n; j++)
-        c[j] = v_mul(c[j], vs);
+}
+static inline void v_store_cols(float *y, size_t n, vf c[])
+{
     store_cols8(y, n, 0, c);
     if (n > 8)
         store_cols8(y, n, 8, c + 8);
 }
-
-// The template's short_rows takes groups of 8 rows of up to 16 floats here.
-#define V_ROWS_ACROSS 8
-#define V_ROWS_ACROSS_MAX 16
-#define v_rows_across rows8
+static inline vf v_div(vf a, vf b)
+{
+    return _mm256_div_ps(a, b);
+}
 
 #include "kernels/softmax/softmax_template.h"

@@ -128,45 +128,24 @@ static inline void transpose16(vf r[16])
         r[j] = t[j];
 }
 
-// Sixteen rows of n <= 16 across the lanes, as rows8 of softmax_avx2.c: one masked load and
-// store per row, one 16 x 16 transpose each way, then every lane is a row: no horizontal
-// step, n exps per 16 rows (a row of 10 takes one 16-lane vector of 6 idle lanes on the row
-// path), one division for all 16. Same contract as the template's short_row; the sum is the
-// plain left-to-right one.
-static inline void rows16(const float *x, float *y, size_t n, float inv_t, float s, float *max,
-                          float *sum)
-{
-    const vtail t = v_tail(n);
-    vf c[16];
-    for (size_t i = 0; i < 16; i++)
-        c[i] = _mm512_maskz_loadu_ps(t, x + i * n);
-    transpose16(c);
-    vf vm = v_max(c[0], v_set1(-INFINITY));
-    for (size_t j = 1; j < n; j++)
-        vm = v_max(c[j], vm);
-    const vf vinv_t = v_set1(inv_t);
-    vf vsum = v_set1(0.0f);
-    for (size_t j = 0; j < n; j++) {
-        c[j] = v_exp(v_mul(v_sub(c[j], vm), vinv_t));
-        vsum = v_add(vsum, c[j]);
-    }
-    if (max) {
-        v_store(max, vm);
-        v_store(sum, vsum);
-    }
-    if (!y)
-        return;
-    const vf vs = _mm512_div_ps(v_set1(s), vsum);
-    for (size_t j = 0; j < n; j++)
-        c[j] = v_mul(c[j], vs);
-    transpose16(c);
-    for (size_t i = 0; i < 16; i++)
-        v_store_tail(y + i * n, t, c[i]);
-}
-
-// The template's short_rows takes groups of 16 rows of up to 16 floats here.
-#define V_ROWS_ACROSS 16
+// The template's rows_across, on 16 rows of up to 16 floats: one masked load and store per
+// row, one 16 x 16 transpose each way.
 #define V_ROWS_ACROSS_MAX 16
-#define v_rows_across rows16
+static inline void v_load_cols(const float *x, size_t n, vf c[])
+{
+    for (size_t i = 0; i < 16; i++)
+        c[i] = _mm512_maskz_loadu_ps(v_tail(n), x + i * n);
+    transpose16(c);
+}
+static inline void v_store_cols(float *y, size_t n, vf c[])
+{
+    transpose16(c);
+    for (size_t i = 0; i < 16; i++)
+        v_store_tail(y + i * n, v_tail(n), c[i]);
+}
+static inline vf v_div(vf a, vf b)
+{
+    return _mm512_div_ps(a, b);
+}
 
 #include "kernels/softmax/softmax_template.h"

@@ -15,9 +15,11 @@
 //   int v_any_gt(vf a, vf limit): some lane of a > limit (NaN lanes are not)
 //   float v_hsum(vf), v_hmax(vf): fixed-order horizontal reductions
 //   vf v_exp(vf): exp_scalar.h's algorithm (exp_vector.h for the SIMD ISAs)
-// Optionally, V_ROWS_ACROSS, V_ROWS_ACROSS_MAX and v_rows_across(x, y, n, inv_t, s, max, sum):
-// groups of V_ROWS_ACROSS short rows (n <= V_ROWS_ACROSS_MAX) computed across the lanes, with
-// short_row's contract (AVX2: 8 rows, AVX-512: 16).
+// Optionally, for short rows computed VLEN at a time across the lanes (AVX2, AVX-512):
+//   V_ROWS_ACROSS_MAX                       the longest such row
+//   void v_load_cols(const float *x, size_t n, vf c[]): VLEN rows of n floats transposed,
+//   c[j] = column j (lane i = row i) for j < n; void v_store_cols(float *y, size_t n, vf c[]):
+//   the inverse (c may be clobbered); vf v_div(vf, vf)
 // Main loops take 4 vectors per step with 4 independent accumulators, then single vectors,
 // then one tail of fewer than VLEN elements (masked, or through a stack buffer on NEON).
 #include <float.h>
@@ -160,18 +162,50 @@ static inline void short_rows_impl(const float *x, float *y, size_t rows, size_t
     }
 }
 
+#ifdef V_ROWS_ACROSS_MAX
+// VLEN rows of n <= V_ROWS_ACROSS_MAX, transposed so that every lane is a row: the max, the
+// exps and the sum need no horizontal step, no lane is spent on padding (a row of 10 takes 10
+// exps per VLEN rows, not two vectors' worth, or one with 6 idle lanes), and one division
+// serves them all; then transposed back. short_row's contract; the sum is the plain
+// left-to-right one.
+static inline void rows_across(const float *x, float *y, size_t n, float inv_t, float s,
+                               float *max, float *sum)
+{
+    vf c[V_ROWS_ACROSS_MAX];
+    v_load_cols(x, n, c);
+    vf vm = v_max(c[0], v_set1(-INFINITY));
+    for (size_t j = 1; j < n; j++)
+        vm = v_max(c[j], vm);
+    const vf vinv_t = v_set1(inv_t);
+    vf vsum = v_set1(0.0f);
+    for (size_t j = 0; j < n; j++) {
+        c[j] = v_exp(v_mul(v_sub(c[j], vm), vinv_t));
+        vsum = v_add(vsum, c[j]);
+    }
+    if (max) {
+        v_store(max, vm);
+        v_store(sum, vsum);
+    }
+    if (!y)
+        return;
+    const vf vs = v_div(v_set1(s), vsum);
+    for (size_t j = 0; j < n; j++)
+        c[j] = v_mul(c[j], vs);
+    v_store_cols(y, n, c);
+}
+#endif
+
 void FN(short_rows)(const float *x, float *y, size_t rows, size_t n, float inv_t, float s,
                     float *max, float *sum)
 {
-#ifdef V_ROWS_ACROSS
-    // An ISA may take whole groups of V_ROWS_ACROSS rows of at most V_ROWS_ACROSS_MAX floats
-    // across its lanes (v_rows_across); the rest go row by row. Which rows take which path
-    // depends only on the block, so the bits do not depend on the thread count.
+#ifdef V_ROWS_ACROSS_MAX
+    // Whole groups of VLEN rows across the lanes, the rest row by row. Which rows take which
+    // path depends only on the block, so the bits do not depend on the thread count.
     if (n <= V_ROWS_ACROSS_MAX) {
         size_t i = 0;
-        for (; i + V_ROWS_ACROSS <= rows; i += V_ROWS_ACROSS)
-            v_rows_across(x + i * n, y ? y + i * n : NULL, n, inv_t, s, max ? max + i : NULL,
-                          max ? sum + i : NULL);
+        for (; i + VLEN <= rows; i += VLEN)
+            rows_across(x + i * n, y ? y + i * n : NULL, n, inv_t, s, max ? max + i : NULL,
+                        max ? sum + i : NULL);
         x += i * n, rows -= i;
         if (y)
             y += i * n;
