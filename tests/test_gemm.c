@@ -290,14 +290,44 @@ static void test_gemm_big(void **state) {
     check_gemm(&h, 8);
 }
 
+// Few rows of C (one MC block of A) and N across several NC blocks, which are then sized to
+// half of L2 (kernels/gemm/gemm.c: nc_in_l2), with B too large to be read in place: the
+// row-by-row packing of B and its partial last panel, every transpose.
+static void skinny_dims(int64_t *M, int64_t *N, int64_t *K) {
+    int64_t kc = 0, l2 = 0;
+    TC_FOR_EACH_ISA(isa) {
+        mimic_info info;
+        TC_STATUS(mimic_info_get(&info), MIMIC_OK);
+        kc = info.gemm_kc > kc ? info.gemm_kc : kc;
+        l2 = info.l2_bytes > l2 ? info.l2_bytes : l2;
+    }
+    *M = 40;
+    *K = kc + 37;
+    *N = 2 * (l2 / 2 / (int64_t)(sizeof(float) * kc)) + 45;
+}
+
+static void test_gemm_skinny(void **state) {
+    (void)state;
+    int64_t M, N, K;
+    skinny_dims(&M, &N, &K);
+    for (int t = 0; t < 4; t++) {
+        gemm_case g = {k_trans[t][0], k_trans[t][1], M, N, K, t == 1 ? -0.5f : 1.0f,
+                       t == 2 ? 2.5f : 0.0f, t, 0, t % 2, (size_t)(t % 2), 0};
+        check_gemm(&g, 900 + (uint64_t)t);
+    }
+}
+
 // Threads 1 and 2 give bit-identical results.
 static void test_gemm_threads(void **state) {
     (void)state;
     int64_t M, N, K;
     big_dims(&M, &N, &K);
-    const int64_t shapes[][3] = {{M, N, K}, {97, 83, 300}, {5, 1000, 7}, {1000, 5, 33}};
+    int64_t sm, sn, sk;
+    skinny_dims(&sm, &sn, &sk);
+    const int64_t shapes[][3] = {{M, N, K},     {97, 83, 300}, {5, 1000, 7},
+                                 {1000, 5, 33}, {sm, sn, sk}};
     tc_rng r = tc_rng_seed(99);
-    for (int s = 0; s < 4; s++) {
+    for (int s = 0; s < 5; s++) {
         int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
         float *A = tc_alloc((size_t)(m * k)), *B = tc_alloc((size_t)(k * n));
         float *C0 = tc_alloc((size_t)(m * n)), *C1 = tc_alloc((size_t)(m * n));
@@ -332,7 +362,8 @@ int main(void) {
         cmocka_unit_test(test_gemm_edges),         cmocka_unit_test(test_gemm_tile_edges),
         cmocka_unit_test(test_gemm_long_thin),
         cmocka_unit_test(test_gemm_random),        cmocka_unit_test(test_gemm_nan_contracts),
-        cmocka_unit_test(test_gemm_big),           cmocka_unit_test(test_gemm_threads),
+        cmocka_unit_test(test_gemm_big),           cmocka_unit_test(test_gemm_skinny),
+        cmocka_unit_test(test_gemm_threads),
     };
     return cmocka_run_group_tests_name("gemm", tests, tc_group_setup, tc_group_teardown);
 }

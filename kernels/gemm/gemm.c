@@ -1,4 +1,5 @@
 // mimic_sgemm: argument checks, then the Goto/BLIS loops (NC, KC, MC) around one microkernel.
+#include <omp.h>
 #include <stdint.h>
 
 #include "arch/profile.h"
@@ -68,7 +69,9 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
 }
 
 // Up to this many rows of C, B is read in place instead of packed, unless K is so short that
-// the microkernel cannot hide the latency of B rows far apart (measured: docs/gemm.md).
+// the microkernel cannot hide the latency of B rows far apart, or B is larger than half of L2:
+// then its rows come from memory, kb of them at once pages apart, which no prefetcher follows
+// (measured: docs/gemm.md).
 #define GEMM_DIRECT_B_MAX_M 64
 #define GEMM_DIRECT_B_MIN_K 32
 
@@ -88,6 +91,32 @@ typedef struct {
     float *C, *apack, *bpack;
 } gemm_plan;
 
+// Pack panels [jp0, jp1) of the kb x nb block of op(B) at (pc, jc), split over the team.
+// op(B) = B is copied row by row across the thread's panels: each row of B is then read as
+// one contiguous run (the hardware prefetcher streams it) instead of NR floats from each of
+// kb rows far apart, which left skinny-M GEMMs (N = 100352) waiting on memory.
+static void pack_b_block(const gemm_plan *pl, int64_t jc, int64_t nb, int64_t pc, int64_t kb,
+                         int64_t jp0, int64_t jp1)
+{
+    const int64_t NR = pl->NR;
+    if (pl->trans_b) {
+#pragma omp for schedule(static)
+        for (int64_t jp = jp0; jp < jp1; jp++)
+            mimic_gemm_pack_b_panel(pl->transpose, 1, (size_t)kb, (size_t)min64(NR, nb - jp * NR),
+                                    pl->B, (size_t)pl->ldb, (size_t)pc, (size_t)(jc + jp * NR),
+                                    (size_t)NR, pl->bpack + jp * NR * kb);
+        return;
+    }
+    const int64_t team = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t per = (jp1 - jp0 + team - 1) / team;
+    const int64_t lo = min64(jp1, jp0 + t * per), hi = min64(jp1, lo + per);
+    if (lo < hi)
+        mimic_gemm_pack_b_rows((size_t)kb, (size_t)(hi - lo), (size_t)min64(nb - hi * NR + NR, NR),
+                               pl->B + pc * pl->ldb + jc + lo * NR, (size_t)pl->ldb, (size_t)NR,
+                               pl->bpack + lo * NR * kb);
+#pragma omp barrier
+}
+
 // The NC / KC / MC loops. Every thread of the calling team walks the same loops; the work
 // inside each step is split by orphaned `omp for`s (serial when called outside a parallel
 // region, so small problems pay for no thread team), whose barriers order packing before
@@ -102,12 +131,7 @@ static void gemm_blocks(const gemm_plan *pl)
         for (int64_t pc = 0; pc < K; pc += pl->kc_max) {
             const int64_t kb = min64(pl->kc_max, K - pc);
             const float beta_k = pc == 0 ? pl->beta : 1.0f;
-#pragma omp for schedule(static)
-            for (int64_t jp = first_packed; jp < n_panels; jp++)
-                mimic_gemm_pack_b_panel(pl->transpose, pl->trans_b, (size_t)kb, (size_t)min64(NR, nb - jp * NR),
-                                        pl->B, (size_t)pl->ldb, (size_t)pc,
-                                        (size_t)(jc + jp * NR), (size_t)NR,
-                                        pl->bpack + jp * NR * kb);
+            pack_b_block(pl, jc, nb, pc, kb, first_packed, n_panels);
             for (int64_t ic = 0; ic < M; ic += pl->mc_max) {
                 const int64_t mb = min64(pl->mc_max, M - ic);
                 const int64_t m_panels = (mb + MR - 1) / MR;
@@ -132,6 +156,16 @@ static void gemm_blocks(const gemm_plan *pl)
     }
 }
 
+// With a single MC block of A, each packed B panel is used right after it is packed and never
+// again: an NC block sized for L3 only sends the packed copy out of L2 and back. Keep it in
+// half of L2 instead.
+static int64_t nc_in_l2(mimic_gemm_blocking bl, int64_t K, int64_t NR)
+{
+    const int64_t kc = min64(bl.kc, K);
+    const int64_t nc = mimic_machine_get()->l2_bytes / 2 / ((int64_t)sizeof(float) * kc) / NR * NR;
+    return nc < NR ? NR : min64(nc, bl.nc);
+}
+
 mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, int64_t M,
                             int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                             const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
@@ -150,13 +184,14 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
         .NR = k->gemm->nr,
         .kc_max = min64(bl.kc, K),
         .mc_max = min64(bl.mc, M),
-        .nc_max = min64(bl.nc, N),
+        .nc_max = min64(M <= bl.mc ? nc_in_l2(bl, K, k->gemm->nr) : bl.nc, N),
         .trans_a = trans_a,
         .trans_b = trans_b,
         // Packing B pays off only when each B panel is reused by enough A panels; below
         // that, full-width panels are read from B in place (row stride ldb) and only the
         // last, partial panel is copied.
-        .direct_b = !trans_b && M <= GEMM_DIRECT_B_MAX_M && K >= GEMM_DIRECT_B_MIN_K,
+        .direct_b = !trans_b && M <= GEMM_DIRECT_B_MAX_M && K >= GEMM_DIRECT_B_MIN_K &&
+                    (double)K * (double)N * sizeof(float) <= mimic_machine_get()->l2_bytes / 2,
         .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
         .alpha = alpha, .beta = beta,
         .A = A, .B = B, .C = C,

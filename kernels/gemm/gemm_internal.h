@@ -29,4 +29,10 @@ void mimic_gemm_pack_b_panel(mimic_transpose_fn tr, int trans, size_t kb, size_t
                              const float *B, size_t ldb, size_t p0, size_t j0, size_t nr,
                              float *dst);
 
+// Pack `panels` NR-column panels of op(B) = B (row p of the block at b + p*ldb), all but the
+// last nr wide and the last `last` (1..nr) wide, zero-padded: panel t gets
+// dst[t*nr*kb + p*nr + j]. Reads each row of the block once, front to back.
+void mimic_gemm_pack_b_rows(size_t kb, size_t panels, size_t last, const float *b, size_t ldb,
+                            size_t nr, float *dst);
+
 #endif

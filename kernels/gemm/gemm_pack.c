@@ -63,3 +63,18 @@ void mimic_gemm_pack_b_panel(mimic_transpose_fn tr, int trans, size_t kb, size_t
         for (size_t j = nb; j < nr; j++)
             dst[p * nr + j] = 0.0f;
 }
+
+void mimic_gemm_pack_b_rows(size_t kb, size_t panels, size_t last, const float *b, size_t ldb,
+                            size_t nr, float *dst)
+{
+    for (size_t p = 0; p < kb; p++) {
+        const float *src = b + p * ldb;
+        float *d = dst + p * nr;
+        for (size_t t = 0; t + 1 < panels; t++)
+            memcpy(d + t * nr * kb, src + t * nr, nr * sizeof(float));
+        float *dl = d + (panels - 1) * nr * kb;
+        memcpy(dl, src + (panels - 1) * nr, last * sizeof(float));
+        for (size_t j = last; j < nr; j++)
+            dl[j] = 0.0f;
+    }
+}
