@@ -30,12 +30,21 @@ typedef void (*mimic_gemm_aoff_fn)(size_t mr, size_t nr, size_t kc, const float 
                                    const int64_t *a_offs, const float *b, size_t b_stride,
                                    float *c, size_t ldc, float beta);
 
+// The dot-product tile (kernels/gemm/gemm_dot_template.h): C[i][j] = alpha * sum_p
+// a[i*lda + p] * b[j*ldb + p] + beta * C[i][j] for i < mr <= dot_mr, j < nr <= dot_nr, K along
+// the vector lanes and nothing packed (op(A) = A, op(B) = B^T with few columns).
+typedef void (*mimic_gemm_dot_fn)(size_t mr, size_t nr, size_t k, const float *a, size_t lda,
+                                  const float *b, size_t ldb, float *c, size_t ldc, float alpha,
+                                  float beta);
+
 typedef struct {
     mimic_gemm_ukernel_fn fn;
     mimic_gemm_boff_fn boff;
     mimic_gemm_aoff_fn aoff;
     int mr, nr;
     const char *name;
+    mimic_gemm_dot_fn dot;
+    int dot_mr, dot_nr;
 } mimic_gemm_ukernel;
 
 // --- im2col / col2im contract (output rows [p0, p1) of one image) ---

@@ -324,28 +324,32 @@ static void test_gemm_threads(void **state) {
     big_dims(&M, &N, &K);
     int64_t sm, sn, sk;
     skinny_dims(&sm, &sn, &sk);
-    const int64_t shapes[][3] = {{M, N, K},     {97, 83, 300}, {5, 1000, 7},
-                                 {1000, 5, 33}, {sm, sn, sk}};
+    // The last two go to the dot-product tiles (B^T with few columns), rows split over threads.
+    const int64_t shapes[][4] = {{M, N, K, 0},     {97, 83, 300, 0},   {5, 1000, 7, 0},
+                                 {1000, 5, 33, 0}, {sm, sn, sk, 0},    {301, 10, 1024, 1},
+                                 {1000, 3, 700, 1}};
     tc_rng r = tc_rng_seed(99);
-    for (int s = 0; s < 5; s++) {
+    for (int s = 0; s < 7; s++) {
         int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        const char tb = shapes[s][3] ? 'T' : 'N';
+        const int64_t ldb = shapes[s][3] ? k : n;
         float *A = tc_alloc((size_t)(m * k)), *B = tc_alloc((size_t)(k * n));
         float *C0 = tc_alloc((size_t)(m * n)), *C1 = tc_alloc((size_t)(m * n));
         float *C2 = tc_alloc((size_t)(m * n));
         tc_fill_uniform(&r, A, (size_t)(m * k), -1, 1);
         tc_fill_uniform(&r, B, (size_t)(k * n), -1, 1);
         tc_fill_uniform(&r, C0, (size_t)(m * n), -1, 1);
-        tc_ctx("sgemm NN M=%lld N=%lld K=%lld, threads 1 vs 2", (long long)m, (long long)n,
+        tc_ctx("sgemm N%c M=%lld N=%lld K=%lld, threads 1 vs 2", tb, (long long)m, (long long)n,
                (long long)k);
         TC_FOR_EACH_ISA(isa) {
             memcpy(C1, C0, (size_t)(m * n) * sizeof *C1);
             memcpy(C2, C0, (size_t)(m * n) * sizeof *C2);
             if (mimic_threads_set(1) != 1)
                 TC_FAIL("mimic_threads_set(1) != 1");
-            TC_STATUS(mimic_sgemm('N', 'N', m, n, k, 1.0f, A, k, B, n, 1.0f, C1, n), MIMIC_OK);
+            TC_STATUS(mimic_sgemm('N', tb, m, n, k, 1.0f, A, k, B, ldb, 1.0f, C1, n), MIMIC_OK);
             if (mimic_threads_set(2) != 2)
                 TC_FAIL("mimic_threads_set(2) != 2");
-            TC_STATUS(mimic_sgemm('N', 'N', m, n, k, 1.0f, A, k, B, n, 1.0f, C2, n), MIMIC_OK);
+            TC_STATUS(mimic_sgemm('N', tb, m, n, k, 1.0f, A, k, B, ldb, 1.0f, C2, n), MIMIC_OK);
             tc_check_bitwise("C with 2 threads vs 1 thread", C2, C1, (size_t)(m * n));
         }
         mimic_threads_set(0);

@@ -1,6 +1,7 @@
 // Every GEMM microkernel of gemm_ukernels.inc, called directly: every tile size m x n in
 // 1..MR x 1..NR, several depths, packed and in-place (strided) B, beta 0 / 1 / 2.5, in each
-// of its three forms (packed, B rows at offsets, A rows at offsets).
+// of its three forms (packed, B rows at offsets, A rows at offsets); and the dot-product tile
+// of each ISA over every m x n and K around its vector length.
 // Padding rows of A and columns of B hold NaN, which must never reach a stored element, and
 // everything of C outside the m x n tile must keep its sentinel.
 #include <math.h>
@@ -99,6 +100,67 @@ static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, enum form form
     free(tol);
 }
 
+// One call of the dot-product tile on m x n of depth k: rows of A and B padded by NaN past k
+// (must not be read), rows past m and n NaN (must not be read: the tile repeats the last valid
+// row), beta == 0 over a NaN C, C outside the tile left alone.
+static void check_dot(const mimic_gemm_ukernel *uk, tc_rng *rng, size_t m, size_t n, size_t k,
+                      float alpha, float beta)
+{
+    const size_t MR = (size_t)uk->dot_mr, NR = (size_t)uk->dot_nr, ld = k + 5, ldc = NR + 2;
+    float *a = tc_alloc(MR * ld), *b = tc_alloc(NR * ld), *c = tc_alloc(MR * ldc + TC_GUARD);
+    double *want = tc_dalloc(m * n), *tol = tc_dalloc(m * n);
+    for (size_t p = 0; p < ld; p++) {
+        for (size_t i = 0; i < MR; i++)
+            a[i * ld + p] = i < m && p < k ? tc_rng_float(rng, -1.0f, 1.0f) : NAN;
+        for (size_t j = 0; j < NR; j++)
+            b[j * ld + p] = j < n && p < k ? tc_rng_float(rng, -1.0f, 1.0f) : NAN;
+    }
+    tc_fill_sentinel(c, MR * ldc + TC_GUARD);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++)
+            c[i * ldc + j] = beta == 0.0f ? NAN : tc_rng_float(rng, -1.0f, 1.0f);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double sum = 0.0, mag = 0.0;
+            for (size_t p = 0; p < k; p++) {
+                sum += (double)a[i * ld + p] * b[j * ld + p];
+                mag += fabs((double)a[i * ld + p] * b[j * ld + p]);
+            }
+            const double c0 = beta == 0.0f ? 0.0 : (double)beta * c[i * ldc + j];
+            want[i * n + j] = (double)alpha * sum + c0;
+            tol[i * n + j] = 2.0 * (double)(k + 3) * TC_U * (fabs(alpha) * mag + fabs(c0)) + 1e-30;
+        }
+    tc_ctx("%s dot tile m=%zu n=%zu k=%zu alpha=%g beta=%g", uk->name, m, n, k, (double)alpha,
+           (double)beta);
+    uk->dot(m, n, k, a, ld, b, ld, c, ldc, alpha, beta);
+    tc_check_near("C tile", c, ldc, want, m, n, (tc_tol){.tol = tol});
+    for (size_t i = 0; i < MR; i++)
+        tc_check_sentinel("C right of the tile", c + i * ldc + n, i < m ? ldc - n : 0);
+    tc_check_sentinel("C below the tile", c + m * ldc, (MR - m) * ldc + TC_GUARD);
+    free(a);
+    free(b);
+    free(c);
+    free(want);
+    free(tol);
+}
+
+static void test_dot(void **state)
+{
+    (void)state;
+    static const size_t ks[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 129};
+    static const float alphas[] = {1.0f, -0.5f};
+    tc_rng rng = tc_rng_seed(43);
+    for (int isa = 0; isa < MIMIC_ISA_COUNT; isa++) {
+        const mimic_gemm_ukernel *uk = &mimic_gemm_ukernels[isa];
+        if (!uk->dot || !mimic_isa_supported((mimic_isa)isa))
+            continue;
+        for (size_t m = 1; m <= (size_t)uk->dot_mr; m++)
+            for (size_t n = 1; n <= (size_t)uk->dot_nr; n++)
+                for (size_t d = 0; d < sizeof ks / sizeof ks[0]; d++)
+                    check_dot(uk, &rng, m, n, ks[d], alphas[(m + d) % 2], betas[(n + d) % 3]);
+    }
+}
+
 static void test_ukernels(void **state)
 {
     (void)state;
@@ -125,6 +187,6 @@ static void test_ukernels(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_ukernels)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_ukernels), cmocka_unit_test(test_dot)};
     return cmocka_run_group_tests_name("gemm_ukernel", tests, tc_group_setup, tc_group_teardown);
 }

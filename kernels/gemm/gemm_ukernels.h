@@ -7,13 +7,15 @@
 
 #include "arch/kernels.h"
 
-#define MIMIC_UKERNEL(isa, fn, boff, aoff, mr, nr)                                             \
+#define MIMIC_UKERNEL(isa, fn, boff, aoff, mr, nr, dot, dmr, dnr)                              \
     void fn(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t b_stride,   \
             float *c, size_t ldc, float beta);                                                 \
     void boff(size_t m, size_t n, size_t kc, const float *a, const float *b,                  \
               const int64_t *b_offs, float *c, size_t ldc, float beta);                        \
     void aoff(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs,           \
-              const float *b, size_t b_stride, float *c, size_t ldc, float beta);
+              const float *b, size_t b_stride, float *c, size_t ldc, float beta);              \
+    void dot(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,        \
+             size_t ldb, float *c, size_t ldc, float alpha, float beta);
 #include "kernels/gemm/gemm_ukernels.inc"
 #undef MIMIC_UKERNEL
 
