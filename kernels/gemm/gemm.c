@@ -76,6 +76,13 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
 #define GEMM_DIRECT_B_MAX_M 64
 #define GEMM_DIRECT_B_MIN_K 32
 
+// Up to this many NR-wide panels of C, A is read in place (its rows at offsets, the
+// microkernel's aoff form) instead of packed: each A panel would serve at most two tiles, and
+// packing it cost a third of a 32^3 product (measured: docs/gemm.md). The offsets of one
+// tile's rows live on the stack.
+#define GEMM_DIRECT_A_MAX_PANELS 2
+#define GEMM_MAX_MR 16
+
 // Below this many multiply-adds a parallel region costs more than it saves (measured: 64^3
 // on 2 threads ran at 39 GFLOP/s against 84 on one; 128x1024x10 at 52 against 79).
 #define GEMM_PARALLEL_MIN_FLOPS (128 * 128 * 128)
@@ -83,9 +90,10 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
 // One GEMM call, planned: the validated arguments plus blocking and buffers.
 typedef struct {
     mimic_gemm_ukernel_fn ukernel;
+    mimic_gemm_aoff_fn ukernel_aoff;
     mimic_transpose_fn transpose;
     int64_t MR, NR, kc_max, mc_max, nc_max;
-    int trans_a, trans_b, direct_b;
+    int trans_a, trans_b, direct_a, direct_b;
     int64_t M, N, K, lda, ldb, ldc;
     float alpha, beta;
     const float *A, *B;
@@ -137,7 +145,7 @@ static void gemm_blocks(const gemm_plan *pl)
                 const int64_t mb = min64(pl->mc_max, M - ic);
                 const int64_t m_panels = (mb + MR - 1) / MR;
 #pragma omp for schedule(static)
-                for (int64_t ip = 0; ip < m_panels; ip++)
+                for (int64_t ip = 0; ip < (pl->direct_a ? 0 : m_panels); ip++)
                     mimic_gemm_pack_a(pl->transpose, pl->trans_a, (size_t)min64(MR, mb - ip * MR), (size_t)kb,
                                       pl->alpha, pl->A, (size_t)pl->lda, (size_t)(ic + ip * MR),
                                       (size_t)pc, (size_t)MR, pl->apack + ip * MR * kb);
@@ -146,11 +154,21 @@ static void gemm_blocks(const gemm_plan *pl)
                     for (int64_t ip = 0; ip < m_panels; ip++) {
                         const int64_t i = ic + ip * MR, j = jc + jp * NR;
                         const int packed = jp >= first_packed;
-                        pl->ukernel((size_t)min64(MR, M - i), (size_t)min64(NR, N - j),
-                                    (size_t)kb, pl->apack + ip * MR * kb,
-                                    packed ? pl->bpack + jp * NR * kb : pl->B + pc * pl->ldb + j,
-                                    (size_t)(packed ? NR : pl->ldb), pl->C + i * pl->ldc + j,
-                                    (size_t)pl->ldc, beta_k);
+                        const float *b = packed ? pl->bpack + jp * NR * kb : pl->B + pc * pl->ldb + j;
+                        const size_t bs = (size_t)(packed ? NR : pl->ldb);
+                        const size_t mi = (size_t)min64(MR, M - i), ni = (size_t)min64(NR, N - j);
+                        float *c = pl->C + i * pl->ldc + j;
+                        if (pl->direct_a) {
+                            // Rows of A in place; rows past mi repeat the last one.
+                            int64_t offs[GEMM_MAX_MR];
+                            for (int64_t r = 0; r < MR; r++)
+                                offs[r] = (i + min64(r, (int64_t)mi - 1)) * pl->lda + pc;
+                            pl->ukernel_aoff(mi, ni, (size_t)kb, pl->A, offs, b, bs, c,
+                                             (size_t)pl->ldc, beta_k);
+                        } else {
+                            pl->ukernel(mi, ni, (size_t)kb, pl->apack + ip * MR * kb, b, bs, c,
+                                        (size_t)pl->ldc, beta_k);
+                        }
                     }
             }
         }
@@ -224,6 +242,7 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
         return MIMIC_ENOMEM;
     const gemm_plan pl = {
         .ukernel = k->gemm->fn,
+        .ukernel_aoff = k->gemm->aoff,
         .transpose = k->conv.transpose,
         .MR = k->gemm->mr,
         .NR = k->gemm->nr,
@@ -235,6 +254,9 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
         // Packing B pays off only when each B panel is reused by enough A panels; below
         // that, full-width panels are read from B in place (row stride ldb) and only the
         // last, partial panel is copied.
+        // alpha is applied by the packing, so A is read in place only when it is 1.
+        .direct_a = !trans_a && alpha == 1.0f && N <= GEMM_DIRECT_A_MAX_PANELS * k->gemm->nr &&
+                    k->gemm->mr <= GEMM_MAX_MR,
         .direct_b = !trans_b && M <= GEMM_DIRECT_B_MAX_M && K >= GEMM_DIRECT_B_MIN_K &&
                     (double)K * (double)N * sizeof(float) <= mimic_machine_get()->l2_bytes / 2,
         .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
