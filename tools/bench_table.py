@@ -19,7 +19,8 @@ def load(path):
     for b in doc.get("benchmarks", []):
         if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
             continue
-        rows[b["name"].replace("/real_time", "")] = b
+        # Without the thread count, so that 1- and 2-thread files line up as column groups.
+        rows[re.sub(r"/threads:\d+", "", b["name"].replace("/real_time", ""))] = b
     return rows
 
 
