@@ -154,7 +154,7 @@ static void test_gemm_edges(void **state) {
 // The tile edges of every microkernel through the whole driver: every M in 1..2*MR+1 and
 // N in 1..2*NR+1 (MR, NR the largest of the ISAs this CPU runs), K cycling through 1, 7 and
 // KC+1 (one more than the deepest K block, so the beta = 1 pass over C runs too), in-place
-// and packed B alike (the driver reads B in place for M <= 64, K >= 32).
+// and packed B alike (the driver reads B in place for M <= 64 when B fits half of L2).
 static void test_gemm_tile_edges(void **state) {
     (void)state;
     int64_t mr = 1, nr = 1, kc = 1;

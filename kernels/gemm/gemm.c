@@ -69,12 +69,12 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
     return reserve_blocked(k, mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr), M, N, K);
 }
 
-// Up to this many rows of C, B is read in place instead of packed, unless K is so short that
-// the microkernel cannot hide the latency of B rows far apart, or B is larger than half of L2:
-// then its rows come from memory, kb of them at once pages apart, which no prefetcher follows
-// (measured: docs/gemm.md).
+// Up to this many rows of C, B is read in place instead of packed, when it fits in half of L2:
+// a larger B's rows come from memory, kb of them at once pages apart, which no prefetcher
+// follows (Intel, 32x100352x288: 0.64x oneDNN in place, 0.85-0.91x packed). A small B is read
+// in place at any K: the first conv layer's per-image GEMM (K = 9, its column matrix in L2)
+// went from 0.59-0.60x to 0.66-0.69x oneDNN (docs/gemm.md).
 #define GEMM_DIRECT_B_MAX_M 64
-#define GEMM_DIRECT_B_MIN_K 32
 
 // Up to this many NR-wide panels of C, A is read in place (its rows at offsets, the
 // microkernel's aoff form) instead of packed: each A panel would serve at most two tiles, and
@@ -257,7 +257,7 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
         // alpha is applied by the packing, so A is read in place only when it is 1.
         .direct_a = !trans_a && alpha == 1.0f && N <= GEMM_DIRECT_A_MAX_PANELS * k->gemm->nr &&
                     k->gemm->mr <= GEMM_MAX_MR,
-        .direct_b = !trans_b && M <= GEMM_DIRECT_B_MAX_M && K >= GEMM_DIRECT_B_MIN_K &&
+        .direct_b = !trans_b && M <= GEMM_DIRECT_B_MAX_M &&
                     (double)K * (double)N * sizeof(float) <= mimic_machine_get()->l2_bytes / 2,
         .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
         .alpha = alpha, .beta = beta,
