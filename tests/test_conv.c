@@ -176,6 +176,10 @@ static const conv_case k_cases[] = {
     {1, 2, 9, 6, 5, 5, 4, 1, 1, 0, 0},      // fused, no padding, slab rows = input rows
     {3, 5, 7, 6, 24, 3, 3, 1, 1, 1, 1},     // pixel-rows tile (AVX-512), 24 of 32 lanes
     {2, 16, 9, 5, 64, 3, 3, 1, 1, 1, 2},    // pixel-rows tile, two lane panels, wider output
+    {2, 1, 9, 8, 5, 3, 1, 1, 1, 1, 0},      // bwd_weights by dot tiles: 3x1 (S = 1)
+    {2, 1, 6, 12, 6, 1, 7, 1, 2, 0, 3},     // dot tiles: 1x7 (S > a tile's columns), stride 1x2
+    {3, 4, 7, 6, 9, 3, 1, 2, 1, 1, 0},      // dot tiles: C = 4, 3x1, stride 2x1
+    {2, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1},   // dot tiles: the teacher's first layer
 };
 
 static void test_conv_cases(void **state) {

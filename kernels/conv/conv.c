@@ -181,6 +181,12 @@ static double tile_fill(const conv_plan *pl, int64_t M, int64_t N)
 // pointwise. Pointwise: diff_wei (K x C) = diff_dst * image^T, or its transpose
 // image * diff_dst^T when C is so small against NR that it fills the microkernel's rows far
 // better than its columns; the transposed plan takes whole images, a few side by side.
+// Backward-weights with at most this many taps (C*R*S: the first layer's 9) runs on the GEMM's
+// dot-product tiles, the reduction over output pixels in the vector lanes: the microkernel's
+// A-offset form filled 9 of its 16 rows there, and diff_dst had to be transposed for it
+// (conv_fused_weights.c).
+#define CONV_DOT_WEIGHTS_MAX_CRS 12
+
 static void plan_bwd_weights(conv_plan *pl)
 {
     const int64_t K = pl->sh.k, per_image = (pl->crs + K) * pl->pq;
@@ -191,9 +197,14 @@ static void plan_bwd_weights(conv_plan *pl)
         const int64_t MR = pl->k->gemm->mr, kp = round_up(K, pl->k->gemm->nr);
         pl->fused = 1;
         pl->transposed_wei = 1;
-        plan_slab(pl, kp);
+        pl->dot_weights = pl->crs <= CONV_DOT_WEIGHTS_MAX_CRS && pl->k->gemm->dot;
+        plan_slab(pl, pl->dot_weights ? 2 * pl->crs : kp);
         pl->col_floats = mimic_conv_slab_floats(pl, pl->rows);
-        pl->tmp_floats = (size_t)(pl->rows * pl->wp * kp + 2 * round_up(pl->crs, MR));
+        pl->tmp_floats = pl->dot_weights
+                             ? (size_t)(round_up(2 * pl->crs, 16) + round_up(K * pl->crs, 16) +
+                                        pl->sh.stride_h * pl->sh.c * (pl->sh.s + 1) *
+                                            mimic_conv_slab_rows(pl, pl->rows) * pl->q)
+                             : (size_t)(pl->rows * pl->wp * kp + 2 * round_up(pl->crs, MR));
         return;
     }
     if (tile_fill(pl, pl->crs, K) > 1.5 * tile_fill(pl, K, pl->crs) &&

@@ -94,6 +94,11 @@ static void group_fused_unit(const void *ctx, int64_t g)
     const conv_plan *pl = a->pl;
     int64_t n0, n1;
     group_range(pl, g, &n0, &n1);
+    if (pl->dot_weights) {
+        mimic_conv_dot_weights(pl, a->src, a->diff_dst, n0, n1, part_of(a, g),
+                               a->bias_part ? a->bias_part + g * pl->sh.k : NULL);
+        return;
+    }
     mimic_conv_fused_weights(pl, a->src, a->diff_dst, n0, n1, part_of(a, g));
     for (int64_t n = n0; n < n1; n++)
         bias_rows(a, g, a->diff_dst + n * pl->sh.k * pl->pq);

@@ -57,3 +57,120 @@ void mimic_conv_fused_weights(const conv_plan *pl, const float *src, const float
             }
         }
 }
+
+// How many taps from t (at most nr) lie evenly spaced, *step > 0 apart: one dot-product tile
+// reads them as the rows of its B (a kernel row's S taps).
+static int64_t tap_run(const int64_t *offs, int64_t t, int64_t crs, int64_t nr, int64_t *step)
+{
+    *step = t + 1 < crs ? offs[t + 1] - offs[t] : 0;
+    if (*step <= 0 || nr < 2) {
+        *step = 0;
+        return 1;
+    }
+    int64_t n = 2;
+    while (n < nr && t + n < crs && offs[t + n] - offs[t + n - 1] == *step)
+        n++;
+    return n;
+}
+
+// The slab's planes re-cut with rows of exactly Q floats, one copy per kernel column s:
+// shifted[((a*C + c)*(S + 1) + s)*rows*Q + t*Q + q] = slab row t of phase (a, s % stride_w),
+// channel c, column q + s / stride_w. Tap (c, r, s) of output (p, q) then reads element
+// p*Q + q of plane (r % stride_h, c, s) from row r / stride_h on: the same index as the
+// output pixel in diff_dst, so both run contiguously through a whole slab. Slot s = S of each
+// (a, c) holds ones (written once per call, ones_planes): after the S taps of a kernel row it
+// is one more evenly spaced "tap", whose weight gradient is the bias gradient. offs[t] gets
+// where tap t starts.
+static void shift_slab(const conv_plan *pl, const float *slab, int64_t out_rows, float *shifted,
+                       int64_t *offs)
+{
+    const mimic_conv2d *sh = &pl->sh;
+    const int64_t rows = mimic_conv_slab_rows(pl, pl->rows), Q = pl->q;
+    const int64_t plane = mimic_conv_slab_rows(pl, out_rows) * pl->wp;
+    const int64_t C = sh->c, R = sh->r, S = sh->s, sw = sh->stride_w;
+    for (int64_t a = 0; a < sh->stride_h; a++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t s = 0; s < S; s++)
+                pl->k->conv.pad_rows(shifted + ((a * C + c) * (S + 1) + s) * rows * Q, Q,
+                                     slab + ((a * sw + s % sw) * C + c) * plane + s / sw, pl->wp,
+                                     mimic_conv_slab_rows(pl, out_rows), Q, 1, 0, 0);
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t s = 0; s < S; s++)
+                offs[(c * R + r) * S + s] =
+                    ((r % sh->stride_h * C + c) * (S + 1) + s) * rows * Q + r / sh->stride_h * Q;
+}
+
+static void ones_planes(const conv_plan *pl, float *shifted)
+{
+    const int64_t rows = mimic_conv_slab_rows(pl, pl->rows), Q = pl->q, S = pl->sh.s;
+    for (int64_t g = 0; g < pl->sh.stride_h * pl->sh.c; g++)
+        for (int64_t j = 0; j < rows * Q; j++)
+            shifted[(g * (S + 1) + S) * rows * Q + j] = 1.0f;
+}
+
+// acc[i*crs + j] (= or +=) tile[i*4 + j] for i < mr, j < n; the bias column adds into bias.
+static void add_tile(const float *tile, int64_t mr, int64_t n, float beta, float *acc,
+                     int64_t crs, double *bias)
+{
+    for (int64_t i = 0; i < mr; i++) {
+        for (int64_t j = 0; j < n; j++)
+            acc[i * crs + j] = beta == 0.0f ? tile[i * 4 + j] : acc[i * crs + j] + tile[i * 4 + j];
+        bias[i] += tile[i * 4 + n];
+    }
+}
+
+// Backward-weights on the dot-product tiles: acc (K x crs) = sum over the group's images of
+// diff_dst[k][j] * shifted[offs[t] + j] over the slab's output pixels j, in the vector lanes,
+// dot_mr channels at a time against runs of evenly spaced taps. The bias gradient comes with
+// the first run, through its ones plane, when the tile has a column to spare.
+void mimic_conv_dot_weights(const conv_plan *pl, const float *src, const float *diff_dst,
+                            int64_t n0, int64_t n1, float *part, double *bias)
+{
+    const mimic_gemm_ukernel *uk = pl->k->gemm;
+    const int64_t MR = uk->dot_mr, NR = uk->dot_nr, K = pl->sh.k, crs = pl->crs, Q = pl->q;
+    float *slab = mimic_workspace(MIMIC_WS_CONV_COL, pl->col_floats);
+    float *tmp = mimic_workspace(MIMIC_WS_CONV_TMP, pl->tmp_floats);
+    int64_t *offs = (int64_t *)tmp;
+    float *acc = tmp + round_up(2 * crs, 16); // the group's diff_wei, transposed into part
+    float *shifted = acc + round_up(K * crs, 16);
+    const int64_t planes = mimic_conv_slab_rows(pl, pl->rows); // rows of a shifted plane
+    float tile[16 * 4];
+    ones_planes(pl, shifted);
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t p0 = 0; p0 < pl->p; p0 += pl->rows) {
+            const int64_t p1 = min64(p0 + pl->rows, pl->p), len = (p1 - p0) * Q;
+            const float *dd = diff_dst + n * K * pl->pq + p0 * Q;
+            const float beta = n == n0 && p0 == 0 ? 0.0f : 1.0f;
+            MIMIC_PROF_LOWER(mimic_conv_slab(pl, src + n * pl->sh.c * pl->hw, p0, p1, slab);
+                             shift_slab(pl, slab, p1 - p0, shifted, offs));
+            for (int64_t k0 = 0; k0 < K; k0 += MR) {
+                const int64_t mr = min64(MR, K - k0);
+                const float *a = dd + k0 * pl->pq;
+                int64_t step, t = 0;
+                if (bias) { // the first run and the ones plane after it
+                    const int64_t nt = tap_run(offs, 0, crs, NR, &step), pl_step = planes * Q;
+                    if (nt == pl->sh.s && nt < NR && (nt == 1 || step == pl_step)) {
+                        uk->dot((size_t)mr, (size_t)nt + 1, (size_t)len, a, (size_t)pl->pq,
+                                shifted + offs[0], (size_t)pl_step, tile, 4, 1.0f, 0.0f);
+                        add_tile(tile, mr, nt, beta, acc + k0 * crs, crs, bias + k0);
+                        t = nt;
+                    } else {
+                        const float *ones = shifted + pl->sh.s * planes * Q;
+                        uk->dot((size_t)mr, 1, (size_t)len, a, (size_t)pl->pq, ones, 0, tile, 4,
+                                1.0f, 0.0f);
+                        for (int64_t i = 0; i < mr; i++)
+                            bias[k0 + i] += tile[i * 4];
+                    }
+                }
+                while (t < crs) {
+                    const int64_t nt = tap_run(offs, t, crs, NR, &step);
+                    uk->dot((size_t)mr, (size_t)nt, (size_t)len, a, (size_t)pl->pq,
+                            shifted + offs[t], (size_t)step, acc + k0 * crs + t, (size_t)crs,
+                            1.0f, beta);
+                    t += nt;
+                }
+            }
+        }
+    pl->k->conv.transpose((size_t)K, (size_t)crs, acc, (size_t)crs, part, (size_t)K);
+}

@@ -25,6 +25,7 @@ typedef struct {
     int64_t groups;     // bwd_weights: image groups summed separately, then in group order
     int fused;          // by offsets into a padded slab (conv_fused.c, conv_fused_weights.c),
                         // no column matrix
+    int dot_weights;    // fused backward-weights by the GEMM's dot-product tiles (few taps)
     int64_t kc;         // fused forward: depth of one K slice of the microkernel
     int64_t wp;         // fused: the slab's row length: W + pad_w at stride 1 (rows share
                         // their padding), else ceil((W + 2*pad_w) / stride_w)
@@ -102,6 +103,11 @@ mimic_status mimic_conv_fused_run(const conv_plan *pl, const float *src, const f
 // = sum of col * diff_dst^T.
 void mimic_conv_fused_weights(const conv_plan *pl, const float *src, const float *diff_dst,
                               int64_t n0, int64_t n1, float *part);
+
+// The same for a plan with dot_weights: diff_wei itself by the GEMM's dot-product tiles,
+// plus each image's bias gradient added into bias[0..K) (if not NULL); part as above.
+void mimic_conv_dot_weights(const conv_plan *pl, const float *src, const float *diff_dst,
+                            int64_t n0, int64_t n1, float *part, double *bias);
 
 // Backward-data by GEMM then col2im (any stride), or by one GEMM for pointwise shapes.
 mimic_status mimic_conv_bwd_data_run(const conv_plan *pl, const float *diff_dst, const float *wei,
