@@ -1,6 +1,9 @@
 // Dense, ReLU and 2x2 max-pool layers: forward and backward on mimic's kernels.
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "train/layers.h"
 
@@ -130,13 +133,13 @@ void mimic_relu_backward(int64_t n, const float *y, const float *dy, float *dx)
 // rows (14 or 7 outputs in the students) are too short to. A row must fit.
 #define POOL_SCRATCH MIMIC_POOL_MAX_WIDTH
 
-// The pool's backward is plain C that GCC vectorizes; the trainer is built for baseline
-// x86-64, so it is also compiled for AVX-512 (the same body inlined under a target
-// attribute) and that variant runs when it is the library's active ISA (mimic_isa_active():
-// the MIMIC_ISA cap applies, so the tests run both). Selects only: the same bits. Measured on
-// 16 x 64 planes of 28 x 28, 1 thread: 576-588 us baseline, 324-328 us AVX-512; an AVX2
-// variant ran no faster than the baseline (565-580 us), nor did either for the forward
-// (378-383 us baseline, 437-439 AVX2, 384-392 AVX-512), which stays as it is.
+// The trainer is built for baseline x86-64; the pool has AVX-512 variants that run when that
+// is the library's active ISA (mimic_isa_active(): the MIMIC_ISA cap applies, so the tests
+// run every variant), with the same selects, so the same bits. The backward is the same C
+// body compiled under a target attribute; the forward, whose stride-2 pairs GCC vectorized
+// no better with wider vectors, a loop of intrinsics (pool_plane_avx512). Measured on 4 x 64
+// planes of 28 x 28 (in L2, as the trainer's chunks keep them), 1 thread: forward 113-147 ->
+// 37 us, backward 172-187 -> 76 us. AVX2 builds of the same C gained nothing and are not kept.
 // POOL_VARIANTS(name, body, params, args) defines name_fn and name_for_isa().
 #if defined(__x86_64__)
 #define POOL_VARIANTS(name, body, params, args)                                                   \
@@ -199,16 +202,71 @@ static void pool_plane(int64_t h, int64_t w, const float *x, float *y, uint8_t *
         pool_rows(w, i, i + step < ho ? i + step : ho, x, y, arg);
 }
 
+typedef void (*pool_plane_fn)(int64_t h, int64_t w, const float *x, float *y, uint8_t *arg);
+
+#if defined(__x86_64__)
+// One plane with AVX-512, 16 outputs at a time: the 32 inputs of each of the two rows split
+// into even and odd columns by two-source permutes (GCC's vectorization of pool_rows' stride-2
+// pairs gained nothing from wider vectors), then pool_rows' selects, so the same bits:
+// right beats left and bottom beats top only when strictly greater, NaN never wins.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void
+pool_plane_avx512(int64_t h, int64_t w, const float *x, float *y, uint8_t *arg)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
+    const int64_t wo = w / 2;
+    for (int64_t i = 0; i < h / 2; i++) {
+        const float *top = x + 2 * i * w, *bot = top + w;
+        for (int64_t j = 0; j < wo; j += 16) {
+            const int64_t n = wo - j < 16 ? wo - j : 16, in = 2 * n; // outputs, inputs
+            const __mmask16 mo = (__mmask16)((1u << n) - 1u);
+            const __mmask16 ml = (__mmask16)(in >= 16 ? 0xFFFFu : (1u << in) - 1u);
+            const __mmask16 mh = (__mmask16)(in <= 16 ? 0u : (1u << (in - 16)) - 1u);
+            const __m512 t0 = _mm512_maskz_loadu_ps(ml, top + 2 * j);
+            const __m512 t1 = _mm512_maskz_loadu_ps(mh, top + 2 * j + 16);
+            const __m512 b0 = _mm512_maskz_loadu_ps(ml, bot + 2 * j);
+            const __m512 b1 = _mm512_maskz_loadu_ps(mh, bot + 2 * j + 16);
+            const __m512 tl = _mm512_permutex2var_ps(t0, even, t1);
+            const __m512 tr = _mm512_permutex2var_ps(t0, odd, t1);
+            const __m512 bl = _mm512_permutex2var_ps(b0, even, b1);
+            const __m512 br = _mm512_permutex2var_ps(b0, odd, b1);
+            const __mmask16 kt = _mm512_cmp_ps_mask(tr, tl, _CMP_GT_OQ);
+            const __mmask16 kb = _mm512_cmp_ps_mask(br, bl, _CMP_GT_OQ);
+            const __m512 mt = _mm512_mask_blend_ps(kt, tl, tr);
+            const __m512 mb = _mm512_mask_blend_ps(kb, bl, br);
+            const __mmask16 down = _mm512_cmp_ps_mask(mb, mt, _CMP_GT_OQ);
+            const __m512i at = _mm512_maskz_mov_epi32(kt, one);
+            const __m512i ab = _mm512_mask_add_epi32(two, kb, two, one);
+            _mm512_mask_storeu_ps(y + i * wo + j, mo, _mm512_mask_blend_ps(down, mt, mb));
+            _mm512_mask_cvtepi32_storeu_epi8(arg + i * wo + j, mo,
+                                              _mm512_mask_blend_epi32(down, at, ab));
+        }
+    }
+}
+#endif
+
+static pool_plane_fn pool_plane_for_isa(void)
+{
+#if defined(__x86_64__)
+    if (mimic_isa_active() == MIMIC_ISA_AVX512)
+        return pool_plane_avx512;
+#endif
+    return pool_plane;
+}
+
 mimic_status mimic_maxpool2_forward(int64_t n, int64_t c, int64_t h, int64_t w, const float *x,
                                     float *y, uint8_t *argmax)
 {
     if (!pool_shape_ok(n, c, h, w) || (n > 0 && (!x || !y || !argmax)))
         return MIMIC_EINVAL;
     const int64_t planes = n * c, in = h * w, out = in / 4;
+    const pool_plane_fn plane = pool_plane_for_isa();
 #pragma omp parallel for num_threads(mimic_threads_get()) if (planes * in >= PAR_MIN_ELEMS) \
     schedule(static)
     for (int64_t p = 0; p < planes; p++)
-        pool_plane(h, w, x + p * in, y + p * out, argmax + p * out);
+        plane(h, w, x + p * in, y + p * out, argmax + p * out);
     return MIMIC_OK;
 }
 
