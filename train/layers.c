@@ -137,27 +137,11 @@ void mimic_relu_backward(int64_t n, const float *y, const float *dy, float *dx)
 // ISA (mimic_isa_active(): the MIMIC_ISA cap applies, and the tests run every ISA), with the
 // same selects, so the same bits. The forward, whose stride-2 pairs GCC vectorized no better
 // with wider vectors, is a loop of intrinsics for AVX2 and for AVX-512 (pool_plane_avx2,
-// pool_plane_avx512); the backward is the same C body compiled for AVX-512 (for AVX2 it
-// gained nothing). Measured on 4 x 64 planes of 28 x 28 (in L2, as the trainer's chunks keep
-// them), 1 thread: forward 80-147 us baseline, 43 us AVX2, 24-37 us AVX-512; backward
-// 116-187 us baseline, 57-76 us AVX-512.
-// POOL_VARIANTS(name, body, params, args) defines name_fn and name_for_isa().
-#if defined(__x86_64__)
-#define POOL_VARIANTS(name, body, params, args)                                                   \
-    typedef void(*name##_fn) params;                                                              \
-    static void name##_base params { body args; }                                                 \
-    static __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))) void            \
-    name##_avx512 params { body args; }                                                           \
-    static name##_fn name##_for_isa(void)                                                         \
-    {                                                                                             \
-        return mimic_isa_active() == MIMIC_ISA_AVX512 ? name##_avx512 : name##_base;              \
-    }
-#else
-#define POOL_VARIANTS(name, body, params, args)                                                   \
-    typedef void(*name##_fn) params;                                                              \
-    static void name##_base params { body args; }                                                 \
-    static name##_fn name##_for_isa(void) { return name##_base; }
-#endif
+// pool_plane_avx512), and so is the backward for AVX-512 (unpool_plane_avx512; an AVX2 build
+// of its C gained nothing). Measured on 4 x 64 planes of 28 x 28 (in L2, as the trainer's
+// chunks keep them), 1 thread: forward 80-147 us baseline, 43 us AVX2, 24-37 us AVX-512;
+// backward 116-187 us baseline, 57-76 us as the C built for AVX-512, 44-46 us in
+// intrinsics.
 
 static int pool_shape_ok(int64_t n, int64_t c, int64_t h, int64_t w)
 {
@@ -330,9 +314,8 @@ mimic_status mimic_maxpool2_forward(int64_t n, int64_t c, int64_t h, int64_t w, 
 // other three inputs, with `y` given only where y > 0 (the ReLU's backward folded in; NULL:
 // the plain pool's). All four inputs are written at once, top and bottom rows into scratch
 // in one flat loop (no data-dependent address: GCC vectorizes it), then copied row by row.
-static inline __attribute__((always_inline)) void
-unpool_rows(int64_t w, int64_t i0, int64_t i1, const uint8_t *restrict arg,
-            const float *restrict dy, const float *restrict y, float *restrict dx)
+static void unpool_rows(int64_t w, int64_t i0, int64_t i1, const uint8_t *restrict arg,
+                        const float *restrict dy, const float *restrict y, float *restrict dx)
 {
     float top[POOL_SCRATCH], bot[POOL_SCRATCH], g[POOL_SCRATCH / 2];
     const int64_t wo = w / 2, o0 = i0 * wo, n = (i1 - i0) * wo;
@@ -356,19 +339,62 @@ unpool_rows(int64_t w, int64_t i0, int64_t i1, const uint8_t *restrict arg,
 }
 
 // dx of one pooled plane, as many rows at a time as the scratch holds.
-static inline __attribute__((always_inline)) void
-unpool_plane_body(int64_t h, int64_t w, const uint8_t *arg, const float *dy, const float *y,
-                  float *dx)
+static void unpool_plane(int64_t h, int64_t w, const uint8_t *arg, const float *dy,
+                         const float *y, float *dx)
 {
     const int64_t ho = h / 2, step = POOL_SCRATCH / w;
     for (int64_t i = 0; i < ho; i += step)
         unpool_rows(w, i, i + step < ho ? i + step : ho, arg, dy, y, dx);
 }
 
-POOL_VARIANTS(unpool_plane, unpool_plane_body,
-              (int64_t h, int64_t w, const uint8_t *arg, const float *dy, const float *y,
-               float *dx),
-              (h, w, arg, dy, y, dx))
+typedef void (*unpool_plane_fn)(int64_t h, int64_t w, const uint8_t *arg, const float *dy,
+                                const float *y, float *dx);
+
+#if defined(__x86_64__)
+// unpool_plane with AVX-512, 16 windows at a time, straight into dx: each window's gradient
+// (0 where the ReLU's output y is not > 0) selected into four vectors by its winner's index,
+// and the left/right pairs interleaved by two-source permutes into the two input rows.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void
+unpool_plane_avx512(int64_t h, int64_t w, const uint8_t *arg, const float *dy, const float *y,
+                    float *dx)
+{
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    const int64_t wo = w / 2;
+    for (int64_t i = 0; i < h / 2; i++) {
+        float *top = dx + 2 * i * w, *bot = top + w;
+        for (int64_t j = 0; j < wo; j += 16) {
+            const int64_t n = wo - j < 16 ? wo - j : 16, in = 2 * n;
+            const __mmask16 mo = (__mmask16)((1u << n) - 1u);
+            const __mmask16 ml = (__mmask16)(in >= 16 ? 0xFFFFu : (1u << in) - 1u);
+            const __mmask16 mh = (__mmask16)(in <= 16 ? 0u : (1u << (in - 16)) - 1u);
+            __m512 g = _mm512_maskz_loadu_ps(mo, dy + i * wo + j);
+            if (y)
+                g = _mm512_maskz_mov_ps(
+                    _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(mo, y + i * wo + j),
+                                       _mm512_setzero_ps(), _CMP_GT_OQ),
+                    g);
+            const __m512i a = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mo, arg + i * wo + j));
+#define POOL_WIN(v) _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a, _mm512_set1_epi32(v)), g)
+            const __m512 tl = POOL_WIN(0), tr = POOL_WIN(1), bl = POOL_WIN(2), br = POOL_WIN(3);
+#undef POOL_WIN
+            _mm512_mask_storeu_ps(top + 2 * j, ml, _mm512_permutex2var_ps(tl, lo, tr));
+            _mm512_mask_storeu_ps(top + 2 * j + 16, mh, _mm512_permutex2var_ps(tl, hi, tr));
+            _mm512_mask_storeu_ps(bot + 2 * j, ml, _mm512_permutex2var_ps(bl, lo, br));
+            _mm512_mask_storeu_ps(bot + 2 * j + 16, mh, _mm512_permutex2var_ps(bl, hi, br));
+        }
+    }
+}
+#endif
+
+static unpool_plane_fn unpool_plane_for_isa(void)
+{
+#if defined(__x86_64__)
+    if (mimic_isa_active() == MIMIC_ISA_AVX512)
+        return unpool_plane_avx512;
+#endif
+    return unpool_plane;
+}
 
 static mimic_status pool_backward(int64_t n, int64_t c, int64_t h, int64_t w,
                                   const uint8_t *argmax, const float *dy, const float *y,
@@ -377,11 +403,11 @@ static mimic_status pool_backward(int64_t n, int64_t c, int64_t h, int64_t w,
     if (!pool_shape_ok(n, c, h, w) || (n > 0 && (!argmax || !dy || !dx)))
         return MIMIC_EINVAL;
     const int64_t planes = n * c, in = h * w, out = in / 4;
-    const unpool_plane_fn unpool_plane = unpool_plane_for_isa();
+    const unpool_plane_fn plane = unpool_plane_for_isa();
 #pragma omp parallel for num_threads(mimic_threads_get()) if (planes * in >= PAR_MIN_ELEMS) \
     schedule(static)
     for (int64_t p = 0; p < planes; p++)
-        unpool_plane(h, w, argmax + p * out, dy + p * out, y ? y + p * out : NULL, dx + p * in);
+        plane(h, w, argmax + p * out, dy + p * out, y ? y + p * out : NULL, dx + p * in);
     return MIMIC_OK;
 }
 
