@@ -164,8 +164,12 @@ static void test_maxpool_ties(void **state)
     TC_FOR_EACH_ISA(isa)
     for (int s = 0; s < 5; s++) {
         const int64_t h = shapes[s][0], w = shapes[s][1], nout = h * w / 4;
-        float *x = tc_alloc((size_t)(h * w)), *y = tc_alloc((size_t)nout);
-        float *g = tc_alloc((size_t)nout), *dx = tc_alloc((size_t)(h * w));
+        // Guards after y and dx: the ISA loops store whole vectors under masks at row ends,
+        // which ASan does not see.
+        float *x = tc_alloc((size_t)(h * w)), *y = tc_alloc((size_t)nout + TC_GUARD);
+        float *g = tc_alloc((size_t)nout), *dx = tc_alloc((size_t)(h * w) + TC_GUARD);
+        tc_fill_sentinel(y + nout, TC_GUARD);
+        tc_fill_sentinel(dx + h * w, TC_GUARD);
         uint8_t *am = malloc((size_t)nout);
         for (int64_t i = 0; i < h; i++)
             for (int64_t j = 0; j < w; j++) { // window number q gets the bits of q % 16
@@ -183,8 +187,10 @@ static void test_maxpool_ties(void **state)
             TC_CHECK(y[q] == (v ? 1.0f : 0.0f) && am[q] == first);
             g[q] = (float)(q + 1);
         }
+        tc_check_sentinel("past y", y + nout, TC_GUARD);
         // The backward pass: each window's gradient on its winner, 0 on the other three.
         TC_STATUS(mimic_maxpool2_backward(1, 1, h, w, am, g, dx), MIMIC_OK);
+        tc_check_sentinel("past dx", dx + h * w, TC_GUARD);
         for (int64_t i = 0; i < h; i++)
             for (int64_t j = 0; j < w; j++) {
                 const int64_t q = (i / 2) * (w / 2) + j / 2, at = (i % 2) * 2 + j % 2;

@@ -133,15 +133,13 @@ void mimic_relu_backward(int64_t n, const float *y, const float *dy, float *dx)
 // rows (14 or 7 outputs in the students) are too short to. A row must fit.
 #define POOL_SCRATCH MIMIC_POOL_MAX_WIDTH
 
-// The trainer is built for baseline x86-64; the pool has variants for the library's active
-// ISA (mimic_isa_active(): the MIMIC_ISA cap applies, and the tests run every ISA), with the
-// same selects, so the same bits. The forward, whose stride-2 pairs GCC vectorized no better
-// with wider vectors, is a loop of intrinsics for AVX2 and for AVX-512 (pool_plane_avx2,
-// pool_plane_avx512), and so is the backward for AVX-512 (unpool_plane_avx512; an AVX2 build
-// of its C gained nothing). Measured on 4 x 64 planes of 28 x 28 (in L2, as the trainer's
-// chunks keep them), 1 thread: forward 80-147 us baseline, 43 us AVX2, 24-37 us AVX-512;
-// backward 116-187 us baseline, 57-76 us as the C built for AVX-512, 44-46 us in
-// intrinsics.
+// The trainer is built for baseline x86-64; the pool has loops of intrinsics for the
+// library's active ISA (mimic_isa_active(): the MIMIC_ISA cap applies, and the tests run every
+// ISA), with the same selects, so the same bits: AVX2 and AVX-512, forward and backward
+// (GCC's vectorization of the stride-2 pairs gained nothing from wider vectors). Measured on
+// 4 x 64 planes of 28 x 28 (in L2, as the trainer's chunks keep them), 1 thread: forward
+// 80-147 us baseline, 43 us AVX2, 24-37 us AVX-512; backward (with the ReLU's) 116-187 us
+// baseline, 76-78 us AVX2, 44-46 us AVX-512.
 
 static int pool_shape_ok(int64_t n, int64_t c, int64_t h, int64_t w)
 {
@@ -385,13 +383,63 @@ unpool_plane_avx512(int64_t h, int64_t w, const uint8_t *arg, const float *dy, c
         }
     }
 }
+
+// The same with AVX2, 8 windows at a time: the left/right pairs interleaved by unpacks and a
+// 128-bit lane permute. Row ends go through masked loads and stores and a copy of the bytes.
+__attribute__((target("avx2,fma"))) static void
+unpool_plane_avx2(int64_t h, int64_t w, const uint8_t *arg, const float *dy, const float *y,
+                  float *dx)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const int64_t wo = w / 2;
+    for (int64_t i = 0; i < h / 2; i++) {
+        float *top = dx + 2 * i * w, *bot = top + w;
+        for (int64_t j = 0; j < wo; j += 8) {
+            const int n = (int)(wo - j < 8 ? wo - j : 8), o = (int)(i * wo + j);
+            const __m256i mo = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+            uint8_t bytes[8] = {0};
+            memcpy(bytes, arg + o, (size_t)n);
+            __m256 g = n == 8 ? _mm256_loadu_ps(dy + o) : _mm256_maskload_ps(dy + o, mo);
+            if (y) {
+                const __m256 yv = n == 8 ? _mm256_loadu_ps(y + o) : _mm256_maskload_ps(y + o, mo);
+                g = _mm256_and_ps(g, _mm256_cmp_ps(yv, _mm256_setzero_ps(), _CMP_GT_OQ));
+            }
+            const __m256i a = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)bytes));
+#define POOL_WIN(v) _mm256_and_ps(g, _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, _mm256_set1_epi32(v))))
+            const __m256 tl = POOL_WIN(0), tr = POOL_WIN(1), bl = POOL_WIN(2), br = POOL_WIN(3);
+#undef POOL_WIN
+            const __m256 tlo = _mm256_unpacklo_ps(tl, tr), thi = _mm256_unpackhi_ps(tl, tr);
+            const __m256 blo = _mm256_unpacklo_ps(bl, br), bhi = _mm256_unpackhi_ps(bl, br);
+            const __m256 t0 = _mm256_permute2f128_ps(tlo, thi, 0x20);
+            const __m256 t1 = _mm256_permute2f128_ps(tlo, thi, 0x31);
+            const __m256 b0 = _mm256_permute2f128_ps(blo, bhi, 0x20);
+            const __m256 b1 = _mm256_permute2f128_ps(blo, bhi, 0x31);
+            if (n == 8) {
+                _mm256_storeu_ps(top + 2 * j, t0);
+                _mm256_storeu_ps(top + 2 * j + 8, t1);
+                _mm256_storeu_ps(bot + 2 * j, b0);
+                _mm256_storeu_ps(bot + 2 * j + 8, b1);
+            } else {
+                const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * n), lane);
+                const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * n - 8), lane);
+                _mm256_maskstore_ps(top + 2 * j, m0, t0);
+                _mm256_maskstore_ps(top + 2 * j + 8, m1, t1);
+                _mm256_maskstore_ps(bot + 2 * j, m0, b0);
+                _mm256_maskstore_ps(bot + 2 * j + 8, m1, b1);
+            }
+        }
+    }
+}
 #endif
 
 static unpool_plane_fn unpool_plane_for_isa(void)
 {
 #if defined(__x86_64__)
-    if (mimic_isa_active() == MIMIC_ISA_AVX512)
+    const mimic_isa isa = mimic_isa_active();
+    if (isa == MIMIC_ISA_AVX512)
         return unpool_plane_avx512;
+    if (isa == MIMIC_ISA_AVX2)
+        return unpool_plane_avx2;
 #endif
     return unpool_plane;
 }
