@@ -114,9 +114,9 @@ static void pack_b_block(const gemm_plan *pl, int64_t jc, int64_t nb, int64_t pc
     if (pl->trans_b) {
 #pragma omp for schedule(static)
         for (int64_t jp = jp0; jp < jp1; jp++)
-            mimic_gemm_pack_b_panel(pl->transpose, 1, (size_t)kb, (size_t)min64(NR, nb - jp * NR),
-                                    pl->B, (size_t)pl->ldb, (size_t)pc, (size_t)(jc + jp * NR),
-                                    (size_t)NR, pl->bpack + jp * NR * kb);
+            mimic_gemm_pack_bt_panel(pl->transpose, (size_t)kb, (size_t)min64(NR, nb - jp * NR),
+                                     pl->B, (size_t)pl->ldb, (size_t)pc, (size_t)(jc + jp * NR),
+                                     (size_t)NR, pl->bpack + jp * NR * kb);
         return;
     }
     const int64_t team = omp_get_num_threads(), t = omp_get_thread_num();
@@ -181,10 +181,10 @@ static void gemm_blocks(const gemm_plan *pl)
 // With a single MC block of A, each packed B panel is used right after it is packed and never
 // again: an NC block sized for L3 only sends the packed copy out of L2 and back. Keep it in
 // half of L2 instead.
-static int64_t nc_in_l2(mimic_gemm_blocking bl, int64_t K, int64_t NR)
+static int64_t nc_in_l2(mimic_gemm_blocking bl, int64_t K, int64_t NR, double half_l2)
 {
     const int64_t kc = min64(bl.kc, K);
-    const int64_t nc = mimic_machine_get()->l2_bytes / 2 / ((int64_t)sizeof(float) * kc) / NR * NR;
+    const int64_t nc = (int64_t)half_l2 / ((int64_t)sizeof(float) * kc) / NR * NR;
     return nc < NR ? NR : min64(nc, bl.nc);
 }
 
@@ -243,6 +243,7 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
     const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr);
     if (reserve_blocked(k, bl, M, N, K) != MIMIC_OK)
         return MIMIC_ENOMEM;
+    const double half_l2 = (double)mimic_machine_get()->l2_bytes / 2;
     const gemm_plan pl = {
         .ukernel = k->gemm->fn,
         .ukernel_aoff = k->gemm->aoff,
@@ -251,19 +252,17 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
         .NR = k->gemm->nr,
         .kc_max = min64(bl.kc, K),
         .mc_max = min64(bl.mc, M),
-        .nc_max = min64(M <= bl.mc ? nc_in_l2(bl, K, k->gemm->nr) : bl.nc, N),
+        .nc_max = min64(M <= bl.mc ? nc_in_l2(bl, K, k->gemm->nr, half_l2) : bl.nc, N),
         .trans_a = trans_a,
         .trans_b = trans_b,
-        // Packing B pays off only when each B panel is reused by enough A panels; below
-        // that, full-width panels are read from B in place (row stride ldb) and only the
-        // last, partial panel is copied.
         // alpha is applied by the packing, so A is read in place only when it is 1.
         .direct_a = !trans_a && alpha == 1.0f && k->gemm->mr <= GEMM_MAX_MR &&
                     (N <= GEMM_DIRECT_A_MAX_PANELS * k->gemm->nr ||
-                     (N <= GEMM_DIRECT_A_MAX_N &&
-                      (double)M * (double)K * sizeof(float) <= mimic_machine_get()->l2_bytes / 2)),
-        .direct_b = !trans_b && M <= GEMM_DIRECT_B_MAX_M &&
-                    (double)K * (double)N * sizeof(float) <= mimic_machine_get()->l2_bytes / 2,
+                     (N <= GEMM_DIRECT_A_MAX_N && (double)M * K * sizeof(float) <= half_l2)),
+        // Packing B pays off only when each B panel is reused by enough A panels; below
+        // that, full-width panels are read from B in place (row stride ldb) and only the
+        // last, partial panel is copied.
+        .direct_b = !trans_b && M <= GEMM_DIRECT_B_MAX_M && (double)K * N * sizeof(float) <= half_l2,
         .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
         .alpha = alpha, .beta = beta,
         .A = A, .B = B, .C = C,

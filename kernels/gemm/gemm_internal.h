@@ -23,11 +23,11 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
 void mimic_gemm_pack_a(mimic_transpose_fn tr, int trans, size_t mb, size_t kb, float alpha,
                        const float *A, size_t lda, size_t i0, size_t p0, size_t mr, float *dst);
 
-// Pack the single NR-column panel of op(B) starting at (p0, j0), nb <= NR columns wide:
-// dst[p*NR + j], zero past the last column.
-void mimic_gemm_pack_b_panel(mimic_transpose_fn tr, int trans, size_t kb, size_t nb,
-                             const float *B, size_t ldb, size_t p0, size_t j0, size_t nr,
-                             float *dst);
+// Pack the single NR-column panel of op(B) = B^T starting at (p0, j0), nb <= NR columns wide,
+// through the ISA's register transpose: dst[p*NR + j], zero past the last column. (op(B) = B
+// is packed by mimic_gemm_pack_b_rows.)
+void mimic_gemm_pack_bt_panel(mimic_transpose_fn tr, size_t kb, size_t nb, const float *B,
+                              size_t ldb, size_t p0, size_t j0, size_t nr, float *dst);
 
 // Pack `panels` NR-column panels of op(B) = B (row p of the block at b + p*ldb), all but the
 // last nr wide and the last `last` (1..nr) wide, zero-padded: panel t gets

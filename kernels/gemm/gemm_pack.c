@@ -43,21 +43,11 @@ void mimic_gemm_pack_a(mimic_transpose_fn tr, int trans, size_t mb, size_t kb, f
     }
 }
 
-void mimic_gemm_pack_b_panel(mimic_transpose_fn tr, int trans, size_t kb, size_t nb,
-                             const float *B, size_t ldb, size_t p0, size_t j0, size_t nr,
-                             float *dst)
+void mimic_gemm_pack_bt_panel(mimic_transpose_fn tr, size_t kb, size_t nb, const float *B,
+                              size_t ldb, size_t p0, size_t j0, size_t nr, float *dst)
 {
-    if (!trans) {
-        const float *src = B + p0 * ldb + j0;
-        for (size_t p = 0; p < kb; p++) {
-            memcpy(dst + p * nr, src + p * ldb, nb * sizeof(float));
-            for (size_t j = nb; j < nr; j++)
-                dst[p * nr + j] = 0.0f;
-        }
-        return;
-    }
-    // op(B) = B^T: column j of op(B) is row j of B, so the panel is the transpose of an
-    // nb x kb block of B.
+    // Column j of op(B) = B^T is row j of B, so the panel is the transpose of an nb x kb
+    // block of B.
     tr(nb, kb, B + j0 * ldb + p0, ldb, dst, nr);
     for (size_t p = 0; p < kb && nb < nr; p++)
         for (size_t j = nb; j < nr; j++)
