@@ -201,9 +201,7 @@ static void plan_bwd_weights(conv_plan *pl)
         plan_slab(pl, pl->dot_weights ? 2 * pl->crs : kp);
         pl->col_floats = mimic_conv_slab_floats(pl, pl->rows);
         pl->tmp_floats = pl->dot_weights
-                             ? (size_t)(round_up(2 * pl->crs, 16) + round_up(K * pl->crs, 16) +
-                                        pl->sh.stride_h * pl->sh.c * (pl->sh.s + 1) *
-                                            mimic_conv_slab_rows(pl, pl->rows) * pl->q)
+                             ? mimic_conv_dot_weights_floats(pl)
                              : (size_t)(pl->rows * pl->wp * kp + 2 * round_up(pl->crs, MR));
         return;
     }

@@ -73,40 +73,51 @@ static int64_t tap_run(const int64_t *offs, int64_t t, int64_t crs, int64_t nr, 
     return n;
 }
 
+// The dot path's scratch (MIMIC_WS_CONV_TMP): the taps' offsets, the K x crs sums at
+// *acc_at, the shifted planes at *shifted_at, each group of S + 1 planes of `rows` x Q floats
+// (rows of the largest slab). Returns the floats it takes.
+static int64_t dot_layout(const conv_plan *pl, int64_t *acc_at, int64_t *shifted_at,
+                          int64_t *rows)
+{
+    const mimic_conv2d *sh = &pl->sh;
+    *rows = mimic_conv_slab_rows(pl, pl->rows);
+    *acc_at = round_up(2 * pl->crs, 16);
+    *shifted_at = *acc_at + round_up(sh->k * pl->crs, 16);
+    return *shifted_at + sh->stride_h * sh->c * (sh->s + 1) * *rows * pl->q;
+}
+
+size_t mimic_conv_dot_weights_floats(const conv_plan *pl)
+{
+    int64_t acc_at, shifted_at, rows;
+    return (size_t)dot_layout(pl, &acc_at, &shifted_at, &rows);
+}
+
 // The slab's planes re-cut with rows of exactly Q floats, one copy per kernel column s:
 // shifted[((a*C + c)*(S + 1) + s)*rows*Q + t*Q + q] = slab row t of phase (a, s % stride_w),
 // channel c, column q + s / stride_w. Tap (c, r, s) of output (p, q) then reads element
 // p*Q + q of plane (r % stride_h, c, s) from row r / stride_h on: the same index as the
 // output pixel in diff_dst, so both run contiguously through a whole slab. Slot s = S of each
-// (a, c) holds ones (written once per call, ones_planes): after the S taps of a kernel row it
-// is one more evenly spaced "tap", whose weight gradient is the bias gradient. offs[t] gets
-// where tap t starts.
-static void shift_slab(const conv_plan *pl, const float *slab, int64_t out_rows, float *shifted,
-                       int64_t *offs)
+// (a, c) keeps the planes' spacing uniform; that of (0, 0) holds ones (written once per call):
+// after the S taps of the first kernel row it is one more evenly spaced "tap", whose weight
+// gradient is the bias gradient. offs[t] gets where tap t starts; `rows` is a plane's rows.
+static void shift_slab(const conv_plan *pl, const float *slab, int64_t out_rows, int64_t rows,
+                       float *shifted, int64_t *offs)
 {
     const mimic_conv2d *sh = &pl->sh;
-    const int64_t rows = mimic_conv_slab_rows(pl, pl->rows), Q = pl->q;
-    const int64_t plane = mimic_conv_slab_rows(pl, out_rows) * pl->wp;
+    const int64_t Q = pl->q, slab_rows = mimic_conv_slab_rows(pl, out_rows);
+    const int64_t plane = slab_rows * pl->wp;
     const int64_t C = sh->c, R = sh->r, S = sh->s, sw = sh->stride_w;
     for (int64_t a = 0; a < sh->stride_h; a++)
         for (int64_t c = 0; c < C; c++)
             for (int64_t s = 0; s < S; s++)
                 pl->k->conv.pad_rows(shifted + ((a * C + c) * (S + 1) + s) * rows * Q, Q,
                                      slab + ((a * sw + s % sw) * C + c) * plane + s / sw, pl->wp,
-                                     mimic_conv_slab_rows(pl, out_rows), Q, 1, 0, 0);
+                                     slab_rows, Q, 1, 0, 0);
     for (int64_t c = 0; c < C; c++)
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++)
                 offs[(c * R + r) * S + s] =
                     ((r % sh->stride_h * C + c) * (S + 1) + s) * rows * Q + r / sh->stride_h * Q;
-}
-
-static void ones_planes(const conv_plan *pl, float *shifted)
-{
-    const int64_t rows = mimic_conv_slab_rows(pl, pl->rows), Q = pl->q, S = pl->sh.s;
-    for (int64_t g = 0; g < pl->sh.stride_h * pl->sh.c; g++)
-        for (int64_t j = 0; j < rows * Q; j++)
-            shifted[(g * (S + 1) + S) * rows * Q + j] = 1.0f;
 }
 
 // acc[i*crs + j] (= or +=) tile[i*4 + j] for i < mr, j < n; the bias column adds into bias.
@@ -131,19 +142,22 @@ void mimic_conv_dot_weights(const conv_plan *pl, const float *src, const float *
     const int64_t MR = uk->dot_mr, NR = uk->dot_nr, K = pl->sh.k, crs = pl->crs, Q = pl->q;
     float *slab = mimic_workspace(MIMIC_WS_CONV_COL, pl->col_floats);
     float *tmp = mimic_workspace(MIMIC_WS_CONV_TMP, pl->tmp_floats);
+    int64_t acc_at, shifted_at, planes; // planes: rows of a shifted plane
+    dot_layout(pl, &acc_at, &shifted_at, &planes);
     int64_t *offs = (int64_t *)tmp;
-    float *acc = tmp + round_up(2 * crs, 16); // the group's diff_wei, transposed into part
-    float *shifted = acc + round_up(K * crs, 16);
-    const int64_t planes = mimic_conv_slab_rows(pl, pl->rows); // rows of a shifted plane
+    float *acc = tmp + acc_at; // the group's diff_wei, transposed into part
+    float *shifted = tmp + shifted_at;
+    float *ones = shifted + pl->sh.s * planes * Q; // slot S of (0, 0)
     float tile[16 * 4];
-    ones_planes(pl, shifted);
+    for (int64_t j = 0; j < planes * Q; j++)
+        ones[j] = 1.0f;
     for (int64_t n = n0; n < n1; n++)
         for (int64_t p0 = 0; p0 < pl->p; p0 += pl->rows) {
             const int64_t p1 = min64(p0 + pl->rows, pl->p), len = (p1 - p0) * Q;
             const float *dd = diff_dst + n * K * pl->pq + p0 * Q;
             const float beta = n == n0 && p0 == 0 ? 0.0f : 1.0f;
             MIMIC_PROF_LOWER(mimic_conv_slab(pl, src + n * pl->sh.c * pl->hw, p0, p1, slab);
-                             shift_slab(pl, slab, p1 - p0, shifted, offs));
+                             shift_slab(pl, slab, p1 - p0, planes, shifted, offs));
             for (int64_t k0 = 0; k0 < K; k0 += MR) {
                 const int64_t mr = min64(MR, K - k0);
                 const float *a = dd + k0 * pl->pq;
@@ -156,7 +170,6 @@ void mimic_conv_dot_weights(const conv_plan *pl, const float *src, const float *
                         add_tile(tile, mr, nt, beta, acc + k0 * crs, crs, bias + k0);
                         t = nt;
                     } else {
-                        const float *ones = shifted + pl->sh.s * planes * Q;
                         uk->dot((size_t)mr, 1, (size_t)len, a, (size_t)pl->pq, ones, 0, tile, 4,
                                 1.0f, 0.0f);
                         for (int64_t i = 0; i < mr; i++)

@@ -108,6 +108,8 @@ void mimic_conv_fused_weights(const conv_plan *pl, const float *src, const float
 // plus each image's bias gradient added into bias[0..K) (if not NULL); part as above.
 void mimic_conv_dot_weights(const conv_plan *pl, const float *src, const float *diff_dst,
                             int64_t n0, int64_t n1, float *part, double *bias);
+// The per-thread scratch floats (MIMIC_WS_CONV_TMP) mimic_conv_dot_weights needs.
+size_t mimic_conv_dot_weights_floats(const conv_plan *pl);
 
 // Backward-data by GEMM then col2im (any stride), or by one GEMM for pointwise shapes.
 mimic_status mimic_conv_bwd_data_run(const conv_plan *pl, const float *diff_dst, const float *wei,
