@@ -188,6 +188,26 @@ static void pool_plane(int64_t h, int64_t w, const float *x, float *y, uint8_t *
 typedef void (*pool_plane_fn)(int64_t h, int64_t w, const float *x, float *y, uint8_t *arg);
 
 #if defined(__x86_64__)
+// The masks of a run of n <= 16 pooled outputs at a row's end (AVX-512): the n outputs, and
+// the 2n inputs under them in each row, in two vectors of 16.
+__attribute__((target("avx512f"))) static inline void
+row_end_masks16(int64_t n, __mmask16 *out, __mmask16 *in_lo, __mmask16 *in_hi)
+{
+    const int64_t in = 2 * n;
+    *out = (__mmask16)((1u << n) - 1u);
+    *in_lo = (__mmask16)(in >= 16 ? 0xFFFFu : (1u << in) - 1u);
+    *in_hi = (__mmask16)(in <= 16 ? 0u : (1u << (in - 16)) - 1u);
+}
+
+// The same for AVX2 (n <= 8 outputs): lane masks of the 2n inputs in two vectors of 8.
+__attribute__((target("avx2"))) static inline void row_end_masks8(int n, __m256i *in_lo,
+                                                                  __m256i *in_hi)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    *in_lo = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * n), lane);
+    *in_hi = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * n - 8), lane);
+}
+
 // One plane with AVX-512, 16 outputs at a time: the 32 inputs of each of the two rows split
 // into even and odd columns by two-source permutes (GCC's vectorization of pool_rows' stride-2
 // pairs gained nothing from wider vectors), then pool_rows' selects, so the same bits:
@@ -203,10 +223,8 @@ pool_plane_avx512(int64_t h, int64_t w, const float *x, float *y, uint8_t *arg)
     for (int64_t i = 0; i < h / 2; i++) {
         const float *top = x + 2 * i * w, *bot = top + w;
         for (int64_t j = 0; j < wo; j += 16) {
-            const int64_t n = wo - j < 16 ? wo - j : 16, in = 2 * n; // outputs, inputs
-            const __mmask16 mo = (__mmask16)((1u << n) - 1u);
-            const __mmask16 ml = (__mmask16)(in >= 16 ? 0xFFFFu : (1u << in) - 1u);
-            const __mmask16 mh = (__mmask16)(in <= 16 ? 0u : (1u << (in - 16)) - 1u);
+            __mmask16 mo, ml, mh;
+            row_end_masks16(wo - j < 16 ? wo - j : 16, &mo, &ml, &mh);
             const __m512 t0 = _mm512_maskz_loadu_ps(ml, top + 2 * j);
             const __m512 t1 = _mm512_maskz_loadu_ps(mh, top + 2 * j + 16);
             const __m512 b0 = _mm512_maskz_loadu_ps(ml, bot + 2 * j);
@@ -242,8 +260,8 @@ pool_plane_avx2(int64_t h, int64_t w, const float *x, float *y, uint8_t *arg)
         for (int64_t j = 0; j < wo; j += 8) {
             const int n = (int)(wo - j < 8 ? wo - j : 8); // outputs
             // Whole vectors but at a row's end (vmaskmovps is slow even with all lanes on).
-            const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * n), lane);
-            const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * n - 8), lane);
+            __m256i m0, m1;
+            row_end_masks8(n, &m0, &m1);
             const __m256 t0 = n == 8 ? _mm256_loadu_ps(top + 2 * j) : _mm256_maskload_ps(top + 2 * j, m0);
             const __m256 t1 = n == 8 ? _mm256_loadu_ps(top + 2 * j + 8) : _mm256_maskload_ps(top + 2 * j + 8, m1);
             const __m256 b0 = n == 8 ? _mm256_loadu_ps(bot + 2 * j) : _mm256_maskload_ps(bot + 2 * j, m0);
@@ -362,10 +380,8 @@ unpool_plane_avx512(int64_t h, int64_t w, const uint8_t *arg, const float *dy, c
     for (int64_t i = 0; i < h / 2; i++) {
         float *top = dx + 2 * i * w, *bot = top + w;
         for (int64_t j = 0; j < wo; j += 16) {
-            const int64_t n = wo - j < 16 ? wo - j : 16, in = 2 * n;
-            const __mmask16 mo = (__mmask16)((1u << n) - 1u);
-            const __mmask16 ml = (__mmask16)(in >= 16 ? 0xFFFFu : (1u << in) - 1u);
-            const __mmask16 mh = (__mmask16)(in <= 16 ? 0u : (1u << (in - 16)) - 1u);
+            __mmask16 mo, ml, mh;
+            row_end_masks16(wo - j < 16 ? wo - j : 16, &mo, &ml, &mh);
             __m512 g = _mm512_maskz_loadu_ps(mo, dy + i * wo + j);
             if (y)
                 g = _mm512_maskz_mov_ps(
@@ -420,8 +436,8 @@ unpool_plane_avx2(int64_t h, int64_t w, const uint8_t *arg, const float *dy, con
                 _mm256_storeu_ps(bot + 2 * j, b0);
                 _mm256_storeu_ps(bot + 2 * j + 8, b1);
             } else {
-                const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * n), lane);
-                const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * n - 8), lane);
+                __m256i m0, m1;
+                row_end_masks8(n, &m0, &m1);
                 _mm256_maskstore_ps(top + 2 * j, m0, t0);
                 _mm256_maskstore_ps(top + 2 * j + 8, m1, t1);
                 _mm256_maskstore_ps(bot + 2 * j, m0, b0);
