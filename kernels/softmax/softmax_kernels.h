@@ -14,7 +14,7 @@
 
 // Lanes per vector of each ISA's passes (softmax_<isa>.c's VLEN); the short-row pass takes
 // rows of up to 4 vectors.
-#define MIMIC_SOFTMAX_LANES_scalar 8
+#define MIMIC_SOFTMAX_LANES_scalar 4
 #define MIMIC_SOFTMAX_LANES_avx2 8
 #define MIMIC_SOFTMAX_LANES_avx512 16
 #define MIMIC_SOFTMAX_LANES_neon 4

@@ -1,6 +1,10 @@
-// Portable softmax and loss row passes: the vector API of softmax_template.h as 8 plain float
-// lanes, exp per lane by mimic_expf. The fixed 8-lane loops let the compiler vectorize with
-// the baseline ISA (SSE2, or NEON on AArch64) without reassociating: no -ffast-math needed.
+// Portable softmax and loss row passes: the vector API of softmax_template.h on GCC's generic
+// vectors of 4 floats, one register of the baseline ISA (SSE2 on x86-64, NEON on AArch64).
+// (8-lane vectors, two registers each, were lowered lane by lane: comparisons and selects
+// became scalar branches, no faster than per-lane mimic_expf calls.) exp is exp_scalar.h's algorithm operation for
+// operation (no FMA: each multiply and add rounds as mimic_expf's do), with its selects as
+// lane masks, so the passes vectorize without -ffast-math or any assumption about traps.
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels/softmax/exp_scalar.h"
@@ -8,108 +12,215 @@
 
 #define MIMIC_SOFTMAX_ISA scalar
 #define VLEN MIMIC_SOFTMAX_LANES_scalar
-typedef struct {
-    float v[VLEN];
-} vf;
+typedef float vf __attribute__((vector_size(VLEN * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(VLEN * sizeof(float))));
+typedef uint32_t vu __attribute__((vector_size(VLEN * sizeof(float))));
 typedef size_t vtail;
-
-#define LANES(l) for (size_t l = 0; l < VLEN; l++)
 
 static inline vf v_set1(float a)
 {
-    vf r;
-    LANES(l) r.v[l] = a;
-    return r;
+    vf v;
+    for (int l = 0; l < VLEN; l++)
+        v[l] = a;
+    return v;
 }
 static inline vf v_load(const float *p)
 {
-    vf r;
-    memcpy(r.v, p, sizeof r.v);
-    return r;
+    vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
 }
 static inline void v_store(float *p, vf v)
 {
-    memcpy(p, v.v, sizeof v.v);
+    memcpy(p, &v, sizeof v);
 }
 static inline vtail v_tail(size_t r)
 {
     return r;
 }
+// Tails (1 <= r < 4) lane by lane, unrolled: a memcpy of a variable length, or a loop that
+// GCC turned into one, became a call to libc's memcpy.
 static inline vf v_load_tail(const float *p, vtail r, float fill)
 {
     vf v = v_set1(fill);
-    memcpy(v.v, p, r * sizeof *p);
+    v[0] = p[0];
+    if (r > 1)
+        v[1] = p[1];
+    if (r > 2)
+        v[2] = p[2];
     return v;
 }
 static inline void v_store_tail(float *p, vtail r, vf v)
 {
-    memcpy(p, v.v, r * sizeof *p);
+    p[0] = v[0];
+    if (r > 1)
+        p[1] = v[1];
+    if (r > 2)
+        p[2] = v[2];
+}
+// Lane mask m (-1 or 0 per lane, from a comparison) selecting a where set, b elsewhere.
+static inline vf v_select(vi m, vf a, vf b)
+{
+    return (vf)(((vi)a & m) | ((vi)b & ~m));
 }
 static inline vf v_add_tail(vf acc, vtail r, vf v)
 {
-    for (size_t l = 0; l < r; l++)
-        acc.v[l] += v.v[l];
-    return acc;
+    vi lane;
+    for (int l = 0; l < VLEN; l++)
+        lane[l] = l;
+    return acc + v_select(lane < (int32_t)r, v, v_set1(0.0f));
 }
 static inline vf v_add(vf a, vf b)
 {
-    LANES(l) a.v[l] += b.v[l];
-    return a;
+    return a + b;
 }
 static inline vf v_sub(vf a, vf b)
 {
-    LANES(l) a.v[l] -= b.v[l];
-    return a;
+    return a - b;
 }
 static inline vf v_mul(vf a, vf b)
 {
-    LANES(l) a.v[l] *= b.v[l];
-    return a;
+    return a * b;
 }
+// Two roundings, as the scalar code everywhere (the build never contracts: -std=c11).
 static inline vf v_fma(vf a, vf b, vf c)
 {
-    LANES(l) c.v[l] += a.v[l] * b.v[l];
-    return c;
+    return a * b + c;
 }
 static inline vf v_fms(vf a, vf b, vf c)
 {
-    LANES(l) c.v[l] = a.v[l] * b.v[l] - c.v[l];
-    return c;
+    return a * b - c;
 }
 static inline vf v_max(vf x, vf acc)
 {
-    LANES(l) acc.v[l] = x.v[l] > acc.v[l] ? x.v[l] : acc.v[l];
-    return acc;
+    return v_select(x > acc, x, acc);
 }
 static inline vf v_keep_pos(vf p, vf v)
 {
-    LANES(l) v.v[l] = p.v[l] > 0.0f ? v.v[l] : 0.0f;
-    return v;
+    return (vf)((vi)v & (p > 0.0f));
 }
 static inline int v_any_gt(vf a, vf limit)
 {
-    int any = 0;
-    LANES(l) any |= a.v[l] > limit.v[l];
-    return any;
+    const vi m = a > limit;
+    int32_t any = 0;
+    for (int l = 0; l < VLEN; l++)
+        any |= m[l];
+    return any != 0;
 }
 static inline float v_hsum(vf v)
 {
-    float s = v.v[0];
-    for (size_t l = 1; l < VLEN; l++)
-        s += v.v[l];
+    float s = v[0];
+    for (int l = 1; l < VLEN; l++)
+        s += v[l];
     return s;
 }
 static inline float v_hmax(vf v)
 {
-    float m = v.v[0];
-    for (size_t l = 1; l < VLEN; l++)
-        m = v.v[l] > m ? v.v[l] : m;
+    float m = v[0];
+    for (int l = 1; l < VLEN; l++)
+        m = v[l] > m ? v[l] : m;
     return m;
 }
+
+// All lanes set in the comparison mask m.
+static inline int v_all(vi m)
+{
+    m &= __builtin_shuffle(m, (vi){2, 3, 0, 1});
+    m &= __builtin_shuffle(m, (vi){1, 0, 3, 2});
+    return m[0] != 0;
+}
+
+// e^r on [-ln2/2, ln2/2] and n = round(x log2e), with nr = x*log2e + round (the low bits of
+// nr hold n + 254), as mimic_expf computes them.
+static inline vf exp_reduced(vf xc, vf *nr_out)
+{
+    const float round = MIMIC_EXP_ROUND + 254.0f;
+    const vf nr = xc * MIMIC_EXP_LOG2E + round;
+    const vf n = nr - round;
+    vf r = xc - n * MIMIC_EXP_LN2_HI;
+    r = r - n * MIMIC_EXP_LN2_LO;
+    vf p = MIMIC_EXP_C6 * r + MIMIC_EXP_C5;
+    p = p * r + MIMIC_EXP_C4;
+    p = p * r + MIMIC_EXP_C3;
+    p = p * r + MIMIC_EXP_C2;
+    p = p * r + MIMIC_EXP_C1;
+    *nr_out = nr;
+    return p * (r * r) + r + 1.0f;
+}
+
+// mimic_expf on 4 lanes. When every lane is in [-87, 88], n is in [-126, 127] and 2^n is one
+// normal float (exponent field n + 127 = the low bits of nr minus 127): no clamp, one
+// multiply. Otherwise the clamp, whose comparisons are false for NaN so NaN flows through to
+// the result (nothing converts to an integer), and 2^n as two normal factors 2^(e >> 1) and
+// 2^(e - (e >> 1)) over 2^254 with e = n + 254, whose product with p rounds once, as
+// mimic_expf's 2^(n/2) * 2^(n - n/2) does. Same values either way.
 static inline vf v_exp(vf x)
 {
-    LANES(l) x.v[l] = mimic_expf(x.v[l]);
-    return x;
+    vf nr;
+    if (v_all((x >= -87.0f) & (x <= 88.0f))) {
+        const vf p = exp_reduced(x, &nr);
+        return p * (vf)(((vu)nr - 127u) << 23);
+    }
+    vf xc = v_select(x < MIMIC_EXP_LO, v_set1(MIMIC_EXP_LO), x);
+    xc = v_select(xc > MIMIC_EXP_HI, v_set1(MIMIC_EXP_HI), xc);
+    const vf p = exp_reduced(xc, &nr);
+    const vu e = (vu)nr & 0x1ffu, h = e >> 1;
+    return p * (vf)(h << 23) * (vf)((e - h) << 23);
+}
+
+// ---------------------------------------------------------------- 4 short rows across lanes
+
+// r[j] becomes column j of the 4 x 4 block whose rows were r[0..3] (unpacks and half moves on
+// SSE2, zips on NEON).
+static inline void transpose4(vf r[4])
+{
+    const vf t0 = __builtin_shuffle(r[0], r[1], (vi){0, 4, 1, 5});
+    const vf t1 = __builtin_shuffle(r[0], r[1], (vi){2, 6, 3, 7});
+    const vf t2 = __builtin_shuffle(r[2], r[3], (vi){0, 4, 1, 5});
+    const vf t3 = __builtin_shuffle(r[2], r[3], (vi){2, 6, 3, 7});
+    r[0] = __builtin_shuffle(t0, t2, (vi){0, 1, 4, 5});
+    r[1] = __builtin_shuffle(t0, t2, (vi){2, 3, 6, 7});
+    r[2] = __builtin_shuffle(t1, t3, (vi){0, 1, 4, 5});
+    r[3] = __builtin_shuffle(t1, t3, (vi){2, 3, 6, 7});
+}
+
+// The template's rows_across, on 4 rows of up to 16 floats: one 4 x 4 transpose per 4
+// columns each way; a last block narrower than 4 columns is read and written through
+// v_load_tail / v_store_tail, never past the last row's end.
+#define V_ROWS_ACROSS_MAX 16
+static inline void load_cols4(const float *x, size_t n, size_t c0, vf c[4])
+{
+    const size_t w = n - c0 < VLEN ? n - c0 : VLEN;
+    for (size_t i = 0; i < VLEN; i++)
+        c[i] = w == VLEN ? v_load(x + i * n + c0) : v_load_tail(x + i * n + c0, w, 0.0f);
+    transpose4(c);
+}
+static inline void store_cols4(float *y, size_t n, size_t c0, vf c[4])
+{
+    const size_t w = n - c0 < VLEN ? n - c0 : VLEN;
+    transpose4(c);
+    for (size_t i = 0; i < VLEN; i++) {
+        if (w == VLEN)
+            v_store(y + i * n + c0, c[i]);
+        else
+            v_store_tail(y + i * n + c0, w, c[i]);
+    }
+}
+static inline void v_load_cols(const float *x, size_t n, vf c[])
+{
+    for (size_t c0 = 0; c0 < V_ROWS_ACROSS_MAX; c0 += VLEN)
+        if (c0 < n)
+            load_cols4(x, n, c0, c + c0);
+}
+static inline void v_store_cols(float *y, size_t n, vf c[])
+{
+    for (size_t c0 = 0; c0 < V_ROWS_ACROSS_MAX; c0 += VLEN)
+        if (c0 < n)
+            store_cols4(y, n, c0, c + c0);
+}
+static inline vf v_div(vf a, vf b)
+{
+    return a / b;
 }
 
 #include "kernels/softmax/softmax_template.h"
