@@ -119,6 +119,11 @@ typedef struct {
     // g[j] = (q_j - p_j) * g_scale if g != NULL.
     float (*kd_row)(const float *s, const float *t, const float *ep, const float *eq, float *g,
                     size_t n, const mimic_kd_row_args *a);
+    // KD keeps both rows' exps (2 * cols floats of scratch per thread) for rows of up to this
+    // many columns, so that kd_row computes none; longer rows recompute them (four exps per
+    // element pair instead of two). Per ISA: where exps are cheap, recomputing beats writing
+    // and reading back row-sized buffers that leave the L2.
+    size_t kd_store_max;
     const char *name;
 } mimic_softmax_kernels;
 

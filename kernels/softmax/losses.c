@@ -68,7 +68,7 @@ static void l2_block(const void *ctx, int64_t i0, int64_t i1, int tid)
     }
 }
 
-// KD on a row of MIMIC_ONLINE_MIN_COLS to MIMIC_KD_STORE_MAX_COLS columns: the online pass
+// KD on a row of MIMIC_ONLINE_MIN_COLS to the kernel's kd_store_max columns: the online pass
 // of student and teacher stores their exps (eq, ep: this thread's scratch, after its chunks),
 // chunk by chunk against each chunk's reference, so kd_row needs no exp: p = ep * e^((ref_t -
 // mt)/T) / St from where the chunk's last reference move left off (`from`), and q the same way.
@@ -114,7 +114,7 @@ static float kd_row_stored(const loss_args *a, const float *s, const float *t, f
 
 // KD on rows shorter than MIMIC_ONLINE_MIN_COLS: the exps of teacher and student at T go to
 // this thread's part of the scratch in the pass that sums them (normalized on the short path),
-// so kd_row computes no exp. Rows up to MIMIC_KD_STORE_MAX_COLS: kd_row_stored. Longer rows
+// so kd_row computes no exp. Rows up to the kernel's kd_store_max: kd_row_stored. Longer rows
 // take the online max and sum, and kd_row recomputes both exps.
 static void kd_block(const void *ctx, int64_t i0, int64_t i1, int tid)
 {
@@ -258,7 +258,7 @@ mimic_status mimic_kd_loss(const float *student, const float *teacher, int64_t r
         a.scratch = mimic_team_scratch(mimic_threads_get(), a.scratch_stride);
         if (!a.scratch)
             return MIMIC_ENOMEM;
-    } else if (cols <= MIMIC_KD_STORE_MAX_COLS) { // kd_row_stored: both rows' chunks and exps
+    } else if ((size_t)cols <= a.k->kd_store_max) { // kd_row_stored: both rows' chunks and exps
         a.scratch_stride = (2 * mimic_chunk_count((size_t)cols) * sizeof(mimic_chunk) +
                             2 * (size_t)cols * sizeof(float) + 63) / 64 * 64;
         a.scratch = mimic_team_scratch(mimic_threads_get(), a.scratch_stride);

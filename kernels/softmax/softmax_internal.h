@@ -58,12 +58,6 @@ void mimic_run_blocks(mimic_block_fn fn, const void *ctx, int64_t rows, int64_t 
 #define MIMIC_LOG_ONLINE_MIN_COLS 768
 #endif
 
-// KD keeps the exps of both rows (2 * cols floats per thread) up to this row length, so that
-// kd_row computes none; longer rows recompute them in kd_row (four exps per element pair
-// instead of two) rather than write and read back two row-sized buffers that leave the L2.
-#ifndef MIMIC_KD_STORE_MAX_COLS
-#define MIMIC_KD_STORE_MAX_COLS 131072
-#endif
 
 // The online path walks a row in chunks of this many elements, each with its own reference,
 // and merges their (max, sum) in chunk order. The chunks do not depend on the thread count, so

@@ -19,6 +19,22 @@
 #define MIMIC_SOFTMAX_LANES_avx512 16
 #define MIMIC_SOFTMAX_LANES_neon 4
 
+// The longest row whose exps KD keeps (the table's kd_store_max), measured on an Intel Xeon
+// (docs/softmax.md): at 8 x 1048576 keeping them took the scalar ISA from 0.72x to 1.06x oneDNN,
+// changed nothing on AVX2 and cost AVX-512 a fifth, so only the scalar ISA keeps them on rows
+// that long (up to 4M columns: 32 MiB of scratch per thread). NEON, not measured, stays with
+// the x86 SIMD ISAs. MIMIC_KD_STORE_MAX_COLS, defined at build time, sets it for every ISA.
+#ifdef MIMIC_KD_STORE_MAX_COLS
+#define MIMIC_KD_STORE_MAX_scalar MIMIC_KD_STORE_MAX_COLS
+#define MIMIC_KD_STORE_MAX_SIMD MIMIC_KD_STORE_MAX_COLS
+#else
+#define MIMIC_KD_STORE_MAX_scalar ((size_t)1 << 22)
+#define MIMIC_KD_STORE_MAX_SIMD ((size_t)131072)
+#endif
+#define MIMIC_KD_STORE_MAX_avx2 MIMIC_KD_STORE_MAX_SIMD
+#define MIMIC_KD_STORE_MAX_avx512 MIMIC_KD_STORE_MAX_SIMD
+#define MIMIC_KD_STORE_MAX_neon MIMIC_KD_STORE_MAX_SIMD
+
 #define MIMIC_SOFTMAX_DECLARE(isa)                                                                 \
     void mimic_short_rows__##isa(const float *x, float *y, size_t rows, size_t n, float inv_t,     \
                                  float s, float *max, float *sum);                                 \
@@ -42,7 +58,8 @@
         .row_max = mimic_row_max__##isa, .exp_sum = mimic_exp_sum__##isa,                          \
         .max_sum = mimic_max_sum__##isa, .scale = mimic_scale__##isa,                              \
         .exp_scale = mimic_exp_scale__##isa, .shift_scale = mimic_shift_scale__##isa,              \
-        .sq_diff = mimic_sq_diff__##isa, .kd_row = mimic_kd_row__##isa, .name = "softmax__" #isa   \
+        .sq_diff = mimic_sq_diff__##isa, .kd_row = mimic_kd_row__##isa,                            \
+        .kd_store_max = MIMIC_KD_STORE_MAX_##isa, .name = "softmax__" #isa                         \
     }
 
 MIMIC_SOFTMAX_DECLARE(scalar)

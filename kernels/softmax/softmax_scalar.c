@@ -6,6 +6,9 @@
 // lane masks, so the passes vectorize without -ffast-math or any assumption about traps.
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #include "kernels/softmax/exp_scalar.h"
 #include "kernels/softmax/softmax_kernels.h"
@@ -122,12 +125,17 @@ static inline float v_hmax(vf v)
     return m;
 }
 
-// All lanes set in the comparison mask m.
+// All lanes set in the comparison mask m: one movmskps where SSE is the baseline (x86-64),
+// two shuffles and two ANDs elsewhere.
 static inline int v_all(vi m)
 {
+#if defined(__SSE__)
+    return _mm_movemask_ps((__m128)m) == 0xf;
+#else
     m &= __builtin_shuffle(m, (vi){2, 3, 0, 1});
     m &= __builtin_shuffle(m, (vi){1, 0, 3, 2});
     return m[0] != 0;
+#endif
 }
 
 // e^r on [-ln2/2, ln2/2] and n = round(x log2e), with nr = x*log2e + round (the low bits of
