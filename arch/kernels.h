@@ -85,6 +85,12 @@ typedef struct {
     float ms, lse_s, mt, lse_t, inv_t, g_scale, p_scale, q_scale;
 } mimic_kd_row_args;
 
+// The per-row constants of kd_rows, arrays of one entry per row (and 1/T, the gradient's scale).
+typedef struct {
+    const float *ms, *lse_s, *mt, *lse_t;
+    float inv_t, g_scale;
+} mimic_kd_rows_args;
+
 // Every ISA computes exp with the algorithm of kernels/softmax/exp_scalar.h.
 typedef struct {
     // Rows of n <= short_max (row stride n), each in one read: m_i = max_j x[j] (NaN
@@ -123,6 +129,11 @@ typedef struct {
     // many columns, so that kd_row computes none; longer rows recompute them (four exps per
     // element pair instead of two). Per ISA: where exps are cheap, recomputing beats writing
     // and reading back row-sized buffers that leave the L2.
+    // kd_row on `rows` rows of n <= short_max (row stride n) whose exps ep and eq are
+    // normalized (p_scale = q_scale = 1): kl[i] per row, g (if not NULL) per element. The
+    // same g as kd_row; kl summed in another order where rows go across the lanes.
+    void (*kd_rows)(const float *s, const float *t, const float *ep, const float *eq, float *g,
+                    size_t rows, size_t n, const mimic_kd_rows_args *a, float *kl);
     size_t kd_store_max;
     const char *name;
 } mimic_softmax_kernels;

@@ -112,9 +112,30 @@ static float kd_row_stored(const loss_args *a, const float *s, const float *t, f
     return kl;
 }
 
+// KD on a block of short rows: softmax at T of student and teacher, normalized, into this
+// thread's scratch (eq, ep) with their max and sum, then kd_rows on the whole block.
+static void kd_short_block(const loss_args *a, const float *s, const float *t, float *ep,
+                           float *g, size_t rows, double *partial)
+{
+    const mimic_softmax_kernels *k = a->k;
+    const size_t n = a->cols;
+    float *eq = ep + rows * n;
+    float ms[MIMIC_SHORT_BLOCK], ss[MIMIC_SHORT_BLOCK], mt[MIMIC_SHORT_BLOCK],
+        st[MIMIC_SHORT_BLOCK], kl[MIMIC_SHORT_BLOCK];
+    k->short_rows(s, eq, rows, n, a->inv_t, 1.0f, ms, ss);
+    k->short_rows(t, ep, rows, n, a->inv_t, 1.0f, mt, st);
+    for (size_t i = 0; i < rows; i++) // log-sum-exps, in place of the sums
+        ss[i] = logf(ss[i]), st[i] = logf(st[i]);
+    // d(T^2 KL)/ds = T^2 * (q - p) / T, per row, then the mean over rows.
+    const mimic_kd_rows_args ra = {ms, ss, mt, st, a->inv_t, a->T * a->inv_rows};
+    k->kd_rows(s, t, ep, eq, g, rows, n, &ra, kl);
+    for (size_t i = 0; i < rows; i++)
+        partial[i] = a->T * a->T * kl[i];
+}
+
 // KD on rows shorter than MIMIC_ONLINE_MIN_COLS: the exps of teacher and student at T go to
-// this thread's part of the scratch in the pass that sums them (normalized on the short path),
-// so kd_row computes no exp. Rows up to the kernel's kd_store_max: kd_row_stored. Longer rows
+// this thread's part of the scratch in the pass that sums them (normalized on the short path:
+// kd_short_block), so kd_row computes no exp. Rows up to the kernel's kd_store_max: kd_row_stored. Longer rows
 // take the online max and sum, and kd_row recomputes both exps.
 static void kd_block(const void *ctx, int64_t i0, int64_t i1, int tid)
 {
@@ -128,37 +149,32 @@ static void kd_block(const void *ctx, int64_t i0, int64_t i1, int tid)
         ((const loss_ctx *)ctx)->partial[i0] = a->T * a->T * kd_row_stored(a, s, t, g, part);
         return;
     }
-    float *ep = part, *eq = ep ? ep + rows * n : NULL;
-    float ms[MIMIC_SHORT_BLOCK], ss[MIMIC_SHORT_BLOCK], mt[MIMIC_SHORT_BLOCK],
-        st[MIMIC_SHORT_BLOCK];
-    const int is_short = n <= k->short_max;
-    if (is_short) {
-        k->short_rows(s, eq, rows, n, a->inv_t, 1.0f, ms, ss);
-        k->short_rows(t, ep, rows, n, a->inv_t, 1.0f, mt, st);
-    } else if (ep) {
-        ms[0] = k->row_max(s, n), mt[0] = k->row_max(t, n); // one row per block
-        ss[0] = k->exp_sum(s, eq, n, ms[0], a->inv_t);
-        st[0] = k->exp_sum(t, ep, n, mt[0], a->inv_t);
+    float *ep = part, *eq = ep ? ep + n : NULL; // eq past ep's one row (short: its rows)
+    if (n <= k->short_max) {
+        kd_short_block(a, s, t, ep, g, rows, ((const loss_ctx *)ctx)->partial + i0);
+        return;
+    }
+    float ms, ss, mt, st;
+    if (ep) { // one row per block
+        ms = k->row_max(s, n), mt = k->row_max(t, n);
+        ss = k->exp_sum(s, eq, n, ms, a->inv_t);
+        st = k->exp_sum(t, ep, n, mt, a->inv_t);
     } else {
         const mimic_row_stats rs = mimic_row_stats_online(k, s, n, a->inv_t);
         const mimic_row_stats rt = mimic_row_stats_online(k, t, n, a->inv_t);
-        ms[0] = rs.max, ss[0] = rs.sum, mt[0] = rt.max, st[0] = rt.sum;
+        ms = rs.max, ss = rs.sum, mt = rt.max, st = rt.sum;
     }
-    for (size_t i = 0; i < rows; i++) {
-        const size_t off = i * n;
-        // d(T^2 KL)/ds = T^2 * (q - p) / T, per row, then the mean over rows.
-        const mimic_kd_row_args ra = {.ms = ms[i],
-                                      .lse_s = logf(ss[i]),
-                                      .mt = mt[i],
-                                      .lse_t = logf(st[i]),
-                                      .inv_t = a->inv_t,
-                                      .g_scale = a->T * a->inv_rows,
-                                      .p_scale = is_short ? 1.0f : 1.0f / st[i],
-                                      .q_scale = is_short ? 1.0f : 1.0f / ss[i]};
-        const float kl = k->kd_row(s + off, t + off, ep ? ep + off : NULL, eq ? eq + off : NULL,
-                                   g ? g + off : NULL, n, &ra);
-        ((const loss_ctx *)ctx)->partial[i0 + (int64_t)i] = a->T * a->T * kl;
-    }
+    // d(T^2 KL)/ds = T^2 * (q - p) / T, per row, then the mean over rows.
+    const mimic_kd_row_args ra = {.ms = ms,
+                                  .lse_s = logf(ss),
+                                  .mt = mt,
+                                  .lse_t = logf(st),
+                                  .inv_t = a->inv_t,
+                                  .g_scale = a->T * a->inv_rows,
+                                  .p_scale = 1.0f / st,
+                                  .q_scale = 1.0f / ss};
+    const float kl = k->kd_row(s, t, ep, eq, g, n, &ra);
+    ((const loss_ctx *)ctx)->partial[i0] = a->T * a->T * kl;
 }
 
 static mimic_status run_loss(mimic_block_fn block, const loss_args *a, int64_t rows,

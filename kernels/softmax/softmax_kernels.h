@@ -49,7 +49,10 @@
                                   float c);                                                        \
     float mimic_sq_diff__##isa(const float *s, const float *t, float *g, size_t n, float g_scale); \
     float mimic_kd_row__##isa(const float *s, const float *t, const float *ep, const float *eq,    \
-                              float *g, size_t n, const mimic_kd_row_args *a);
+                              float *g, size_t n, const mimic_kd_row_args *a);                    \
+    void mimic_kd_rows__##isa(const float *s, const float *t, const float *ep, const float *eq,    \
+                              float *g, size_t rows, size_t n, const mimic_kd_rows_args *a,        \
+                              float *kl);
 
 // The table entry of one ISA (a mimic_softmax_kernels initializer).
 #define MIMIC_SOFTMAX_TABLE(isa)                                                                   \
@@ -59,6 +62,7 @@
         .max_sum = mimic_max_sum__##isa, .scale = mimic_scale__##isa,                              \
         .exp_scale = mimic_exp_scale__##isa, .shift_scale = mimic_shift_scale__##isa,              \
         .sq_diff = mimic_sq_diff__##isa, .kd_row = mimic_kd_row__##isa,                            \
+        .kd_rows = mimic_kd_rows__##isa,                                                           \
         .kd_store_max = MIMIC_KD_STORE_MAX_##isa, .name = "softmax__" #isa                         \
     }
 
