@@ -271,6 +271,46 @@ static void test_passes_losses(void **state) {
     }
 }
 
+// The exps near the bottom of the normal range and below it, where some ISAs switch between a
+// short and a full form of exp inside the online pass (V_EXP_NORMAL) or per vector (scalar):
+// every stored exp within a few ulp of a subnormal's spacing, not just of FLT_MIN.
+static void test_passes_exp_range(void **state) {
+    (void)state;
+    tc_rng rng = tc_rng_seed(54);
+    enum { N = 200 };
+    float x[N], y[N + TC_GUARD];
+    TC_FOR_EACH_ISA(isa) {
+        const mimic_softmax_kernels *k = &mimic_kernels_for(isa)->softmax;
+        for (int lo = 0; lo < 4; lo++) { // args in [-88.5, -86.5], [-104, -86], [-87, 0], [-88, -87]
+            tc_ctx("%s exps near the normal range's bottom, case %d", k->name, lo);
+            x[0] = 0.0f; // the max and the first reference: no rescale
+            for (size_t j = 1; j < N; j++)
+                x[j] = lo == 0   ? tc_rng_float(&rng, -88.5f, -86.5f)
+                       : lo == 1 ? tc_rng_float(&rng, -104.0f, -86.0f)
+                       : lo == 2 ? tc_rng_float(&rng, -87.0f, 0.0f)
+                                 : tc_rng_float(&rng, -88.0f, -87.0f);
+            float sum, ref;
+            size_t from;
+            for (int pass = 0; pass < 2; pass++) {
+                tc_fill_sentinel(y + N, TC_GUARD);
+                if (pass == 0)
+                    k->max_sum(x, y, N, 1.0f, &sum, &ref, &from);
+                else
+                    k->exp_sum(x, y, N, 0.0f, 1.0f);
+                tc_check_sentinel("past y", y + N, TC_GUARD);
+                for (size_t j = 0; j < N; j++) {
+                    const double want = exp((double)x[j]);
+                    const double tol = want * EXP_REL + 0x1p-148;
+                    if (!(fabs((double)y[j] - want) <= tol))
+                        TC_FAIL("%s y[%zu] = %.9g, want %.9g (x = %.9g)",
+                                pass ? "exp_sum" : "max_sum", j, (double)y[j], want,
+                                (double)x[j]);
+                }
+            }
+        }
+    }
+}
+
 // kd_rows (short rows; groups of rows across the lanes on some ISAs, the rest row by row)
 // against kd_row on each row with the same normalized exps: the same gradient bits, the same
 // KL up to the order of its sum, with and without the gradient, nothing written past g.
@@ -320,6 +360,7 @@ int main(void) {
         cmocka_unit_test(test_passes_special),
         cmocka_unit_test(test_passes_losses),
         cmocka_unit_test(test_passes_kd_rows),
+        cmocka_unit_test(test_passes_exp_range),
     };
     return cmocka_run_group_tests_name("softmax passes", tests, tc_group_setup,
                                        tc_group_teardown);

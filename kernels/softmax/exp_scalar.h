@@ -13,6 +13,9 @@
 
 #define MIMIC_EXP_HI 88.72283935546875f   // smallest float whose e^x overflows (e^HI -> +inf)
 #define MIMIC_EXP_LO -103.97208404541016f // largest float whose e^x rounds to 0
+// Arguments whose n = round(x log2e) is in [-126, 127]: 2^n is one normal float.
+#define MIMIC_EXP_NORMAL_LO -87.0f
+#define MIMIC_EXP_NORMAL_HI 88.0f
 #define MIMIC_EXP_ROUND 12582912.0f       // 1.5 * 2^23: adding it rounds to an integer
 #define MIMIC_EXP_LOG2E 1.44269504088896341f
 #define MIMIC_EXP_LN2_HI 0.693359375f    // few bits, so n * LN2_HI is exact for |n| <= 150

@@ -13,10 +13,10 @@
 
 #include "kernels/softmax/exp_scalar.h"
 
-static inline vf v_exp(vf vx)
+// e^r on [-ln2/2, ln2/2] for x = n ln2 + r (x clamped), and nr.
+static inline vf exp_reduced(vf vxc, vf *vnr_out, vf *vn_out)
 {
     const vf vround = v_set1(MIMIC_EXP_ROUND + 254.0f); // still rounds to an integer
-    const vf vxc = v_clamp(vx, v_set1(MIMIC_EXP_LO), v_set1(MIMIC_EXP_HI));
     const vf vnr = v_fma(vxc, v_set1(MIMIC_EXP_LOG2E), vround); // the add rounds to an integer
     const vf vn = v_sub(vnr, vround);
     vf vr = v_fma(vn, v_set1(-MIMIC_EXP_LN2_HI), vxc);
@@ -26,8 +26,27 @@ static inline vf v_exp(vf vx)
     vp = v_fma(vp, vr, v_set1(MIMIC_EXP_C3));
     vp = v_fma(vp, vr, v_set1(MIMIC_EXP_C2));
     vp = v_fma(vp, vr, v_set1(MIMIC_EXP_C1));
-    vp = v_add(v_fma(vp, v_mul(vr, vr), vr), v_set1(1.0f));
+    *vnr_out = vnr, *vn_out = vn;
+    return v_add(v_fma(vp, v_mul(vr, vr), vr), v_set1(1.0f));
+}
+
+static inline vf v_exp(vf vx)
+{
+    vf vnr, vn;
+    const vf vp = exp_reduced(v_clamp(vx, v_set1(MIMIC_EXP_LO), v_set1(MIMIC_EXP_HI)), &vnr, &vn);
     return v_mul_pow2(vp, vn, vnr);
 }
+
+#ifdef V_EXP_NORMAL
+// v_exp for x in [MIMIC_EXP_NORMAL_LO, MIMIC_EXP_NORMAL_HI] (and NaN, which gives NaN): n is in
+// [-126, 127], so there is nothing to clamp and 2^n is one normal float (v_mul_pow2_normal),
+// whose product with p rounds once as the two factors' does: the same values.
+static inline vf v_exp_normal(vf vx)
+{
+    vf vnr, vn;
+    const vf vp = exp_reduced(vx, &vnr, &vn);
+    return v_mul_pow2_normal(vp, vnr);
+}
+#endif
 
 #endif

@@ -103,6 +103,22 @@ static inline vf v_mul_pow2(vf vp, vf vn, vf vnr)
     return v_mul(v_mul(vp, vs1), vs2);
 }
 
+// p * 2^n for n in [-126, 127]: the exponent field n + 127 is the low bits of nr minus 127.
+#define V_EXP_NORMAL 1
+static inline vf v_mul_pow2_normal(vf vp, vf vnr)
+{
+    const __m256i ve = _mm256_sub_epi32(_mm256_castps_si256(vnr), _mm256_set1_epi32(127));
+    return v_mul(vp, _mm256_castsi256_ps(_mm256_slli_epi32(ve, 23)));
+}
+static inline vf v_min(vf a, vf b)
+{
+    return _mm256_min_ps(a, b);
+}
+static inline int v_any_lt(vf a, vf limit)
+{
+    return _mm256_movemask_ps(_mm256_cmp_ps(a, limit, _CMP_LT_OQ)) != 0;
+}
+
 #include "kernels/softmax/exp_vector.h"
 
 // ---------------------------------------------------------------- 8 short rows across lanes

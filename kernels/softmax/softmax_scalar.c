@@ -162,16 +162,16 @@ static inline vf exp_reduced(vf xc, vf *nr_out)
     return p * (r * r) + r + 1.0f;
 }
 
-// mimic_expf on 4 lanes. When every lane is in [-87, 88], n is in [-126, 127] and 2^n is one
-// normal float (exponent field n + 127 = the low bits of nr minus 127): no clamp, one
-// multiply. Otherwise the clamp, whose comparisons are false for NaN so NaN flows through to
-// the result (nothing converts to an integer), and 2^n as two normal factors 2^(e >> 1) and
-// 2^(e - (e >> 1)) over 2^254 with e = n + 254, whose product with p rounds once, as
-// mimic_expf's 2^(n/2) * 2^(n - n/2) does. Same values either way.
+// mimic_expf on 4 lanes. When every lane is in [NORMAL_LO, NORMAL_HI] = [-87, 88], n is in
+// [-126, 127] and 2^n is one normal float (exponent field n + 127 = the low bits of nr minus
+// 127): no clamp, one multiply. Otherwise the clamp, whose comparisons are false for NaN so NaN
+// flows through to the result (nothing converts to an integer), and 2^n as two normal factors
+// 2^(e >> 1) and 2^(e - (e >> 1)) over 2^254 with e = n + 254, whose product with p rounds
+// once, as mimic_expf's 2^(n/2) * 2^(n - n/2) does. Same values either way.
 static inline vf v_exp(vf x)
 {
     vf nr;
-    if (v_all((x >= -87.0f) & (x <= 88.0f))) {
+    if (v_all((x >= MIMIC_EXP_NORMAL_LO) & (x <= MIMIC_EXP_NORMAL_HI))) {
         const vf p = exp_reduced(x, &nr);
         return p * (vf)(((vu)nr - 127u) << 23);
     }

@@ -240,8 +240,26 @@ static inline float exp_sum_impl(const float *x, float *y, size_t n, float m, fl
     size_t j = 0;
     for (; j + 4 * VLEN <= n; j += 4 * VLEN) {
         vf ve[4];
+#ifdef V_EXP_NORMAL
+        // The short form of exp when all four vectors' arguments are in its range (NaN lanes
+        // give NaN either way; min and max may hide them).
+        vf vd[4];
+        for (int u = 0; u < 4; u++)
+            vd[u] = v_mul(v_sub(v_load(x + j + (size_t)u * VLEN), vm), vinv_t);
+        const vf vlo = v_min(v_min(vd[0], vd[1]), v_min(vd[2], vd[3]));
+        const vf vhi = v_max(v_max(vd[0], vd[1]), v_max(vd[2], vd[3]));
+        if (!(v_any_lt(vlo, v_set1(MIMIC_EXP_NORMAL_LO)) |
+              v_any_gt(vhi, v_set1(MIMIC_EXP_NORMAL_HI)))) {
+            for (int u = 0; u < 4; u++)
+                ve[u] = v_exp_normal(vd[u]);
+        } else {
+            for (int u = 0; u < 4; u++)
+                ve[u] = v_exp(vd[u]);
+        }
+#else
         for (int u = 0; u < 4; u++)
             ve[u] = exp_shifted(v_load(x + j + (size_t)u * VLEN), vm, vinv_t);
+#endif
         store_add4(y, j, store, ve, vacc);
     }
     for (; j + VLEN <= n; j += VLEN) {
@@ -332,6 +350,17 @@ static inline float max_sum_impl(const float *x, float *y, size_t n, float inv_t
             vd2 = online_arg(&st, vx2), vd3 = online_arg(&st, vx3);
         }
         st.vmax = v_max(vx3, v_max(vx2, v_max(vx1, v_max(vx0, st.vmax))));
+#ifdef V_EXP_NORMAL
+        // The arguments are at most the limit here; when none is below the normal range (or
+        // NaN lanes, which min may hide: the short form gives NaN for them too), the short form.
+        const vf vlow = v_min(v_min(vd0, vd1), v_min(vd2, vd3));
+        if (!v_any_lt(vlow, v_set1(MIMIC_EXP_NORMAL_LO))) {
+            const vf ve[4] = {v_exp_normal(vd0), v_exp_normal(vd1), v_exp_normal(vd2),
+                              v_exp_normal(vd3)};
+            store_add4(y, j, store, ve, vacc4);
+            continue;
+        }
+#endif
         const vf ve[4] = {v_exp(vd0), v_exp(vd1), v_exp(vd2), v_exp(vd3)};
         store_add4(y, j, store, ve, vacc4);
     }
