@@ -104,17 +104,45 @@ static inline vf v_max(vf x, vf acc)
     return v_select(x > acc, x, acc);
 #endif
 }
-static inline vf v_keep_pos(vf p, vf v)
+// Some lane / all lanes set in the comparison mask m: one movmskps where SSE is the baseline
+// (x86-64), two shuffles and two logic operations elsewhere.
+static inline int v_any(vi m)
 {
-    return (vf)((vi)v & (p > 0.0f));
+#if defined(__SSE__)
+    return _mm_movemask_ps((__m128)m) != 0;
+#else
+    m |= __builtin_shuffle(m, (vi){2, 3, 0, 1});
+    m |= __builtin_shuffle(m, (vi){1, 0, 3, 2});
+    return m[0] != 0;
+#endif
+}
+static inline int v_all(vi m)
+{
+#if defined(__SSE__)
+    return _mm_movemask_ps((__m128)m) == 0xf;
+#else
+    return !v_any(~m);
+#endif
 }
 static inline int v_any_gt(vf a, vf limit)
 {
-    const vi m = a > limit;
-    int32_t any = 0;
-    for (int l = 0; l < VLEN; l++)
-        any |= m[l];
-    return any != 0;
+    return v_any(a > limit);
+}
+static inline int v_any_lt(vf a, vf limit)
+{
+    return v_any(a < limit);
+}
+static inline vf v_min(vf a, vf b)
+{
+#if defined(__SSE__)
+    return (vf)_mm_min_ps((__m128)a, (__m128)b);
+#else
+    return v_select(a < b, a, b);
+#endif
+}
+static inline vf v_keep_pos(vf p, vf v)
+{
+    return (vf)((vi)v & (p > 0.0f));
 }
 static inline float v_hsum(vf v)
 {
@@ -129,19 +157,6 @@ static inline float v_hmax(vf v)
     for (int l = 1; l < VLEN; l++)
         m = v[l] > m ? v[l] : m;
     return m;
-}
-
-// All lanes set in the comparison mask m: one movmskps where SSE is the baseline (x86-64),
-// two shuffles and two ANDs elsewhere.
-static inline int v_all(vi m)
-{
-#if defined(__SSE__)
-    return _mm_movemask_ps((__m128)m) == 0xf;
-#else
-    m &= __builtin_shuffle(m, (vi){2, 3, 0, 1});
-    m &= __builtin_shuffle(m, (vi){1, 0, 3, 2});
-    return m[0] != 0;
-#endif
 }
 
 // e^r on [-ln2/2, ln2/2] and n = round(x log2e), with nr = x*log2e + round (the low bits of
@@ -162,21 +177,30 @@ static inline vf exp_reduced(vf xc, vf *nr_out)
     return p * (r * r) + r + 1.0f;
 }
 
-// mimic_expf on 4 lanes. When every lane is in [NORMAL_LO, NORMAL_HI] = [-87, 88], n is in
+// mimic_expf for x in [NORMAL_LO, NORMAL_HI] = [-87, 88] (and NaN, which gives NaN): n is in
 // [-126, 127] and 2^n is one normal float (exponent field n + 127 = the low bits of nr minus
-// 127): no clamp, one multiply. Otherwise the clamp, whose comparisons are false for NaN so NaN
-// flows through to the result (nothing converts to an integer), and 2^n as two normal factors
-// 2^(e >> 1) and 2^(e - (e >> 1)) over 2^254 with e = n + 254, whose product with p rounds
-// once, as mimic_expf's 2^(n/2) * 2^(n - n/2) does. Same values either way.
-static inline vf v_exp(vf x)
+// 127), so no clamp and one multiply. The template calls it for steps whose arguments it has
+// checked; v_exp checks per vector.
+#define V_EXP_NORMAL 1
+static inline vf v_exp_normal(vf x)
 {
     vf nr;
-    if (v_all((x >= MIMIC_EXP_NORMAL_LO) & (x <= MIMIC_EXP_NORMAL_HI))) {
-        const vf p = exp_reduced(x, &nr);
-        return p * (vf)(((vu)nr - 127u) << 23);
-    }
+    const vf p = exp_reduced(x, &nr);
+    return p * (vf)(((vu)nr - 127u) << 23);
+}
+
+// mimic_expf on 4 lanes: v_exp_normal when every lane is in its range; otherwise the clamp,
+// whose comparisons are false for NaN so NaN flows through to the result (nothing converts to
+// an integer), and 2^n as two normal factors 2^(e >> 1) and 2^(e - (e >> 1)) over 2^254 with
+// e = n + 254, whose product with p rounds once, as mimic_expf's 2^(n/2) * 2^(n - n/2) does.
+// Same values either way.
+static inline vf v_exp(vf x)
+{
+    if (v_all((x >= MIMIC_EXP_NORMAL_LO) & (x <= MIMIC_EXP_NORMAL_HI)))
+        return v_exp_normal(x);
     vf xc = v_select(x < MIMIC_EXP_LO, v_set1(MIMIC_EXP_LO), x);
     xc = v_select(xc > MIMIC_EXP_HI, v_set1(MIMIC_EXP_HI), xc);
+    vf nr;
     const vf p = exp_reduced(xc, &nr);
     const vu e = (vu)nr & 0x1ffu, h = e >> 1;
     return p * (vf)(h << 23) * (vf)((e - h) << 23);
