@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI's benchmark step: the quick suite (build/bench-results/), then the regression gate against
-# the newest committed quick baseline of this machine's architecture and CPU model
-# (results/<arch>/<cpu>/*-quick.json), skipped with a message where there is none.
+# the newest committed quick baseline (by the date it recorded) of this machine's architecture
+# and CPU model (results/<arch>/<cpu>/*-quick.json), skipped with a message where there is none.
 # The gate (tools/compare.py) checks the accuracy (max_rel_err must not grow) of every quick
 # row, and the speed (same-run ratio to oneDNN, 15 % tolerance) of the one-thread SIMD sgemm
 # and convolution rows: on this small shared machine the other rows' ratios swing by 20-70 %
@@ -27,7 +27,19 @@ new=$(sed -n 's/^results: //p' "$out/quick.log")
 echo "bench_gate: quick suite took $((SECONDS - start)) s: $new"
 
 machine=$(dirname "${new#"$out"/}") # <arch>/<cpu>
-baseline=$(find "results/$machine" -maxdepth 1 -name '*-quick.json' 2>/dev/null | sort | tail -n 1)
+# The newest by the date the run recorded (file names sort by date, then by commit hash).
+baseline=$("$py" - "results/$machine" <<'EOF'
+import glob, json, os, sys
+def recorded(f):
+    try:
+        with open(f) as fh:
+            return json.load(fh)["context"].get("date", "")
+    except (OSError, ValueError, KeyError):
+        return ""
+runs = glob.glob(os.path.join(sys.argv[1], "*-quick.json"))
+print(max(runs, key=lambda f: (recorded(f), f)) if runs else "")
+EOF
+)
 if [[ -z $baseline ]]; then
   echo "bench_gate: SKIPPED: no committed quick baseline in results/$machine/ for this CPU" \
     "model (to add one: bash tools/bench.sh --quick, then commit the file)"
