@@ -1,9 +1,10 @@
 // Portable softmax and loss row passes: the vector API of softmax_template.h on GCC's generic
-// vectors of 4 floats, one register of the baseline ISA (SSE2 on x86-64, NEON on AArch64).
-// (8-lane vectors, two registers each, were lowered lane by lane: comparisons and selects
-// became scalar branches, no faster than per-lane mimic_expf calls.) exp is exp_scalar.h's algorithm operation for
-// operation (no FMA: each multiply and add rounds as mimic_expf's do), with its selects as
-// lane masks, so the passes vectorize without -ffast-math or any assumption about traps.
+// vectors of 4 floats, one register of the baseline ISA (SSE2 on x86-64, NEON on AArch64;
+// 8-lane vectors, two registers each, were lowered lane by lane: comparisons and selects
+// became scalar branches). exp is exp_scalar.h's algorithm operation for operation (no FMA:
+// each multiply and add rounds as mimic_expf's do), its selects as lane masks, so the passes
+// vectorize without -ffast-math or any assumption about traps. Where SSE is the baseline
+// (x86-64) a few lane operations use its intrinsics: maxps, minps, movmskps.
 #include <stdint.h>
 #include <string.h>
 #if defined(__SSE__)
@@ -19,6 +20,8 @@ typedef float vf __attribute__((vector_size(VLEN * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(VLEN * sizeof(float))));
 typedef uint32_t vu __attribute__((vector_size(VLEN * sizeof(float))));
 typedef size_t vtail;
+// The tails, the transposes and the SSE casts below are written for 4 lanes.
+_Static_assert(VLEN == 4, "softmax_scalar.c is written for 4 lanes");
 
 static inline vf v_set1(float a)
 {
