@@ -29,8 +29,9 @@ void mimic_distill_defaults(mimic_distill_options *o, int quick)
     *o = (mimic_distill_options){
         .data_dir = MIMIC_FMNIST_DIR,
         .out_dir = "results",
-        // Chosen to fit the whole run in 25 minutes on 2 cores (docs/distill.md).
-        .teacher_epochs = 11,
+        // Chosen to fit the whole run in 25 minutes on 2 cores (docs/distill.md); 15 teacher
+        // epochs (94.15 %) instead of 11 (93.70 %) lifted the conv-form KD student by 0.22.
+        .teacher_epochs = 15,
         .student_epochs = 13, // the label students too: they gain up to 15 (docs/distill.md)
         .batch = 128,
         .lr = 0.05f,
