@@ -15,11 +15,16 @@
 //   int v_any_gt(vf a, vf limit): some lane of a > limit (NaN lanes are not)
 //   float v_hsum(vf), v_hmax(vf): fixed-order horizontal reductions
 //   vf v_exp(vf): exp_scalar.h's algorithm (exp_vector.h for the SIMD ISAs)
-// Optionally, for short rows computed VLEN at a time across the lanes (AVX2, AVX-512):
+// Optionally, for short rows computed VLEN at a time across the lanes (scalar, AVX2, AVX-512;
+// KD's rows too up to 8 lanes):
 //   V_ROWS_ACROSS_MAX                       the longest such row
 //   void v_load_cols(const float *x, size_t n, vf c[]): VLEN rows of n floats transposed,
 //   c[j] = column j (lane i = row i) for j < n; void v_store_cols(float *y, size_t n, vf c[]):
 //   the inverse (c may be clobbered); vf v_div(vf, vf)
+// Optionally, for a short form of exp on steps whose arguments all lie in
+// [MIMIC_EXP_NORMAL_LO, MIMIC_EXP_NORMAL_HI] (scalar, AVX2):
+//   V_EXP_NORMAL; vf v_exp_normal(vf): v_exp's values there (and NaN for NaN);
+//   vf v_min(vf, vf); int v_any_lt(vf a, vf limit)
 // Main loops take 4 vectors per step with 4 independent accumulators, then single vectors,
 // then one tail of fewer than VLEN elements (masked, or through a stack buffer on NEON).
 #include <float.h>
