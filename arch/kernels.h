@@ -125,15 +125,15 @@ typedef struct {
     // g[j] = (q_j - p_j) * g_scale if g != NULL.
     float (*kd_row)(const float *s, const float *t, const float *ep, const float *eq, float *g,
                     size_t n, const mimic_kd_row_args *a);
-    // KD keeps both rows' exps (2 * cols floats of scratch per thread) for rows of up to this
-    // many columns, so that kd_row computes none; longer rows recompute them (four exps per
-    // element pair instead of two). Per ISA: where exps are cheap, recomputing beats writing
-    // and reading back row-sized buffers that leave the L2.
     // kd_row on `rows` rows of n <= short_max (row stride n) whose exps ep and eq are
     // normalized (p_scale = q_scale = 1): kl[i] per row, g (if not NULL) per element. The
     // same g as kd_row; kl summed in another order where rows go across the lanes.
     void (*kd_rows)(const float *s, const float *t, const float *ep, const float *eq, float *g,
                     size_t rows, size_t n, const mimic_kd_rows_args *a, float *kl);
+    // KD keeps both rows' exps (2 * cols floats of scratch per thread) for rows of up to this
+    // many columns, so that kd_row computes none; longer rows recompute them (four exps per
+    // element pair instead of two). Per ISA: where exps are cheap, recomputing beats writing
+    // and reading back row-sized buffers that leave the L2.
     size_t kd_store_max;
     const char *name;
 } mimic_softmax_kernels;

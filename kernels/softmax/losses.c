@@ -135,8 +135,8 @@ static void kd_short_block(const loss_args *a, const float *s, const float *t, f
 
 // KD on rows shorter than MIMIC_ONLINE_MIN_COLS: the exps of teacher and student at T go to
 // this thread's part of the scratch in the pass that sums them (normalized on the short path:
-// kd_short_block), so kd_row computes no exp. Rows up to the kernel's kd_store_max: kd_row_stored. Longer rows
-// take the online max and sum, and kd_row recomputes both exps.
+// kd_short_block), so kd_row computes no exp. Rows up to the kernel's kd_store_max:
+// kd_row_stored. Longer rows take the online max and sum, and kd_row recomputes both exps.
 static void kd_block(const void *ctx, int64_t i0, int64_t i1, int tid)
 {
     const loss_args *a = ((const loss_ctx *)ctx)->a;

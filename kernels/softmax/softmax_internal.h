@@ -58,7 +58,6 @@ void mimic_run_blocks(mimic_block_fn fn, const void *ctx, int64_t rows, int64_t 
 #define MIMIC_LOG_ONLINE_MIN_COLS 768
 #endif
 
-
 // The online path walks a row in chunks of this many elements, each with its own reference,
 // and merges their (max, sum) in chunk order. The chunks do not depend on the thread count, so
 // a row split across threads (when there are fewer rows than threads) gives the same bits as
