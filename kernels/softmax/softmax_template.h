@@ -86,6 +86,30 @@ static inline vf exp_shifted(vf vx, vf vm, vf vinv_t)
     return v_exp(v_mul(v_sub(vx, vm), vinv_t));
 }
 
+// exp of the four vectors of a step's arguments. Where the ISA has the short form of exp
+// (V_EXP_NORMAL), that form when every argument lies in its range, checked once for the four
+// (NaN lanes give NaN either way; min and max may hide them); check_hi = 0 where the
+// arguments are known to lie below the range's top (the online pass: at most its limit).
+static inline void exp4(const vf vd[4], vf ve[4], int check_hi)
+{
+#ifdef V_EXP_NORMAL
+    int out = v_any_lt(v_min(v_min(vd[0], vd[1]), v_min(vd[2], vd[3])),
+                       v_set1(MIMIC_EXP_NORMAL_LO));
+    if (check_hi)
+        out |= v_any_gt(v_max(v_max(vd[0], vd[1]), v_max(vd[2], vd[3])),
+                        v_set1(MIMIC_EXP_NORMAL_HI));
+    if (!out) {
+        for (int u = 0; u < 4; u++)
+            ve[u] = v_exp_normal(vd[u]);
+        return;
+    }
+#else
+    (void)check_hi;
+#endif
+    for (int u = 0; u < 4; u++)
+        ve[u] = v_exp(vd[u]);
+}
+
 // A row of n <= 4 * VLEN: one read, one exp per element and no reload of y (a masked store
 // followed by a load of the same bytes stalls store forwarding).
 static inline vf short_load(const float *x, size_t n, size_t j)
@@ -244,27 +268,10 @@ static inline float exp_sum_impl(const float *x, float *y, size_t n, float m, fl
     vf vacc[4] = {v_set1(0.0f), v_set1(0.0f), v_set1(0.0f), v_set1(0.0f)};
     size_t j = 0;
     for (; j + 4 * VLEN <= n; j += 4 * VLEN) {
-        vf ve[4];
-#ifdef V_EXP_NORMAL
-        // The short form of exp when all four vectors' arguments are in its range (NaN lanes
-        // give NaN either way; min and max may hide them).
-        vf vd[4];
+        vf vd[4], ve[4];
         for (int u = 0; u < 4; u++)
             vd[u] = v_mul(v_sub(v_load(x + j + (size_t)u * VLEN), vm), vinv_t);
-        const vf vlo = v_min(v_min(vd[0], vd[1]), v_min(vd[2], vd[3]));
-        const vf vhi = v_max(v_max(vd[0], vd[1]), v_max(vd[2], vd[3]));
-        if (!(v_any_lt(vlo, v_set1(MIMIC_EXP_NORMAL_LO)) |
-              v_any_gt(vhi, v_set1(MIMIC_EXP_NORMAL_HI)))) {
-            for (int u = 0; u < 4; u++)
-                ve[u] = v_exp_normal(vd[u]);
-        } else {
-            for (int u = 0; u < 4; u++)
-                ve[u] = v_exp(vd[u]);
-        }
-#else
-        for (int u = 0; u < 4; u++)
-            ve[u] = exp_shifted(v_load(x + j + (size_t)u * VLEN), vm, vinv_t);
-#endif
+        exp4(vd, ve, 1);
         store_add4(y, j, store, ve, vacc);
     }
     for (; j + VLEN <= n; j += VLEN) {
@@ -355,18 +362,9 @@ static inline float max_sum_impl(const float *x, float *y, size_t n, float inv_t
             vd2 = online_arg(&st, vx2), vd3 = online_arg(&st, vx3);
         }
         st.vmax = v_max(vx3, v_max(vx2, v_max(vx1, v_max(vx0, st.vmax))));
-#ifdef V_EXP_NORMAL
-        // The arguments are at most the limit here; when none is below the normal range (or
-        // NaN lanes, which min may hide: the short form gives NaN for them too), the short form.
-        const vf vlow = v_min(v_min(vd0, vd1), v_min(vd2, vd3));
-        if (!v_any_lt(vlow, v_set1(MIMIC_EXP_NORMAL_LO))) {
-            const vf ve[4] = {v_exp_normal(vd0), v_exp_normal(vd1), v_exp_normal(vd2),
-                              v_exp_normal(vd3)};
-            store_add4(y, j, store, ve, vacc4);
-            continue;
-        }
-#endif
-        const vf ve[4] = {v_exp(vd0), v_exp(vd1), v_exp(vd2), v_exp(vd3)};
+        const vf vd[4] = {vd0, vd1, vd2, vd3};
+        vf ve[4];
+        exp4(vd, ve, 0);
         store_add4(y, j, store, ve, vacc4);
     }
     // One accumulator from here on: a rescale must reach every sum that shares vref.
@@ -577,10 +575,9 @@ static inline float kd_row_impl(const kd_consts *c, const float *s, const float 
     return v_hsum(v_add(vacc0, vacc1));
 }
 
-float FN(kd_row)(const float *s, const float *t, const float *ep, const float *eq, float *g,
-                 size_t n, const mimic_kd_row_args *a)
+static inline kd_consts kd_consts_of(const mimic_kd_row_args *a, const float *ep, const float *eq)
 {
-    const kd_consts c = {
+    return (kd_consts){
         .vms = v_set1(a->ms),
         .vlse_s = v_set1(a->lse_s),
         .vmt = v_set1(a->mt),
@@ -594,6 +591,12 @@ float FN(kd_row)(const float *s, const float *t, const float *ep, const float *e
         .ep = ep,
         .eq = eq,
     };
+}
+
+float FN(kd_row)(const float *s, const float *t, const float *ep, const float *eq, float *g,
+                 size_t n, const mimic_kd_row_args *a)
+{
+    const kd_consts c = kd_consts_of(a, ep, eq);
     if (ep)
         return g ? kd_row_impl(&c, s, t, g, n, 1, 1) : kd_row_impl(&c, s, t, NULL, n, 1, 0);
     return g ? kd_row_impl(&c, s, t, g, n, 0, 1) : kd_row_impl(&c, s, t, NULL, n, 0, 0);
@@ -616,16 +619,21 @@ static inline void kd_across(const float *s, const float *t, const float *ep, co
     v_load_cols(ep, n, cp);
     if (grad)
         v_load_cols(eq, n, cq);
-    const vf vms = v_load(a->ms + i), vlse_s = v_load(a->lse_s + i);
-    const vf vmt = v_load(a->mt + i), vlse_t = v_load(a->lse_t + i);
-    const vf vinv_t = v_set1(a->inv_t), vg_scale = v_set1(a->g_scale);
+    // The constants of VLEN rows, one per lane (kd_step reads only the vectors).
+    const kd_consts c = {.vms = v_load(a->ms + i),
+                         .vlse_s = v_load(a->lse_s + i),
+                         .vmt = v_load(a->mt + i),
+                         .vlse_t = v_load(a->lse_t + i),
+                         .vinv_t = v_set1(a->inv_t),
+                         .vg_scale = v_set1(a->g_scale),
+                         .vp_scale = v_set1(1.0f),
+                         .vq_scale = v_set1(1.0f)};
     vf vkl = v_set1(0.0f);
     for (size_t j = 0; j < n; j++) {
-        const vf vls = v_fms(v_sub(cs[j], vms), vinv_t, vlse_s);
-        const vf vlt = v_fms(v_sub(ct[j], vmt), vinv_t, vlse_t);
+        vf vg;
+        vkl = v_add(vkl, kd_step(&c, cs[j], ct[j], cp[j], grad ? cq[j] : cp[j], &vg, 1, grad));
         if (grad)
-            cq[j] = v_mul(v_sub(cq[j], cp[j]), vg_scale);
-        vkl = v_add(vkl, v_keep_pos(cp[j], v_mul(cp[j], v_sub(vlt, vls))));
+            cq[j] = vg;
     }
     v_store(kl + i, vkl);
     if (grad)
@@ -651,20 +659,15 @@ void FN(kd_rows)(const float *s, const float *t, const float *ep, const float *e
 #endif
     for (; i < rows; i++) {
         const size_t off = i * n;
-        const kd_consts c = {
-            .vms = v_set1(a->ms[i]),
-            .vlse_s = v_set1(a->lse_s[i]),
-            .vmt = v_set1(a->mt[i]),
-            .vlse_t = v_set1(a->lse_t[i]),
-            .vinv_t = v_set1(a->inv_t),
-            .vg_scale = v_set1(a->g_scale),
-            .vp_scale = v_set1(1.0f),
-            .vq_scale = v_set1(1.0f),
-            .ms = a->ms[i],
-            .mt = a->mt[i],
-            .ep = ep + off,
-            .eq = eq + off,
-        };
+        const mimic_kd_row_args ra = {.ms = a->ms[i],
+                                      .lse_s = a->lse_s[i],
+                                      .mt = a->mt[i],
+                                      .lse_t = a->lse_t[i],
+                                      .inv_t = a->inv_t,
+                                      .g_scale = a->g_scale,
+                                      .p_scale = 1.0f,
+                                      .q_scale = 1.0f};
+        const kd_consts c = kd_consts_of(&ra, ep + off, eq + off);
         kl[i] = g ? kd_row_impl(&c, s + off, t + off, g + off, n, 1, 1)
                   : kd_row_impl(&c, s + off, t + off, NULL, n, 1, 0);
     }
