@@ -1,13 +1,18 @@
-// exp_scalar.h's algorithm over the vector API of softmax_template.h, for the SIMD ISAs; each
+// exp_scalar.h's algorithm over the vector API of softmax_template.h, for every ISA; each
 // softmax_<isa>.c includes it after defining the API and these two helpers:
 //   vf v_clamp(vf x, vf lo, vf hi): min(hi, max(lo, x)) with NaN passed through
 //   vf v_mul_pow2(vf p, vf n, vf nr): p * 2^n for the integer n in [-150, 128], rounded once
 //   (two normal factors, or vscalefps). nr = n + 254 + 1.5*2^23: its low bits hold
 //   e = n + 254 in [104, 382], so the factors' exponent fields are e >> 1 and e - (e >> 1),
 //   two shifts and a subtraction away.
+// and optionally (V_EXP_NORMAL) vf v_mul_pow2_normal(vf p, vf nr): p * 2^n for n in
+// [-126, 127], one normal factor, for v_exp_normal; with V_EXP_NORMAL_EACH also
+// int v_in_normal_range(vf x): every lane in [MIMIC_EXP_NORMAL_LO, MIMIC_EXP_NORMAL_HI], which
+// v_exp checks first (where the clamp and the two factors cost more than the check).
 // The clamp passing NaN through makes NaN come out as NaN with no select; a clamped x >= HI
 // gives p * 2^128 = +inf and x <= LO gives p * 2^-150 -> 0, which is what the scalar selects
-// produce. FMA where the scalar code rounds twice: no less accurate.
+// produce. FMA where the ISA has it (where mimic_expf rounds twice: no less accurate); the
+// scalar ISA's v_fma rounds twice, so there the steps are mimic_expf's exactly.
 #ifndef MIMIC_EXP_VECTOR_H
 #define MIMIC_EXP_VECTOR_H
 
@@ -30,13 +35,6 @@ static inline vf exp_reduced(vf vxc, vf *vnr_out, vf *vn_out)
     return v_add(v_fma(vp, v_mul(vr, vr), vr), v_set1(1.0f));
 }
 
-static inline vf v_exp(vf vx)
-{
-    vf vnr, vn;
-    const vf vp = exp_reduced(v_clamp(vx, v_set1(MIMIC_EXP_LO), v_set1(MIMIC_EXP_HI)), &vnr, &vn);
-    return v_mul_pow2(vp, vn, vnr);
-}
-
 #ifdef V_EXP_NORMAL
 // v_exp for x in [MIMIC_EXP_NORMAL_LO, MIMIC_EXP_NORMAL_HI] (and NaN, which gives NaN): n is in
 // [-126, 127], so there is nothing to clamp and 2^n is one normal float (v_mul_pow2_normal),
@@ -48,5 +46,17 @@ static inline vf v_exp_normal(vf vx)
     return v_mul_pow2_normal(vp, vnr);
 }
 #endif
+
+static inline vf v_exp(vf vx)
+{
+#ifdef V_EXP_NORMAL_EACH
+    // The ISA's short form whenever this vector's lanes all lie in its range.
+    if (v_in_normal_range(vx))
+        return v_exp_normal(vx);
+#endif
+    vf vnr, vn;
+    const vf vp = exp_reduced(v_clamp(vx, v_set1(MIMIC_EXP_LO), v_set1(MIMIC_EXP_HI)), &vnr, &vn);
+    return v_mul_pow2(vp, vn, vnr);
+}
 
 #endif

@@ -107,8 +107,8 @@ static inline vf v_max(vf x, vf acc)
     return v_select(x > acc, x, acc);
 #endif
 }
-// Some lane / all lanes set in the comparison mask m: one movmskps where SSE is the baseline
-// (x86-64), two shuffles and two logic operations elsewhere.
+// Some lane set in the comparison mask m: one movmskps where SSE is the baseline (x86-64),
+// two shuffles and two logic operations elsewhere.
 static inline int v_any(vi m)
 {
 #if defined(__SSE__)
@@ -117,14 +117,6 @@ static inline int v_any(vi m)
     m |= __builtin_shuffle(m, (vi){2, 3, 0, 1});
     m |= __builtin_shuffle(m, (vi){1, 0, 3, 2});
     return m[0] != 0;
-#endif
-}
-static inline int v_all(vi m)
-{
-#if defined(__SSE__)
-    return _mm_movemask_ps((__m128)m) == 0xf;
-#else
-    return !v_any(~m);
 #endif
 }
 static inline int v_any_gt(vf a, vf limit)
@@ -162,52 +154,43 @@ static inline float v_hmax(vf v)
     return m;
 }
 
-// e^r on [-ln2/2, ln2/2] and n = round(x log2e), with nr = x*log2e + round (the low bits of
-// nr hold n + 254), as mimic_expf computes them.
-static inline vf exp_reduced(vf xc, vf *nr_out)
+// exp_vector.h's helpers. Its v_fma is this file's (two roundings), so its steps are
+// mimic_expf's, operation for operation: the same values.
+// min(hi, max(lo, x)) with NaN passed through: the comparisons are false for NaN.
+static inline vf v_clamp(vf x, vf lo, vf hi)
 {
-    const float round = MIMIC_EXP_ROUND + 254.0f;
-    const vf nr = xc * MIMIC_EXP_LOG2E + round;
-    const vf n = nr - round;
-    vf r = xc - n * MIMIC_EXP_LN2_HI;
-    r = r - n * MIMIC_EXP_LN2_LO;
-    vf p = MIMIC_EXP_C6 * r + MIMIC_EXP_C5;
-    p = p * r + MIMIC_EXP_C4;
-    p = p * r + MIMIC_EXP_C3;
-    p = p * r + MIMIC_EXP_C2;
-    p = p * r + MIMIC_EXP_C1;
-    *nr_out = nr;
-    return p * (r * r) + r + 1.0f;
+    const vf xl = v_select(x < lo, lo, x);
+    return v_select(xl > hi, hi, xl);
 }
-
-// mimic_expf for x in [NORMAL_LO, NORMAL_HI] = [-87, 88] (and NaN, which gives NaN): n is in
-// [-126, 127] and 2^n is one normal float (exponent field n + 127 = the low bits of nr minus
-// 127), so no clamp and one multiply. The template calls it for steps whose arguments it has
-// checked; v_exp checks per vector.
+// p * 2^n as two normal factors 2^(e >> 1) and 2^(e - (e >> 1)) over 2^254, e = n + 254 in
+// the low bits of nr: the product rounds once, as mimic_expf's 2^(n/2) * 2^(n - n/2) does.
+static inline vf v_mul_pow2(vf vp, vf vn, vf vnr)
+{
+    (void)vn;
+    const vu e = (vu)vnr & 0x1ffu, h = e >> 1;
+    return vp * (vf)(h << 23) * (vf)((e - h) << 23);
+}
+// p * 2^n for n in [-126, 127]: the exponent field n + 127 is the low bits of nr minus 127.
 #define V_EXP_NORMAL 1
-static inline vf v_exp_normal(vf x)
+static inline vf v_mul_pow2_normal(vf vp, vf vnr)
 {
-    vf nr;
-    const vf p = exp_reduced(x, &nr);
-    return p * (vf)(((vu)nr - 127u) << 23);
+    return vp * (vf)(((vu)vnr - 127u) << 23);
+}
+// Without FMA the clamp's selects and the two factors cost more than a vector's own range
+// check (one movmskps on x86-64): v_exp takes the short form whenever its vector allows.
+// NaN lanes fail the check.
+#define V_EXP_NORMAL_EACH 1
+static inline int v_in_normal_range(vf x)
+{
+    const vi m = (x >= MIMIC_EXP_NORMAL_LO) & (x <= MIMIC_EXP_NORMAL_HI);
+#if defined(__SSE__)
+    return _mm_movemask_ps((__m128)m) == 0xf;
+#else
+    return !v_any(~m);
+#endif
 }
 
-// mimic_expf on 4 lanes: v_exp_normal when every lane is in its range; otherwise the clamp,
-// whose comparisons are false for NaN so NaN flows through to the result (nothing converts to
-// an integer), and 2^n as two normal factors 2^(e >> 1) and 2^(e - (e >> 1)) over 2^254 with
-// e = n + 254, whose product with p rounds once, as mimic_expf's 2^(n/2) * 2^(n - n/2) does.
-// Same values either way.
-static inline vf v_exp(vf x)
-{
-    if (v_all((x >= MIMIC_EXP_NORMAL_LO) & (x <= MIMIC_EXP_NORMAL_HI)))
-        return v_exp_normal(x);
-    vf xc = v_select(x < MIMIC_EXP_LO, v_set1(MIMIC_EXP_LO), x);
-    xc = v_select(xc > MIMIC_EXP_HI, v_set1(MIMIC_EXP_HI), xc);
-    vf nr;
-    const vf p = exp_reduced(xc, &nr);
-    const vu e = (vu)nr & 0x1ffu, h = e >> 1;
-    return p * (vf)(h << 23) * (vf)((e - h) << 23);
-}
+#include "kernels/softmax/exp_vector.h"
 
 // ---------------------------------------------------------------- 4 short rows across lanes
 
