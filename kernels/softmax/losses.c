@@ -149,13 +149,15 @@ static void kd_block(const void *ctx, int64_t i0, int64_t i1, int tid)
         ((const loss_ctx *)ctx)->partial[i0] = a->T * a->T * kd_row_stored(a, s, t, g, part);
         return;
     }
-    float *ep = part, *eq = ep ? ep + n : NULL; // eq past ep's one row (short: its rows)
+    float *ep = part;
     if (n <= k->short_max) {
         kd_short_block(a, s, t, ep, g, rows, ((const loss_ctx *)ctx)->partial + i0);
         return;
     }
+    // One row per block from here on.
+    float *eq = ep ? ep + n : NULL;
     float ms, ss, mt, st;
-    if (ep) { // one row per block
+    if (ep) {
         ms = k->row_max(s, n), mt = k->row_max(t, n);
         ss = k->exp_sum(s, eq, n, ms, a->inv_t);
         st = k->exp_sum(t, ep, n, mt, a->inv_t);
