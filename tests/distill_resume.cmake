@@ -3,14 +3,16 @@
 # (mid-students), each time resumed, must end with the same weights (CRC-32 of every model's
 # parameters) and the same per-epoch losses in the JSON: so resuming, and the thread count,
 # change no bit. A checkpoint of other settings must be refused. The students' transfer set
-# has every part here (a student view of its own, label students on raw images, blends), and a
+# has every part here (a student view of its own, label students on raw images, blends; every
+# model with dropout, whose draws must repeat on resume and on any thread count), and a
 # run of the conv form alone (--forms conv) must give its models the same bits as the full run.
 # With the default transfer set (flips only, no blends) the teacher's logits come from a cache
 # filled before the students' first epoch: the same bits as --no-cache-logits, resumed or not.
 # Usage: cmake -DMIMIC=<path to mimic> -DOUT=<dir> -P distill_resume.cmake
 set(args distill --quick --train-limit 512 --test-limit 256 --teacher-epochs 3
     --student-epochs 3 --label-epochs 2 --seed 3 --student-shift 1 --student-no-flip
-    --label-no-augment --mixup 0.25)
+    --label-no-augment --mixup 0.25 --teacher-dropout 0.25 --label-dropout 0.3
+    --mimic-dropout 0.2)
 file(REMOVE_RECURSE "${OUT}")
 function(run dir)
   execute_process(COMMAND "${MIMIC}" ${args} --out "${OUT}/${dir}" ${ARGN}

@@ -1,6 +1,7 @@
 // The trainer's layers: forward against a naive double computation, backward against finite
 // differences of L = sum(y * g) for a random g (so dL/dy = g), on every ISA.
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
@@ -248,11 +249,92 @@ static void test_relu_maxpool(void **state)
     free(am);
 }
 
+// Inverted dropout on n values of x = 1 + i/n: the share kept, each kept value scaled by
+// exactly 1/(1-p), neighbours drawn independently (four values share a 64-bit draw), the same
+// bits for a key on any thread count, other bits for another key, and the backward pass.
+static void check_dropout(float p, double want_scale)
+{
+    enum { N = 100003 }; // not a multiple of 4, and above the threading threshold
+    float *x = tc_alloc_off(N, 0), *y = tc_alloc_off(N, 0), *y1 = tc_alloc_off(N, 0);
+    float *dx = tc_alloc_off(N, 0);
+    uint8_t *mask = malloc(N), *mask1 = malloc(N);
+    for (int i = 0; i < N; i++)
+        x[i] = 1.0f + (float)i / N;
+    TC_STATUS(mimic_dropout_forward(N, p, 42, x, y, mask), MIMIC_OK);
+    tc_ctx("dropout p = %g", (double)p);
+    int64_t kept = 0, pairs = 0;
+    for (int i = 0; i < N; i++) {
+        TC_CHECK(mask[i] == 0 || mask[i] == 1);
+        TC_CHECK(y[i] == (mask[i] ? x[i] * (float)want_scale : 0.0f));
+        kept += mask[i];
+        pairs += i + 1 < N && mask[i] && mask[i + 1];
+    }
+    // Five standard deviations of a binomial count.
+    const double q = 1.0 - p, sd = sqrt(N * q * (1.0 - q));
+    tc_check_near1("values kept", (double)kept, N * q, 5.0 * sd + 1.0);
+    // Overlapping pairs: the variance of a sum of X_i X_(i+1) counts the covariance of
+    // adjacent terms (q^3 - q^4) twice.
+    const double pair_var = N * (q * q * (1.0 - q * q) + 2.0 * (q * q * q - q * q * q * q));
+    tc_check_near1("neighbours both kept", (double)pairs, (N - 1) * q * q,
+                   5.0 * sqrt(pair_var) + 1.0);
+    // The same key on one thread: the same bits; another key: other draws.
+    const int threads = mimic_threads_get();
+    (void)mimic_threads_set(1);
+    TC_STATUS(mimic_dropout_forward(N, p, 42, x, y1, mask1), MIMIC_OK);
+    (void)mimic_threads_set(threads);
+    tc_check_bitwise("dropout, 1 thread vs the team", y1, y, N);
+    TC_CHECK(memcmp(mask1, mask, N) == 0);
+    TC_STATUS(mimic_dropout_forward(N, p, 43, x, y1, mask1), MIMIC_OK);
+    TC_CHECK(p == 0.0f || memcmp(mask1, mask, N) != 0);
+    // Backward: dy times the same factor, also in place.
+    TC_STATUS(mimic_dropout_backward(N, p, mask, x, dx), MIMIC_OK);
+    tc_check_bitwise("dropout backward", dx, y, N);
+    memcpy(dx, x, N * sizeof(float));
+    TC_STATUS(mimic_dropout_backward(N, p, mask, dx, dx), MIMIC_OK);
+    tc_check_bitwise("dropout backward in place", dx, y, N);
+    tc_free_off(x, 0);
+    tc_free_off(y, 0);
+    tc_free_off(y1, 0);
+    tc_free_off(dx, 0);
+    free(mask);
+    free(mask1);
+}
+
+static void test_dropout(void **state)
+{
+    (void)state;
+    check_dropout(0.0f, 1.0);
+    check_dropout(0.1f, 65536.0 / (65536 - 6554)); // p rounded to 6554 / 65536
+    check_dropout(0.25f, 4.0 / 3.0);
+    check_dropout(0.5f, 2.0);
+    check_dropout(0.9f, 65536.0 / (65536 - 58982));
+    // A dropped NaN stays NaN (a product, not a select).
+    float x[8], y[8];
+    uint8_t mask[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = NAN;
+    TC_STATUS(mimic_dropout_forward(8, 0.5f, 1, x, y, mask), MIMIC_OK);
+    for (int i = 0; i < 8; i++)
+        TC_CHECK(isnan(y[i]));
+    // Invalid rates and pointers; n = 0 needs none.
+    const float bad[4] = {-0.1f, 1.0f, 0.999999f, NAN}; // 0.999999: rounds to 1 in 16 bits
+    for (int i = 0; i < 4; i++) {
+        TC_STATUS(mimic_dropout_forward(8, bad[i], 1, x, y, mask), MIMIC_EINVAL);
+        TC_STATUS(mimic_dropout_backward(8, bad[i], mask, x, y), MIMIC_EINVAL);
+    }
+    TC_STATUS(mimic_dropout_forward(8, 0.5f, 1, NULL, y, mask), MIMIC_EINVAL);
+    TC_STATUS(mimic_dropout_forward(8, 0.5f, 1, x, y, NULL), MIMIC_EINVAL);
+    TC_STATUS(mimic_dropout_backward(8, 0.5f, NULL, x, y), MIMIC_EINVAL);
+    TC_STATUS(mimic_dropout_forward(-1, 0.5f, 1, x, y, mask), MIMIC_EINVAL);
+    TC_STATUS(mimic_dropout_forward(0, 0.5f, 1, NULL, NULL, NULL), MIMIC_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense),
         cmocka_unit_test(test_relu),
+        cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_maxpool_ties),
         cmocka_unit_test(test_relu_maxpool),

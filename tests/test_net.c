@@ -142,6 +142,71 @@ static void test_chunked_conv_relu_pool(void **state)
     mimic_net_free(&all);
 }
 
+// dense -> ReLU -> dropout -> dense: in evaluation mode the dropout layer passes its input
+// through (the same outputs as the net without it, whose weights it shares: dropout draws
+// nothing at initialisation); in training mode a key fixes the draws, so the gradients match
+// finite differences of that same function; another key gives other outputs.
+static void build_dropout(mimic_net *net, float p)
+{
+    mimic_rng r;
+    mimic_rng_seed(&r, 21);
+    TC_STATUS(mimic_net_init(net, 1, 4, 5, B), MIMIC_OK);
+    TC_STATUS(mimic_net_add_dense(net, 64, 1), MIMIC_OK);
+    TC_STATUS(mimic_net_add_relu(net), MIMIC_OK);
+    if (p > 0.0f)
+        TC_STATUS(mimic_net_add_dropout(net, p), MIMIC_OK);
+    TC_STATUS(mimic_net_add_dense(net, 5, 1), MIMIC_OK);
+    TC_STATUS(mimic_net_finalize(net, &r), MIMIC_OK);
+}
+
+static void test_dropout(void **state)
+{
+    (void)state;
+    mimic_net net, plain;
+    build_dropout(&net, 0.5f);
+    build_dropout(&plain, 0.0f);
+    TC_CHECK(mimic_net_param_count(&net) == mimic_net_param_count(&plain));
+    TC_STATUS(mimic_net_add_dropout(&plain, 1.0f), MIMIC_EINVAL);
+    TC_STATUS(mimic_net_add_dropout(&plain, -0.5f), MIMIC_EINVAL);
+    tc_rng r = tc_rng_seed(13);
+    float x[B * 20], g[B * 5], eval[B * 5];
+    tc_fill_uniform(&r, x, B * 20, -1.0f, 1.0f);
+    tc_fill_uniform(&r, g, B * 5, -1.0f, 1.0f);
+    TC_FOR_EACH_ISA(isa) {
+        const float *o1, *o2;
+        TC_STATUS(mimic_net_forward(&net, B, x, &o1), MIMIC_OK);
+        memcpy(eval, o1, sizeof eval);
+        TC_STATUS(mimic_net_forward(&plain, B, x, &o2), MIMIC_OK);
+        tc_check_bitwise("evaluation mode vs no dropout layer", eval, o2, B * 5);
+        mimic_net_set_training(&net, 1, 7);
+        TC_STATUS(mimic_net_forward(&net, B, x, &o1), MIMIC_OK);
+        TC_CHECK(memcmp(o1, eval, sizeof eval) != 0);
+        // About half the hidden units dropped, the rest doubled.
+        int64_t zero = 0;
+        for (int64_t i = 0; i < B * 64; i++) {
+            const float h = net.act[2][i], d = net.act[3][i];
+            TC_CHECK(d == 0.0f || d == 2.0f * h);
+            zero += d == 0.0f && h > 0.0f;
+        }
+        TC_CHECK(zero > 0);
+        TC_STATUS(mimic_net_backward(&net, B, g), MIMIC_OK);
+        check_param_fd(&net, x, g, &net.layers[0].dense.weight, "dense before dropout");
+        check_param_fd(&net, x, g, &net.layers[0].dense.bias, "its bias");
+        check_param_fd(&net, x, g, &net.layers[3].dense.weight, "dense after dropout");
+        float k7[B * 5];
+        TC_STATUS(mimic_net_forward(&net, B, x, &o1), MIMIC_OK);
+        memcpy(k7, o1, sizeof k7);
+        mimic_net_set_training(&net, 1, 8);
+        TC_STATUS(mimic_net_forward(&net, B, x, &o1), MIMIC_OK);
+        TC_CHECK(memcmp(o1, k7, sizeof k7) != 0);
+        mimic_net_set_training(&net, 0, 0);
+        TC_STATUS(mimic_net_forward(&net, B, x, &o1), MIMIC_OK);
+        tc_check_bitwise("evaluation mode again", o1, eval, B * 5);
+    }
+    mimic_net_free(&net);
+    mimic_net_free(&plain);
+}
+
 // Bitwise equality of two parameter arrays (NULL and empty alike for layers without one).
 static int same(const float *a, const float *b, int64_t n)
 {
@@ -228,6 +293,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes_and_gradients),
         cmocka_unit_test(test_chunked_conv_relu_pool),
+        cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_lr_scale),
         cmocka_unit_test(test_checkpoint),
     };

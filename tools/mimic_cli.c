@@ -171,6 +171,10 @@ static void distill_usage(FILE *out)
             "                        student's loss (default 2)\n"
             "  --mixup X             share (0..1) of each transfer batch replaced by blends of\n"
             "                        two images, labelled by the teacher (mimic students)\n"
+            "  --dropout P           dropout rate (0..0.95) after every student's hidden ReLU\n"
+            "                        (default 0); --label-dropout P, --mimic-dropout P set it\n"
+            "                        for the label students or the L2 and KD students alone\n"
+            "  --teacher-dropout P   dropout after the teacher's 256-unit ReLU (default 0)\n"
             "  --forms F             student forms: 784, conv or all (default all)\n"
             "  --no-cache-logits     run the teacher on every transfer batch (by default its\n"
             "                        logits for unshifted, unblended images are computed once)\n"
@@ -227,6 +231,21 @@ static int cmd_distill(int argc, char **argv)
                 fprintf(stderr, "mimic distill: --forms wants 784, conv or all, got '%s'\n", v);
                 return EXIT_USAGE;
             }
+        } else if (strcmp(a, "--dropout") == 0 || strcmp(a, "--label-dropout") == 0 ||
+                   strcmp(a, "--mimic-dropout") == 0 || strcmp(a, "--teacher-dropout") == 0) {
+            char *end;
+            const float x = strtof(v, &end);
+            if (*end || !(x >= 0.0f && x <= MIMIC_DISTILL_MAX_DROPOUT)) {
+                fprintf(stderr, "mimic distill: %s wants a rate in 0..%g, got '%s'\n", a,
+                        (double)MIMIC_DISTILL_MAX_DROPOUT, v);
+                return EXIT_USAGE;
+            }
+            if (strcmp(a, "--teacher-dropout") == 0)
+                o.teacher_dropout = x;
+            if (strcmp(a, "--dropout") == 0 || strcmp(a, "--label-dropout") == 0)
+                o.label_dropout = x;
+            if (strcmp(a, "--dropout") == 0 || strcmp(a, "--mimic-dropout") == 0)
+                o.mimic_dropout = x;
         } else if (strcmp(a, "--mixup") == 0 || strcmp(a, "--kd-label-weight") == 0) {
             char *end;
             const float x = strtof(v, &end);

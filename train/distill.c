@@ -81,7 +81,7 @@ void mimic_distill_defaults(mimic_distill_options *o, int quick)
 
 // conv3x3(32)-ReLU-conv3x3(32)-ReLU-pool-conv3x3(64)-ReLU-conv3x3(64)-ReLU-pool-
 // dense 3136->256-ReLU-dense 256->10.
-static mimic_status build_teacher(mimic_net *n, int64_t batch, mimic_rng *r)
+static mimic_status build_teacher(mimic_net *n, int64_t batch, float dropout, mimic_rng *r)
 {
     mimic_status st = mimic_net_init(n, 1, 28, 28, batch);
     const int64_t widths[4] = {32, 32, 64, 64};
@@ -96,25 +96,29 @@ static mimic_status build_teacher(mimic_net *n, int64_t batch, mimic_rng *r)
         st = mimic_net_add_dense(n, 256, 1);
     if (st == MIMIC_OK)
         st = mimic_net_add_relu(n);
+    if (st == MIMIC_OK && dropout > 0.0f)
+        st = mimic_net_add_dropout(n, dropout);
     if (st == MIMIC_OK)
         st = mimic_net_add_dense(n, CLASSES, 1);
     return st == MIMIC_OK ? mimic_net_finalize(n, r) : st;
 }
 
-// The shallow head of both student forms: [k linear] -> H ReLU -> 10.
-static mimic_status add_shallow_head(mimic_net *n, int64_t k, int64_t hidden)
+// The shallow head of both student forms: [k linear] -> H ReLU [-> dropout] -> 10.
+static mimic_status add_shallow_head(mimic_net *n, int64_t k, int64_t hidden, float dropout)
 {
     mimic_status st = k > 0 ? mimic_net_add_dense(n, k, 0) : MIMIC_OK;
     if (st == MIMIC_OK)
         st = mimic_net_add_dense(n, hidden, 1);
     if (st == MIMIC_OK)
         st = mimic_net_add_relu(n);
+    if (st == MIMIC_OK && dropout > 0.0f)
+        st = mimic_net_add_dropout(n, dropout);
     return st == MIMIC_OK ? mimic_net_add_dense(n, CLASSES, 1) : st;
 }
 
 // The TIMIT form (784 -> k -> H -> 10) or the CIFAR form (conv5x5(C)-ReLU-pool -> k -> H -> 10).
 static mimic_status build_student(mimic_net *n, int conv_form, const mimic_distill_options *o,
-                                  int64_t hidden, mimic_rng *r)
+                                  int64_t hidden, float dropout, mimic_rng *r)
 {
     mimic_status st = mimic_net_init(n, 1, 28, 28, o->batch);
     if (st == MIMIC_OK && conv_form) {
@@ -126,7 +130,8 @@ static mimic_status build_student(mimic_net *n, int conv_form, const mimic_disti
             st = mimic_net_add_pool(n);
     }
     if (st == MIMIC_OK)
-        st = add_shallow_head(n, conv_form ? o->conv_bottleneck : o->bottleneck, hidden);
+        st = add_shallow_head(n, conv_form ? o->conv_bottleneck : o->bottleneck, hidden,
+                              dropout);
     return st == MIMIC_OK ? mimic_net_finalize(n, r) : st;
 }
 
@@ -198,13 +203,17 @@ static double evaluate(mimic_net *net, const mimic_dataset *test, int64_t limit,
 }
 
 // One step of one model on a batch: forward, its loss, backward, SGD.
+// `key` seeds the step's dropout draws.
 static mimic_status train_step(model *m, const mimic_distill_options *o, int64_t b,
                                int64_t clean, const float *x, const int32_t *y,
-                               const float *teacher_logits, float lr, float *scratch)
+                               const float *teacher_logits, float lr, uint64_t key,
+                               float *scratch)
 {
     const double t0 = train_now();
     const float *out;
+    mimic_net_set_training(&m->net, 1, key);
     mimic_status st = mimic_net_forward(&m->net, b, x, &out);
+    mimic_net_set_training(&m->net, 0, 0); // evaluation and the teacher's logits: no drops
     float loss = 0.0f;
     if (st == MIMIC_OK && m->loss == LOSS_LABELS)
         st = mimic_ce_loss(out, y, b, CLASSES, &loss, m->grad);
@@ -272,6 +281,9 @@ static uint64_t teacher_settings(const mimic_distill_options *o)
              (unsigned long long)o->seed, (long long)o->batch, o->teacher_epochs,
              (long long)o->train_limit, (long long)o->test_limit, (double)o->lr,
              (double)o->momentum, (double)o->weight_decay, (double)o->clip, o->augment);
+    // Appended only when used: checkpoints of runs without dropout keep their hash.
+    if (o->teacher_dropout > 0.0f)
+        snprintf(b + strlen(b), sizeof b - strlen(b), " dropout %a", (double)o->teacher_dropout);
     return hash_str(b);
 }
 
@@ -286,6 +298,9 @@ static uint64_t student_settings(const mimic_distill_options *o)
              (double)o->temperature, (double)o->kd_label_weight,
              (long long)o->hidden, (long long)o->bottleneck, (long long)o->conv_bottleneck,
              (long long)o->conv_channels, o->conv_pool);
+    if (o->label_dropout > 0.0f || o->mimic_dropout > 0.0f)
+        snprintf(b + strlen(b), sizeof b - strlen(b), " dropout %a %a", (double)o->label_dropout,
+                 (double)o->mimic_dropout);
     return hash_str(b);
 }
 
@@ -589,9 +604,15 @@ static mimic_status train_epoch(const phase *ph, const mimic_distill_options *o,
             if (e >= m->epochs)
                 continue;
             const float lr = mimic_lr_cosine(m->base_lr, step, m->epochs * steps, steps / 2 + 1);
+            // The step's dropout draws: a function of the phase, the model (its form and
+            // loss, not its place, so --forms changes no bit) and the step, so a resumed run
+            // repeats them.
+            const uint64_t who = (uint64_t)(m->form + 1) * 4 + (uint64_t)m->loss;
+            const uint64_t key = mimic_rng_at(ph->stream_seed * 0x100000001B3ull + who,
+                                              (uint64_t)step);
             const mimic_status st = train_step(m, o, B, m->loss == LOSS_LABELS ? B : clean,
                                                model_input(m, o, sb), sb->y, sb->logits, lr,
-                                               scratch);
+                                               key, scratch);
             if (st != MIMIC_OK)
                 return st;
         }
@@ -793,6 +814,7 @@ static int fill_json(FILE *f, const void *ctx)
                "\"augment\": %d, \"label_augment\": %d, \"student_shift\": %d, "
                "\"student_flip\": %d, "
                "\"mixup\": %g, \"forms\": %d, \"conv_pool\": %d, \"clip\": %g, "
+               "\"teacher_dropout\": %g, \"label_dropout\": %g, \"mimic_dropout\": %g, "
                "\"teacher_logits\": \"%s\"},\n",
             (unsigned long long)o->seed, (long long)o->batch, o->teacher_epochs,
             o->student_epochs, o->label_epochs > 0 ? o->label_epochs : o->student_epochs,
@@ -802,6 +824,7 @@ static int fill_json(FILE *f, const void *ctx)
             (double)o->kd_label_weight, o->augment, o->label_augment, o->student_shift,
             o->student_flip,
             (double)o->mixup, o->forms, o->conv_pool, (double)o->clip,
+            (double)o->teacher_dropout, (double)o->label_dropout, (double)o->mimic_dropout,
             logits_cached(o) ? "cached" : "per step");
     // total: both phases over all their epochs, resumed ones too; process: this run alone.
     fprintf(f, "  \"total_seconds\": %.3f, \"process_seconds\": %.3f,\n",
@@ -878,6 +901,11 @@ static mimic_status write_report(const mimic_distill_options *o, const model *m,
 
 // --- The experiment -----------------------------------------------------------------------
 
+static int valid_dropout(float p)
+{
+    return p >= 0.0f && p <= MIMIC_DISTILL_MAX_DROPOUT;
+}
+
 mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t err_len)
 {
     if (!o || o->batch < 1 || o->teacher_epochs < 1 || o->student_epochs < 1 ||
@@ -886,11 +914,15 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
         o->student_shift < 0 || o->student_shift > MAX_SHIFT ||
         !(o->mixup >= 0.0f && o->mixup <= 1.0f) ||
         !(o->kd_label_weight >= 0.0f && o->kd_label_weight <= MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT) ||
+        !valid_dropout(o->teacher_dropout) || !valid_dropout(o->label_dropout) ||
+        !valid_dropout(o->mimic_dropout) ||
         o->forms < 1 || o->forms > 3 || (o->conv_pool != 2 && o->conv_pool != 4))
         return train_fail(err, err_len, MIMIC_EINVAL,
                           "invalid options (epochs 1..%d, batch >= 1, student shift 0..%d, "
-                          "mixup 0..1, KD label weight 0..%g, forms 1..3, conv pool 2 or 4)",
-                          MAX_EPOCHS, MAX_SHIFT, (double)MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT);
+                          "mixup 0..1, KD label weight 0..%g, dropout 0..%g, forms 1..3, conv "
+                          "pool 2 or 4)",
+                          MAX_EPOCHS, MAX_SHIFT, (double)MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT,
+                          (double)MIMIC_DISTILL_MAX_DROPOUT);
     if (o->threads >= 0)
         (void)mimic_threads_set(o->threads);
     mimic_status st = train_mkdirs(o->out_dir, err, err_len);
@@ -917,7 +949,7 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
     m[0].form = -1;
     m[0].base_lr = o->lr;
     m[0].epochs = o->teacher_epochs;
-    st = build_teacher(&m[0].net, o->batch, &init);
+    st = build_teacher(&m[0].net, o->batch, o->teacher_dropout, &init);
     const int64_t target = mimic_net_param_count(&m[0].net);
     const int label_epochs = o->label_epochs > 0 ? o->label_epochs : o->student_epochs;
     int count = 1;
@@ -942,7 +974,8 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
             s->base_lr = l == LOSS_L2 ? o->l2_lr : l == LOSS_KD ? o->kd_lr : o->label_lr;
             s->epochs = l == LOSS_LABELS ? label_epochs : o->student_epochs;
             mimic_rng r = form_init;
-            st = build_student(&s->net, form, o, hidden, &r);
+            st = build_student(&s->net, form, o, hidden,
+                               l == LOSS_LABELS ? o->label_dropout : o->mimic_dropout, &r);
             if (st == MIMIC_OK && o->student_lr_ref > 0.0f)
                 mimic_net_scale_lr_by_fan_in(&s->net, o->student_lr_ref);
         }

@@ -36,6 +36,9 @@ typedef struct {
     int student_flip;       // the students' images are mirrored at random (as the teacher's)
     float mixup;            // share of each transfer batch replaced by blends of two images
                             // (the mimic students only; the teacher labels the blends)
+    float teacher_dropout;  // dropout after the teacher's 256-unit ReLU (0: none)
+    float label_dropout;    // dropout after the hidden ReLU of the label students (0: none)
+    float mimic_dropout;    // the same for the L2 and KD students
     int cache_logits;       // label a finite transfer set (no shifts, no blends: each image
                             // as is or mirrored) once before the first epoch (0: the teacher
                             // runs every step); the same bits either way
@@ -49,6 +52,8 @@ typedef struct {
 } mimic_distill_options;
 
 // The defaults of `mimic distill` (and, with quick != 0, of `mimic distill --quick`).
+// Dropout rates are in [0, MIMIC_DISTILL_MAX_DROPOUT].
+#define MIMIC_DISTILL_MAX_DROPOUT 0.95f
 // The largest KD label weight accepted (beyond it the KD student is a label student).
 #define MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT 100.0f
 

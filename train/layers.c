@@ -1,4 +1,4 @@
-// Dense, ReLU and 2x2 max-pool layers: forward and backward on mimic's kernels.
+// Dense, ReLU, dropout and 2x2 max-pool layers: forward and backward on mimic's kernels.
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -127,6 +127,61 @@ void mimic_relu_backward(int64_t n, const float *y, const float *dy, float *dx)
         const float g = dy[i]; // loaded unconditionally, so the select vectorizes
         dx[i] = y[i] > 0.0f ? g : 0.0f;
     }
+}
+
+// Dropout draws 16 bits per value, four values per 64-bit draw; a value is dropped when its
+// 16 bits fall below p rounded to 16 bits, so the kept values' scale is exact.
+static uint32_t dropout_threshold(float p)
+{
+    return (uint32_t)(p * 65536.0f + 0.5f);
+}
+
+static float dropout_scale(uint32_t threshold)
+{
+    return threshold < 65536u ? 65536.0f / (float)(65536u - threshold) : 0.0f;
+}
+
+mimic_status mimic_dropout_forward(int64_t n, float p, uint64_t key, const float *x, float *y,
+                                   uint8_t *mask)
+{
+    if (n < 0 || !(p >= 0.0f && p < 1.0f) || (n > 0 && (!x || !y || !mask)))
+        return MIMIC_EINVAL;
+    const uint32_t t = dropout_threshold(p);
+    if (t >= 65536u) // p within 2^-17 of 1: every value would be dropped
+        return MIMIC_EINVAL;
+    const float scale = dropout_scale(t);
+    const int64_t groups = (n + 3) / 4;
+#pragma omp parallel for num_threads(mimic_threads_get()) if (n >= PAR_MIN_ELEMS) \
+    schedule(static)
+    for (int64_t g = 0; g < groups; g++) {
+        const uint64_t bits = mimic_rng_at(key, (uint64_t)g);
+        const int64_t end = 4 * g + 4 < n ? 4 * g + 4 : n;
+        for (int64_t i = 4 * g; i < end; i++) {
+            const uint32_t u = (uint32_t)(bits >> (16 * (i - 4 * g))) & 0xFFFFu;
+            mask[i] = u >= t;
+            // A product, not a select: a NaN stays visible where it is dropped (as in
+            // PyTorch) instead of being hidden as 0.
+            y[i] = x[i] * (mask[i] ? scale : 0.0f);
+        }
+    }
+    return MIMIC_OK;
+}
+
+mimic_status mimic_dropout_backward(int64_t n, float p, const uint8_t *mask, const float *dy,
+                                    float *dx)
+{
+    if (n < 0 || !(p >= 0.0f && p < 1.0f) || (n > 0 && (!mask || !dy || !dx)))
+        return MIMIC_EINVAL;
+    const uint32_t t = dropout_threshold(p);
+    if (t >= 65536u)
+        return MIMIC_EINVAL;
+    const float scale = dropout_scale(t);
+#pragma omp parallel for simd num_threads(mimic_threads_get()) if (n >= PAR_MIN_ELEMS) \
+    schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        dx[i] = dy[i] * (mask[i] ? scale : 0.0f);
+    }
+    return MIMIC_OK;
 }
 
 // Rows of a plane at a time in the pool's scratch: long flat loops vectorize where a plane's

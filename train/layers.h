@@ -7,6 +7,8 @@
 
 #include <mimic/mimic.h>
 
+#include "train/rng.h"
+
 // A trainable tensor: values, gradient (same size) and the SGD momentum buffer.
 typedef struct {
     float *w, *g, *v;
@@ -37,6 +39,17 @@ mimic_status mimic_dense_backward(mimic_dense *d, int64_t batch, const float *x,
 // ReLU on n values; backward masks dy by y > 0 (dx may alias dy).
 void mimic_relu_forward(int64_t n, const float *x, float *y);
 void mimic_relu_backward(int64_t n, const float *y, const float *dy, float *dx);
+
+// Inverted dropout on n values at rate p (0 <= p < 1): value i is kept with probability
+// 1 - p' and then scaled by 1 / (1 - p'), where p' is p rounded to a multiple of 2^-16 (the
+// draw's resolution), or multiplied by 0; mask[i] records which. The draws depend only on (key, i):
+// the same bits for any thread count, and a resumed run that passes the same key per step
+// repeats them. MIMIC_EINVAL for p outside [0, 1) or NULL pointers (with n > 0).
+mimic_status mimic_dropout_forward(int64_t n, float p, uint64_t key, const float *x, float *y,
+                                   uint8_t *mask);
+// dx = dy times the forward pass's factor, from its mask (dx may alias dy).
+mimic_status mimic_dropout_backward(int64_t n, float p, const uint8_t *mask, const float *dy,
+                                    float *dx);
 
 // The widest row the max-pool takes: its loops work on whole rows in fixed scratch.
 #define MIMIC_POOL_MAX_WIDTH 4096

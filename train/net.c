@@ -86,6 +86,24 @@ mimic_status mimic_net_add_dense(mimic_net *net, int64_t out, int has_bias)
     return MIMIC_OK;
 }
 
+mimic_status mimic_net_add_dropout(mimic_net *net, float p)
+{
+    mimic_layer *l = append(net, MIMIC_LAYER_DROPOUT);
+    if (!l || !(p >= 0.0f && p < 1.0f))
+        return MIMIC_EINVAL;
+    l->drop = p;
+    net->n_layers++;
+    return MIMIC_OK;
+}
+
+void mimic_net_set_training(mimic_net *net, int on, uint64_t key)
+{
+    if (!net)
+        return;
+    net->training = on != 0;
+    net->dropout_key = key;
+}
+
 static int64_t in_size(const mimic_layer *l)
 {
     return l->in_c * l->in_h * l->in_w;
@@ -143,6 +161,9 @@ mimic_status mimic_net_finalize(mimic_net *net, mimic_rng *rng)
         } else if (l->kind == MIMIC_LAYER_POOL) {
             l->argmax = malloc((size_t)(B * out_size(l)));
             st = l->argmax ? MIMIC_OK : MIMIC_ENOMEM;
+        } else if (l->kind == MIMIC_LAYER_DROPOUT) {
+            l->mask = malloc((size_t)(B * out_size(l)));
+            st = l->mask ? MIMIC_OK : MIMIC_ENOMEM;
         }
         net->act[i + 1] = malloc((size_t)(B * out_size(l)) * sizeof(float));
         net->grad[i] = malloc((size_t)(B * in_size(l)) * sizeof(float));
@@ -166,6 +187,7 @@ void mimic_net_free(mimic_net *net)
         mimic_param_free(&l->bias);
         mimic_dense_free(&l->dense);
         free(l->argmax);
+        free(l->mask);
         free(l->stage);
         free(l->part);
         free(net->act[i + 1]);
@@ -189,6 +211,22 @@ int64_t mimic_net_param_count(const mimic_net *net)
     return n;
 }
 
+// A dropout layer's forward: drops in training mode, copies otherwise.
+static mimic_status dropout_forward(const mimic_net *net, int i, int64_t batch, const float *x,
+                                    float *y)
+{
+    mimic_layer *l = (mimic_layer *)&net->layers[i];
+    const int64_t n = batch * in_size(l);
+    l->masked = net->training && l->drop > 0.0f;
+    if (!l->masked) {
+        memcpy(y, x, (size_t)n * sizeof(float));
+        return MIMIC_OK;
+    }
+    // Each layer its own draws: the key mixed with the layer's index.
+    const uint64_t key = net->dropout_key ^ mimic_rng_at(0x6D696D6963ull, (uint64_t)i);
+    return mimic_dropout_forward(n, l->drop, key, x, y, l->mask);
+}
+
 static mimic_status layer_forward(mimic_layer *l, int64_t batch, const float *x, float *y)
 {
     switch (l->kind) {
@@ -202,6 +240,8 @@ static mimic_status layer_forward(mimic_layer *l, int64_t batch, const float *x,
         return mimic_maxpool2_forward(batch, l->in_c, l->in_h, l->in_w, x, y, l->argmax);
     case MIMIC_LAYER_DENSE:
         return mimic_dense_forward(&l->dense, batch, x, y);
+    case MIMIC_LAYER_DROPOUT: // needs the network's mode: dropout_forward
+        break;
     }
     return MIMIC_EINVAL;
 }
@@ -282,6 +322,8 @@ mimic_status mimic_net_forward(mimic_net *net, int64_t batch, const float *x, co
             st = mimic_conv2d_fwd_ex(&l->conv, in, l->weight.w, l->bias.w, net->act[i + 2],
                                      MIMIC_CONV_RELU);
             i++;
+        } else if (l->kind == MIMIC_LAYER_DROPOUT) {
+            st = dropout_forward(net, i, batch, in, net->act[i + 1]);
         } else {
             st = layer_forward(l, batch, in, net->act[i + 1]);
         }
@@ -313,6 +355,12 @@ static mimic_status layer_backward(mimic_layer *l, int64_t batch, const float *x
                   : MIMIC_OK;
     case MIMIC_LAYER_DENSE:
         return mimic_dense_backward(&l->dense, batch, x, dy, dx);
+    case MIMIC_LAYER_DROPOUT:
+        if (dx && l->masked)
+            return mimic_dropout_backward(batch * in_size(l), l->drop, l->mask, dy, dx);
+        if (dx)
+            memcpy(dx, dy, (size_t)(batch * in_size(l)) * sizeof(float));
+        return MIMIC_OK;
     }
     return MIMIC_EINVAL;
 }

@@ -1,4 +1,4 @@
-// A sequential network of the trainer's layers (conv, ReLU, 2x2 max-pool, dense), with the
+// A sequential network of the trainer's layers (conv, ReLU, 2x2 max-pool, dense, dropout), with the
 // activation and gradient buffers for mini-batches up to a fixed size, SGD, and checkpoints.
 #ifndef MIMIC_TRAIN_NET_H
 #define MIMIC_TRAIN_NET_H
@@ -12,7 +12,13 @@
 
 #define MIMIC_NET_MAX_LAYERS 16
 
-typedef enum { MIMIC_LAYER_CONV, MIMIC_LAYER_RELU, MIMIC_LAYER_POOL, MIMIC_LAYER_DENSE } mimic_layer_kind;
+typedef enum {
+    MIMIC_LAYER_CONV,
+    MIMIC_LAYER_RELU,
+    MIMIC_LAYER_POOL,
+    MIMIC_LAYER_DENSE,
+    MIMIC_LAYER_DROPOUT
+} mimic_layer_kind;
 
 typedef struct {
     mimic_layer_kind kind;
@@ -23,6 +29,9 @@ typedef struct {
     mimic_dense dense;           // DENSE
     int has_bias;                // DENSE: 0 for a linear bottleneck
     uint8_t *argmax;             // POOL: winners of the last forward pass
+    float drop;                  // DROPOUT: the rate
+    uint8_t *mask;               // DROPOUT: values kept by the last training forward pass
+    int masked;                  // DROPOUT: whether the last forward pass dropped (training)
     // CONV followed by ReLU and a pool: the three run a few images (`chunk`) at a time, the
     // conv's output staying in `stage` (in cache) instead of a batch-sized pass through
     // memory; `part` takes a chunk's weight and bias gradients before they are summed.
@@ -36,6 +45,8 @@ typedef struct {
     int64_t batch_cap;
     int64_t stage_bytes;                    // conv output per chunk (0: 1 MiB); before finalize
     const float *input;                     // the last forward pass's input (borrowed)
+    int training;                           // dropout layers drop (else they pass through)
+    uint64_t dropout_key;                   // the draws of the next training forward pass
     float *act[MIMIC_NET_MAX_LAYERS + 1];   // act[i + 1]: output of layer i
     float *grad[MIMIC_NET_MAX_LAYERS + 1];  // grad[i]: d loss / d input of layer i
 } mimic_net;
@@ -48,9 +59,17 @@ mimic_status mimic_net_add_conv(mimic_net *net, int64_t k, int64_t r, int64_t st
 mimic_status mimic_net_add_relu(mimic_net *net);
 mimic_status mimic_net_add_pool(mimic_net *net);
 mimic_status mimic_net_add_dense(mimic_net *net, int64_t out, int has_bias);
+// Inverted dropout at rate p in [0, 1) (mimic_dropout_forward); it drops only in training
+// mode, and is the identity otherwise (evaluation, the teacher's logits).
+mimic_status mimic_net_add_dropout(mimic_net *net, float p);
 // Allocate the buffers and He-initialise every weight from `rng` (biases start at 0).
 mimic_status mimic_net_finalize(mimic_net *net, mimic_rng *rng);
 void mimic_net_free(mimic_net *net);
+
+// Training mode (on != 0: dropout layers drop) with the key of the next forward pass's
+// draws, or evaluation mode (on = 0, the default). Layer i draws from key ^ hash(i), so a
+// caller that derives the key from its seed and the step number repeats every draw on resume.
+void mimic_net_set_training(mimic_net *net, int on, uint64_t key);
 
 // Output features per image (the logits of a classifier) and trainable parameters in all.
 int64_t mimic_net_outputs(const mimic_net *net);

@@ -11,6 +11,12 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
+uint64_t mimic_rng_at(uint64_t key, uint64_t counter)
+{
+    uint64_t x = key + counter * 0x9E3779B97F4A7C15ull;
+    return splitmix64(&x);
+}
+
 void mimic_rng_seed(mimic_rng *r, uint64_t seed)
 {
     for (int i = 0; i < 4; i++)

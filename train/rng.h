@@ -17,6 +17,9 @@ float mimic_rng_uniform(mimic_rng *r);
 uint32_t mimic_rng_below(mimic_rng *r, uint32_t n);
 // Standard normal (Box-Muller; one value per call).
 float mimic_rng_normal(mimic_rng *r);
+// The counter-th value of splitmix64's stream from `key`: 64 random bits that depend only on
+// (key, counter), so a pass can draw them in any order or split over any number of threads.
+uint64_t mimic_rng_at(uint64_t key, uint64_t counter);
 // Fisher-Yates shuffle of idx[0..n).
 void mimic_rng_shuffle(mimic_rng *r, int32_t *idx, int64_t n);
 
