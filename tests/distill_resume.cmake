@@ -12,7 +12,7 @@
 set(args distill --quick --train-limit 512 --test-limit 256 --teacher-epochs 3
     --student-epochs 3 --label-epochs 2 --seed 3 --student-shift 1 --student-no-flip
     --label-no-augment --mixup 0.25 --teacher-dropout 0.25 --label-dropout 0.3
-    --mimic-dropout 0.2)
+    --mimic-dropout 0.2 --l2-label-weight 1)
 file(REMOVE_RECURSE "${OUT}")
 function(run dir)
   execute_process(COMMAND "${MIMIC}" ${args} --out "${OUT}/${dir}" ${ARGN}

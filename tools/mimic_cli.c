@@ -169,6 +169,7 @@ static void distill_usage(FILE *out)
             "  --student-no-flip     the students' images are not mirrored\n"
             "  --kd-label-weight X   weight (0..100) of the labels' cross-entropy in the KD\n"
             "                        student's loss (default 2)\n"
+            "  --l2-label-weight X   the same for the L2 students (default 0: logits only)\n"
             "  --mixup X             share (0..1) of each transfer batch replaced by blends of\n"
             "                        two images, labelled by the teacher (mimic students)\n"
             "  --dropout P           dropout rate (0..0.95) after every student's hidden ReLU\n"
@@ -246,7 +247,8 @@ static int cmd_distill(int argc, char **argv)
                 o.label_dropout = x;
             if (strcmp(a, "--dropout") == 0 || strcmp(a, "--mimic-dropout") == 0)
                 o.mimic_dropout = x;
-        } else if (strcmp(a, "--mixup") == 0 || strcmp(a, "--kd-label-weight") == 0) {
+        } else if (strcmp(a, "--mixup") == 0 || strcmp(a, "--kd-label-weight") == 0 ||
+                   strcmp(a, "--l2-label-weight") == 0) {
             char *end;
             const float x = strtof(v, &end);
             const float hi = strcmp(a, "--mixup") == 0 ? 1.0f : MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT;
@@ -257,8 +259,10 @@ static int cmd_distill(int argc, char **argv)
             }
             if (strcmp(a, "--mixup") == 0)
                 o.mixup = x;
-            else
+            else if (strcmp(a, "--kd-label-weight") == 0)
                 o.kd_label_weight = x;
+            else
+                o.l2_label_weight = x;
         } else if (strcmp(a, "--lr") == 0 || strcmp(a, "--l2-lr") == 0 ||
                    strcmp(a, "--kd-lr") == 0 || strcmp(a, "--label-lr") == 0 || strcmp(a, "--student-lr-ref") == 0 ||
                    strcmp(a, "--temperature") == 0) {

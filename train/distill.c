@@ -219,14 +219,18 @@ static mimic_status train_step(model *m, const mimic_distill_options *o, int64_t
         st = mimic_ce_loss(out, y, b, CLASSES, &loss, m->grad);
     else if (st == MIMIC_OK && m->loss == LOSS_L2)
         st = mimic_logit_l2_loss(out, teacher_logits, b, CLASSES, &loss, m->grad);
-    else if (st == MIMIC_OK) {
-        // Hinton: T^2 KL at temperature T plus a small weight on the labels' cross-entropy,
-        // over the first `clean` rows (the rest are blends of two images, without a label),
-        // weighted as a mean over the whole batch.
-        float ce = 0.0f;
-        const float w = o->kd_label_weight * (float)clean / (float)b;
+    else if (st == MIMIC_OK)
+        // Hinton: T^2 KL at temperature T (plus the labels' term below).
         st = mimic_kd_loss(out, teacher_logits, b, CLASSES, o->temperature, &loss, m->grad);
-        if (st == MIMIC_OK && clean > 0)
+    const float label_weight = m->loss == LOSS_KD   ? o->kd_label_weight
+                               : m->loss == LOSS_L2 ? o->l2_label_weight
+                                                    : 0.0f;
+    if (st == MIMIC_OK && label_weight > 0.0f) {
+        // A weight on the labels' cross-entropy over the first `clean` rows (the rest are
+        // blends of two images, without a label), weighted as a mean over the whole batch.
+        float ce = 0.0f;
+        const float w = label_weight * (float)clean / (float)b;
+        if (clean > 0)
             st = mimic_ce_loss(out, y, clean, CLASSES, &ce, scratch);
         for (int64_t i = 0; st == MIMIC_OK && i < clean * CLASSES; i++)
             m->grad[i] += w * scratch[i];
@@ -298,6 +302,8 @@ static uint64_t student_settings(const mimic_distill_options *o)
              (double)o->temperature, (double)o->kd_label_weight,
              (long long)o->hidden, (long long)o->bottleneck, (long long)o->conv_bottleneck,
              (long long)o->conv_channels, o->conv_pool);
+    if (o->l2_label_weight > 0.0f)
+        snprintf(b + strlen(b), sizeof b - strlen(b), " l2w %a", (double)o->l2_label_weight);
     if (o->label_dropout > 0.0f || o->mimic_dropout > 0.0f)
         snprintf(b + strlen(b), sizeof b - strlen(b), " dropout %a %a", (double)o->label_dropout,
                  (double)o->mimic_dropout);
@@ -811,6 +817,7 @@ static int fill_json(FILE *f, const void *ctx)
                "\"test_limit\": %lld, \"lr\": %g, \"label_lr\": %g, \"l2_lr\": %g, "
                "\"kd_lr\": %g, \"student_lr_ref\": %g, \"momentum\": %g, "
                "\"weight_decay\": %g, \"temperature\": %g, \"kd_label_weight\": %g, "
+               "\"l2_label_weight\": %g, "
                "\"augment\": %d, \"label_augment\": %d, \"student_shift\": %d, "
                "\"student_flip\": %d, "
                "\"mixup\": %g, \"forms\": %d, \"conv_pool\": %d, \"clip\": %g, "
@@ -821,7 +828,8 @@ static int fill_json(FILE *f, const void *ctx)
             (long long)o->train_limit, (long long)o->test_limit, (double)o->lr,
             (double)o->label_lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref,
             (double)o->momentum, (double)o->weight_decay, (double)o->temperature,
-            (double)o->kd_label_weight, o->augment, o->label_augment, o->student_shift,
+            (double)o->kd_label_weight, (double)o->l2_label_weight, o->augment,
+            o->label_augment, o->student_shift,
             o->student_flip,
             (double)o->mixup, o->forms, o->conv_pool, (double)o->clip,
             (double)o->teacher_dropout, (double)o->label_dropout, (double)o->mimic_dropout,
@@ -914,12 +922,13 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
         o->student_shift < 0 || o->student_shift > MAX_SHIFT ||
         !(o->mixup >= 0.0f && o->mixup <= 1.0f) ||
         !(o->kd_label_weight >= 0.0f && o->kd_label_weight <= MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT) ||
+        !(o->l2_label_weight >= 0.0f && o->l2_label_weight <= MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT) ||
         !valid_dropout(o->teacher_dropout) || !valid_dropout(o->label_dropout) ||
         !valid_dropout(o->mimic_dropout) ||
         o->forms < 1 || o->forms > 3 || (o->conv_pool != 2 && o->conv_pool != 4))
         return train_fail(err, err_len, MIMIC_EINVAL,
                           "invalid options (epochs 1..%d, batch >= 1, student shift 0..%d, "
-                          "mixup 0..1, KD label weight 0..%g, dropout 0..%g, forms 1..3, conv "
+                          "mixup 0..1, label weights 0..%g, dropout 0..%g, forms 1..3, conv "
                           "pool 2 or 4)",
                           MAX_EPOCHS, MAX_SHIFT, (double)MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT,
                           (double)MIMIC_DISTILL_MAX_DROPOUT);

@@ -25,6 +25,7 @@ typedef struct {
     float clip;             // clip each step's gradient to this global L2 norm (0: never)
     float temperature;      // KD temperature
     float kd_label_weight;  // weight of the label cross-entropy mixed into KD, 0..100
+    float l2_label_weight;  // the same for the logit-regression (L2) students (default 0)
     int64_t hidden;         // student H (ReLU units); 0: match the teacher's parameter count
     int64_t bottleneck;     // k linear units of the 784-input student (0: no bottleneck)
     int64_t conv_bottleneck; // k of the conv-form student (its input: C x 28/pool x 28/pool)
