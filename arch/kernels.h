@@ -85,11 +85,6 @@ typedef struct {
     float ms, lse_s, mt, lse_t, inv_t, g_scale, p_scale, q_scale;
 } mimic_kd_row_args;
 
-// The per-row constants of kd_rows, arrays of one entry per row (and 1/T, the gradient's scale).
-typedef struct {
-    const float *ms, *lse_s, *mt, *lse_t;
-    float inv_t, g_scale;
-} mimic_kd_rows_args;
 
 // Every ISA computes exp with the algorithm of kernels/softmax/exp_scalar.h.
 typedef struct {
@@ -125,11 +120,13 @@ typedef struct {
     // g[j] = (q_j - p_j) * g_scale if g != NULL.
     float (*kd_row)(const float *s, const float *t, const float *ep, const float *eq, float *g,
                     size_t n, const mimic_kd_row_args *a);
-    // kd_row on `rows` rows of n <= short_max (row stride n) whose exps ep and eq are
-    // normalized (p_scale = q_scale = 1): kl[i] per row, g (if not NULL) per element. The
-    // same g as kd_row; kl summed in another order where rows go across the lanes.
-    void (*kd_rows)(const float *s, const float *t, const float *ep, const float *eq, float *g,
-                    size_t rows, size_t n, const mimic_kd_rows_args *a, float *kl);
+    // KD on `rows` rows of n <= short_max (row stride n) from the logits: short_rows of
+    // student and teacher at inv_t (normalized, s = 1) into the scratch (2 * min(rows, 64) * n
+    // floats), lse = logf of each sum, then kd_row with p_scale = q_scale = 1: kl[i] per row,
+    // g (if not NULL) per element. The same g bits as that composition; kl summed in another
+    // order where rows go across the lanes (which may not touch the scratch).
+    void (*kd_rows)(const float *s, const float *t, float *scratch, float *g, size_t rows,
+                    size_t n, float inv_t, float g_scale, float *kl);
     // KD keeps both rows' exps (2 * cols floats of scratch per thread) for rows of up to this
     // many columns, so that kd_row computes none; longer rows recompute them (four exps per
     // element pair instead of two). Per ISA: where exps are cheap, recomputing beats writing

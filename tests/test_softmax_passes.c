@@ -311,45 +311,53 @@ static void test_passes_exp_range(void **state) {
     }
 }
 
-// kd_rows (short rows; groups of rows across the lanes on some ISAs, the rest row by row)
-// against kd_row on each row with the same normalized exps: the same gradient bits, the same
-// KL up to the order of its sum, with and without the gradient, nothing written past g.
+// kd_rows (short rows from their logits; groups of rows across the lanes on some ISAs, the
+// rest through the scratch) against its composition: short_rows of student and teacher
+// (normalized), logf of the sums, kd_row on each row. The same gradient bits, the same KL up
+// to the order of its sum, with and without the gradient, nothing written past g or past the
+// scratch it may use.
 static void test_passes_kd_rows(void **state) {
     (void)state;
     tc_rng rng = tc_rng_seed(53);
-    static const size_t rows_list[] = {1, 3, 4, 9, 16, 37};
+    static const size_t rows_list[] = {1, 3, 4, 9, 16, 37, 64};
     TC_FOR_EACH_ISA(isa) {
         const mimic_softmax_kernels *k = &mimic_kernels_for(isa)->softmax;
         for (size_t n = 1; n <= k->short_max; n++)
-            for (int ir = 0; ir < 6; ir++) {
+            for (int ir = 0; ir < 7; ir++) {
                 const size_t rows = rows_list[ir], len = rows * n;
                 tc_ctx("%s kd_rows rows=%zu n=%zu", k->name, rows, n);
                 float *s = tc_alloc(len), *t = tc_alloc(len), *ep = tc_alloc(len);
                 float *eq = tc_alloc(len), *g = tc_alloc(len + TC_GUARD), *gr = tc_alloc(n);
-                float ms[37], ls[37], mt[37], lt[37], kl[37], kl0[37];
+                float *scratch = tc_alloc(2 * len + TC_GUARD);
+                float ms[64], ls[64], mt[64], lt[64], kl[64], kl0[64];
                 tc_fill_uniform(&rng, s, len, -6, 6);
                 tc_fill_uniform(&rng, t, len, -6, 6);
                 if (n > 1)
                     t[len - n / 2] = -INFINITY; // a masked teacher class in the last row
+                if (n > 2 && rows > 4)
+                    s[4 * n + 1] = NAN; // a row with NaN, in the second group of rows
+                tc_fill_sentinel(g + len, TC_GUARD);
+                tc_fill_sentinel(scratch + 2 * len, TC_GUARD);
+                k->kd_rows(s, t, scratch, g, rows, n, 0.25f, 0.5f, kl);
+                tc_check_sentinel("past kd_rows' g", g + len, TC_GUARD);
+                tc_check_sentinel("past kd_rows' scratch", scratch + 2 * len, TC_GUARD);
+                k->kd_rows(s, t, scratch, NULL, rows, n, 0.25f, 0.5f, kl0);
+                tc_check_bitwise("kd_rows kl without g", kl0, kl, rows);
                 k->short_rows(s, eq, rows, n, 0.25f, 1.0f, ms, ls);
                 k->short_rows(t, ep, rows, n, 0.25f, 1.0f, mt, lt);
-                for (size_t i = 0; i < rows; i++)
-                    ls[i] = logf(ls[i]), lt[i] = logf(lt[i]);
-                const mimic_kd_rows_args ra = {ms, ls, mt, lt, 0.25f, 0.5f};
-                tc_fill_sentinel(g + len, TC_GUARD);
-                k->kd_rows(s, t, ep, eq, g, rows, n, &ra, kl);
-                tc_check_sentinel("past kd_rows' g", g + len, TC_GUARD);
-                k->kd_rows(s, t, ep, eq, NULL, rows, n, &ra, kl0);
-                tc_check_bitwise("kd_rows kl without g", kl0, kl, rows);
                 for (size_t i = 0; i < rows; i++) {
                     const size_t off = i * n;
-                    const mimic_kd_row_args a1 = {ms[i], ls[i], mt[i], lt[i], 0.25f, 0.5f, 1, 1};
+                    const mimic_kd_row_args a1 = {ms[i], logf(ls[i]), mt[i], logf(lt[i]), 0.25f,
+                                                  0.5f, 1, 1};
                     const float want = k->kd_row(s + off, t + off, ep + off, eq + off, gr, n, &a1);
-                    tc_check_bitwise("kd_rows g against kd_row's", g + off, gr, n);
-                    tc_check_near1("kd_rows kl against kd_row's", kl[i], want,
-                                   8 * (double)n * TC_U * (fabs(want) + 1));
+                    tc_check_bitwise("kd_rows g against the composition's", g + off, gr, n);
+                    if (isnan(want))
+                        TC_CHECK(isnan(kl[i]));
+                    else
+                        tc_check_near1("kd_rows kl against the composition's", kl[i], want,
+                                       8 * (double)n * TC_U * (fabs(want) + 1));
                 }
-                free(s), free(t), free(ep), free(eq), free(g), free(gr);
+                free(s), free(t), free(ep), free(eq), free(g), free(gr), free(scratch);
             }
     }
 }

@@ -112,23 +112,14 @@ static float kd_row_stored(const loss_args *a, const float *s, const float *t, f
     return kl;
 }
 
-// KD on a block of short rows: softmax at T of student and teacher, normalized, into this
-// thread's scratch (eq, ep) with their max and sum, then kd_rows on the whole block.
-static void kd_short_block(const loss_args *a, const float *s, const float *t, float *ep,
+// KD on a block of short rows: the kernel's kd_rows (softmax at T of student and teacher,
+// then the KL and its gradient; the scratch holds the exps where it keeps them).
+static void kd_short_block(const loss_args *a, const float *s, const float *t, float *scratch,
                            float *g, size_t rows, double *partial)
 {
-    const mimic_softmax_kernels *k = a->k;
-    const size_t n = a->cols;
-    float *eq = ep + rows * n;
-    float ms[MIMIC_SHORT_BLOCK], ss[MIMIC_SHORT_BLOCK], mt[MIMIC_SHORT_BLOCK],
-        st[MIMIC_SHORT_BLOCK], kl[MIMIC_SHORT_BLOCK];
-    k->short_rows(s, eq, rows, n, a->inv_t, 1.0f, ms, ss);
-    k->short_rows(t, ep, rows, n, a->inv_t, 1.0f, mt, st);
-    for (size_t i = 0; i < rows; i++) // log-sum-exps, in place of the sums
-        ss[i] = logf(ss[i]), st[i] = logf(st[i]);
+    float kl[MIMIC_SHORT_BLOCK];
     // d(T^2 KL)/ds = T^2 * (q - p) / T, per row, then the mean over rows.
-    const mimic_kd_rows_args ra = {ms, ss, mt, st, a->inv_t, a->T * a->inv_rows};
-    k->kd_rows(s, t, ep, eq, g, rows, n, &ra, kl);
+    a->k->kd_rows(s, t, scratch, g, rows, a->cols, a->inv_t, a->T * a->inv_rows, kl);
     for (size_t i = 0; i < rows; i++)
         partial[i] = a->T * a->T * kl[i];
 }

@@ -50,9 +50,8 @@
     float mimic_sq_diff__##isa(const float *s, const float *t, float *g, size_t n, float g_scale); \
     float mimic_kd_row__##isa(const float *s, const float *t, const float *ep, const float *eq,    \
                               float *g, size_t n, const mimic_kd_row_args *a);                    \
-    void mimic_kd_rows__##isa(const float *s, const float *t, const float *ep, const float *eq,    \
-                              float *g, size_t rows, size_t n, const mimic_kd_rows_args *a,        \
-                              float *kl);
+    void mimic_kd_rows__##isa(const float *s, const float *t, float *scratch, float *g,           \
+                              size_t rows, size_t n, float inv_t, float g_scale, float *kl);
 
 // The table entry of one ISA (a mimic_softmax_kernels initializer).
 #define MIMIC_SOFTMAX_TABLE(isa)                                                                   \

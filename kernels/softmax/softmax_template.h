@@ -602,73 +602,125 @@ float FN(kd_row)(const float *s, const float *t, const float *ep, const float *e
     return g ? kd_row_impl(&c, s, t, g, n, 0, 1) : kd_row_impl(&c, s, t, NULL, n, 0, 0);
 }
 
-// kd_row on VLEN short rows at once, transposed as in rows_across: each lane is a row, so the
-// per-row constants are vectors of VLEN rows, there are no tails, and the sums need no
-// horizontal step (each row's is the left-to-right one). Up to 8 lanes: KD 128x10 on the
-// scalar ISA 1.14x -> 1.40x oneDNN, AVX2 even; AVX-512's five 16 x 16 transposes cost more
-// than they save there (2.19x -> 2.05x), so it keeps the rows.
+// KD on VLEN short rows at once from their logits, transposed as in rows_across: each lane is
+// a row, so the max, exps and sums of student and teacher need no horizontal step, the per-row
+// constants are vectors of VLEN rows and there are no tails; the exps stay in registers (or
+// the stack) between the softmax and the KD step instead of a trip through the scratch and
+// three more transposes. The operations are rows_across's and kd_step's, in their order, so g
+// has the bits of the composition kd_rows_stored runs (kl is summed in another order). Up to
+// 8 lanes: AVX-512's 16 x 16 transposes cost more than they save (KD 128x10 2.19x -> 2.05x
+// oneDNN when it took the unfused form), so it keeps the rows.
 #if defined(V_ROWS_ACROSS_MAX) && VLEN <= 8
 #define KD_ACROSS 1
-static inline void kd_across(const float *s, const float *t, const float *ep, const float *eq,
-                             float *g, size_t n, const mimic_kd_rows_args *a, size_t i, float *kl,
-                             int grad)
+// One operand's max, exps (into e) and sum over the columns c, as rows_across computes them.
+static inline vf across_exps(const vf *c, vf *e, size_t n, vf vinv_t, vf *vmax)
 {
-    vf cs[V_ROWS_ACROSS_MAX], ct[V_ROWS_ACROSS_MAX], cp[V_ROWS_ACROSS_MAX], cq[V_ROWS_ACROSS_MAX];
+    vf vm = v_max(c[0], v_set1(-INFINITY));
+    for (size_t j = 1; j < n; j++)
+        vm = v_max(c[j], vm);
+    vf vsum = v_set1(0.0f);
+    for (size_t j = 0; j < n; j++) {
+        e[j] = v_exp(v_mul(v_sub(c[j], vm), vinv_t));
+        vsum = v_add(vsum, e[j]);
+    }
+    *vmax = vm;
+    return vsum;
+}
+
+// logf of every lane (the row-by-row path's log of each sum).
+static inline vf lanes_logf(vf v)
+{
+    float l[VLEN];
+    v_store(l, v);
+    for (size_t i = 0; i < VLEN; i++)
+        l[i] = logf(l[i]);
+    return v_load(l);
+}
+
+static inline void kd_across(const float *s, const float *t, float *g, size_t n, float inv_t,
+                             float g_scale, float *kl, int grad)
+{
+    vf cs[V_ROWS_ACROSS_MAX], ct[V_ROWS_ACROSS_MAX], es[V_ROWS_ACROSS_MAX],
+        et[V_ROWS_ACROSS_MAX];
     v_load_cols(s, n, cs);
     v_load_cols(t, n, ct);
-    v_load_cols(ep, n, cp);
-    if (grad)
-        v_load_cols(eq, n, cq);
-    // The constants of VLEN rows, one per lane (kd_step reads only the vectors).
-    const kd_consts c = {.vms = v_load(a->ms + i),
-                         .vlse_s = v_load(a->lse_s + i),
-                         .vmt = v_load(a->mt + i),
-                         .vlse_t = v_load(a->lse_t + i),
-                         .vinv_t = v_set1(a->inv_t),
-                         .vg_scale = v_set1(a->g_scale),
-                         .vp_scale = v_set1(1.0f),
-                         .vq_scale = v_set1(1.0f)};
+    const vf vinv_t = v_set1(inv_t), one = v_set1(1.0f);
+    vf vms, vmt;
+    const vf ss = across_exps(cs, es, n, vinv_t, &vms);
+    const vf st = across_exps(ct, et, n, vinv_t, &vmt);
+    // short_rows' normalization (its s = 1), then kd_row's constants with p_scale = q_scale = 1
+    const vf rs = v_div(one, ss), rt = v_div(one, st);
+    const kd_consts c = {.vms = vms,
+                         .vlse_s = lanes_logf(ss),
+                         .vmt = vmt,
+                         .vlse_t = lanes_logf(st),
+                         .vinv_t = vinv_t,
+                         .vg_scale = v_set1(g_scale),
+                         .vp_scale = one,
+                         .vq_scale = one};
     vf vkl = v_set1(0.0f);
     for (size_t j = 0; j < n; j++) {
         vf vg;
-        vkl = v_add(vkl, kd_step(&c, cs[j], ct[j], cp[j], grad ? cq[j] : cp[j], &vg, 1, grad));
+        const vf vp = v_mul(et[j], rt), vq = grad ? v_mul(es[j], rs) : vp;
+        vkl = v_add(vkl, kd_step(&c, cs[j], ct[j], vp, vq, &vg, 1, grad));
         if (grad)
-            cq[j] = vg;
+            es[j] = vg;
     }
-    v_store(kl + i, vkl);
+    v_store(kl, vkl);
     if (grad)
-        v_store_cols(g, n, cq);
+        v_store_cols(g, n, es);
 }
 #endif
 
-void FN(kd_rows)(const float *s, const float *t, const float *ep, const float *eq, float *g,
-                 size_t rows, size_t n, const mimic_kd_rows_args *a, float *kl)
+// Rows of a sub-block at most this long share the stack arrays below; a multiple of VLEN, so
+// short_rows groups a sub-block's rows as it would the whole block's.
+#define KD_SUB_ROWS 64
+
+// The composition: short_rows' max and normalized exps of student and teacher into the
+// scratch, the log of each sum, then kd_row's formulas row by row.
+static void kd_rows_stored(const float *s, const float *t, float *scratch, float *g, size_t rows,
+                           size_t n, float inv_t, float g_scale, float *kl)
+{
+    float ms[KD_SUB_ROWS], ls[KD_SUB_ROWS], mt[KD_SUB_ROWS], lt[KD_SUB_ROWS];
+    for (size_t i0 = 0; i0 < rows; i0 += KD_SUB_ROWS) {
+        const size_t r = rows - i0 < KD_SUB_ROWS ? rows - i0 : KD_SUB_ROWS, off0 = i0 * n;
+        float *eq = scratch, *ep = scratch + r * n;
+        FN(short_rows)(s + off0, eq, r, n, inv_t, 1.0f, ms, ls);
+        FN(short_rows)(t + off0, ep, r, n, inv_t, 1.0f, mt, lt);
+        for (size_t i = 0; i < r; i++) {
+            const size_t off = i * n;
+            const mimic_kd_row_args ra = {.ms = ms[i],
+                                          .lse_s = logf(ls[i]),
+                                          .mt = mt[i],
+                                          .lse_t = logf(lt[i]),
+                                          .inv_t = inv_t,
+                                          .g_scale = g_scale,
+                                          .p_scale = 1.0f,
+                                          .q_scale = 1.0f};
+            const kd_consts c = kd_consts_of(&ra, ep + off, eq + off);
+            kl[i0 + i] = g ? kd_row_impl(&c, s + off0 + off, t + off0 + off, g + off0 + off, n, 1, 1)
+                           : kd_row_impl(&c, s + off0 + off, t + off0 + off, NULL, n, 1, 0);
+        }
+    }
+}
+
+void FN(kd_rows)(const float *s, const float *t, float *scratch, float *g, size_t rows, size_t n,
+                 float inv_t, float g_scale, float *kl)
 {
     size_t i = 0;
 #ifdef KD_ACROSS
-    // Whole groups of VLEN rows across the lanes, the rest row by row (as short_rows).
+    // Whole groups of VLEN rows across the lanes, the rest through the scratch.
     if (n <= V_ROWS_ACROSS_MAX) {
         for (; i + VLEN <= rows; i += VLEN) {
             const size_t off = i * n;
             if (g)
-                kd_across(s + off, t + off, ep + off, eq + off, g + off, n, a, i, kl, 1);
+                kd_across(s + off, t + off, g + off, n, inv_t, g_scale, kl + i, 1);
             else
-                kd_across(s + off, t + off, ep + off, eq + off, NULL, n, a, i, kl, 0);
+                kd_across(s + off, t + off, NULL, n, inv_t, g_scale, kl + i, 0);
         }
     }
 #endif
-    for (; i < rows; i++) {
-        const size_t off = i * n;
-        const mimic_kd_row_args ra = {.ms = a->ms[i],
-                                      .lse_s = a->lse_s[i],
-                                      .mt = a->mt[i],
-                                      .lse_t = a->lse_t[i],
-                                      .inv_t = a->inv_t,
-                                      .g_scale = a->g_scale,
-                                      .p_scale = 1.0f,
-                                      .q_scale = 1.0f};
-        const kd_consts c = kd_consts_of(&ra, ep + off, eq + off);
-        kl[i] = g ? kd_row_impl(&c, s + off, t + off, g + off, n, 1, 1)
-                  : kd_row_impl(&c, s + off, t + off, NULL, n, 1, 0);
-    }
+    if (i < rows)
+        kd_rows_stored(s + i * n, t + i * n, scratch, g ? g + i * n : NULL, rows - i, n, inv_t,
+                       g_scale, kl + i);
 }
