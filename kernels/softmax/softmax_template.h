@@ -16,7 +16,7 @@
 //   float v_hsum(vf), v_hmax(vf): fixed-order horizontal reductions
 //   vf v_exp(vf): exp_scalar.h's algorithm (exp_vector.h for the SIMD ISAs)
 // Optionally, for short rows computed VLEN at a time across the lanes (scalar, AVX2, AVX-512;
-// KD's rows too up to 8 lanes):
+// softmax, its losses and KD):
 //   V_ROWS_ACROSS_MAX                       the longest such row
 //   void v_load_cols(const float *x, size_t n, vf c[]): VLEN rows of n floats transposed,
 //   c[j] = column j (lane i = row i) for j < n; void v_store_cols(float *y, size_t n, vf c[]):
@@ -607,10 +607,10 @@ float FN(kd_row)(const float *s, const float *t, const float *ep, const float *e
 // constants are vectors of VLEN rows and there are no tails; the exps stay in registers (or
 // the stack) between the softmax and the KD step instead of a trip through the scratch and
 // three more transposes. The operations are rows_across's and kd_step's, in their order, so g
-// has the bits of the composition kd_rows_stored runs (kl is summed in another order). Up to
-// 8 lanes: AVX-512's 16 x 16 transposes cost more than they save (KD 128x10 2.19x -> 2.05x
-// oneDNN when it took the unfused form), so it keeps the rows.
-#if defined(V_ROWS_ACROSS_MAX) && VLEN <= 8
+// has the bits of the composition kd_rows_stored runs (kl is summed in another order). KD
+// 128x10, 1 thread: scalar 1.40x -> 1.95x oneDNN, AVX2 1.7-2.0x -> 2.3-2.6x, AVX-512
+// 2.4-2.9x -> 3.1-3.8x (the unfused form, with five 16 x 16 transposes, had lost there).
+#if defined(V_ROWS_ACROSS_MAX)
 #define KD_ACROSS 1
 // One operand's max, exps (into e) and sum over the columns c, as rows_across computes them.
 static inline vf across_exps(const vf *c, vf *e, size_t n, vf vinv_t, vf *vmax)
