@@ -122,7 +122,7 @@ static int64_t round_down_min(int64_t x, int64_t m)
 //   and L2 feeds the FMA units fast enough to hold the B micro-panel.
 // - MC: the packed MC x KC block of A fills half of L2.
 // - NC: the packed KC x NC panel of B fills half of this core's share of L3.
-mimic_gemm_blocking mimic_gemm_blocking_for(int mr, int nr)
+static mimic_gemm_blocking blocking_of(int mr, int nr)
 {
     const mimic_machine *m = mimic_machine_get();
     const int64_t f = (int64_t)sizeof(float);
@@ -135,4 +135,18 @@ mimic_gemm_blocking mimic_gemm_blocking_for(int mr, int nr)
     if (b.nc > 8192)
         b.nc = 8192 / nr * nr;
     return b;
+}
+
+// Every GEMM call asks: the last answer is kept per thread (its divisions and the detection
+// check were 7 % of a 16^3 product).
+mimic_gemm_blocking mimic_gemm_blocking_for(int mr, int nr)
+{
+    static _Thread_local int last_mr, last_nr;
+    static _Thread_local mimic_gemm_blocking last;
+    if (mr != last_mr || nr != last_nr) {
+        last = blocking_of(mr, nr);
+        last_mr = mr;
+        last_nr = nr;
+    }
+    return last;
 }

@@ -45,6 +45,9 @@ typedef struct {
     const char *name;
     mimic_gemm_dot_fn dot;
     int dot_mr, dot_nr;
+    // fn, boff and aoff read only the first nr columns of each B row (masked loads), so a
+    // last, partial panel of B can be read in place instead of copied into a padded one.
+    int b_reads_nr;
 } mimic_gemm_ukernel;
 
 // --- im2col / col2im contract (output rows [p0, p1) of one image) ---

@@ -96,7 +96,7 @@ typedef struct {
     mimic_gemm_aoff_fn ukernel_aoff;
     mimic_transpose_fn transpose;
     int64_t MR, NR, kc_max, mc_max, nc_max;
-    int trans_a, trans_b, direct_a, direct_b;
+    int trans_a, trans_b, direct_a, direct_b, b_reads_nr;
     int64_t M, N, K, lda, ldb, ldc;
     float alpha, beta;
     const float *A, *B;
@@ -139,7 +139,9 @@ static void gemm_blocks(const gemm_plan *pl)
     for (int64_t jc = 0; jc < N; jc += pl->nc_max) {
         const int64_t nb = min64(pl->nc_max, N - jc);
         const int64_t n_panels = (nb + NR - 1) / NR;
-        const int64_t first_packed = pl->direct_b ? nb / NR : 0;
+        // In place: B's full panels, and its partial last one if the tile reads only nr
+        // columns; the rest is packed.
+        const int64_t first_packed = !pl->direct_b ? 0 : pl->b_reads_nr ? n_panels : nb / NR;
         for (int64_t pc = 0; pc < K; pc += pl->kc_max) {
             const int64_t kb = min64(pl->kc_max, K - pc);
             const float beta_k = pc == 0 ? pl->beta : 1.0f;
@@ -176,6 +178,27 @@ static void gemm_blocks(const gemm_plan *pl)
             }
         }
     }
+}
+
+// A product of one KC slice whose A and B are both read in place (alpha = 1), on one thread:
+// its tiles straight away, without the blocked loops' plan, worksharing and packing
+// bookkeeping (a third of a 32^3 product's time outside the microkernel). MC and NC blocks
+// change no element's arithmetic when nothing is packed, and each tile is the same
+// microkernel call as in gemm_blocks, so the bits are the same.
+static void gemm_in_place(const mimic_gemm_ukernel *g, int64_t M, int64_t N, int64_t K,
+                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                          float *C, int64_t ldc)
+{
+    const int64_t MR = g->mr, NR = g->nr;
+    for (int64_t j = 0; j < N; j += NR)
+        for (int64_t i = 0; i < M; i += MR) {
+            const size_t mi = (size_t)min64(MR, M - i), ni = (size_t)min64(NR, N - j);
+            int64_t offs[GEMM_MAX_MR]; // rows past mi repeat the last one
+            for (int64_t r = 0; r < MR; r++)
+                offs[r] = (i + min64(r, (int64_t)mi - 1)) * lda;
+            g->aoff(mi, ni, (size_t)K, A, offs, B + j, (size_t)ldb, C + i * ldc + j, (size_t)ldc,
+                    beta);
+        }
 }
 
 // With a single MC block of A, each packed B panel is used right after it is packed and never
@@ -241,10 +264,25 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
         return gemm_dot(k->gemm, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     }
     const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr);
-    if (reserve_blocked(k, bl, M, N, K) != MIMIC_OK)
-        return MIMIC_ENOMEM;
     const double half_l2 = (double)mimic_machine_get()->l2_bytes / 2;
-    const gemm_plan pl = {
+    const int64_t MR = k->gemm->mr, NR = k->gemm->nr;
+    // alpha is applied by the packing, so A is read in place only when it is 1.
+    const int direct_a = !trans_a && alpha == 1.0f && MR <= GEMM_MAX_MR &&
+                         (N <= GEMM_DIRECT_A_MAX_PANELS * NR ||
+                          (N <= GEMM_DIRECT_A_MAX_N && (double)M * K * sizeof(float) <= half_l2));
+    // Packing B pays off only when each B panel is reused by enough A panels; below that,
+    // full-width panels are read from B in place (row stride ldb), and the last, partial
+    // one too where the tile reads only its columns (else it is copied).
+    const int direct_b =
+        !trans_b && M <= GEMM_DIRECT_B_MAX_M && (double)K * N * sizeof(float) <= half_l2;
+    const int threads = mimic_threads_get();
+    const int serial = threads == 1 || (double)M * N * K < GEMM_PARALLEL_MIN_FLOPS;
+    // One KC slice with nothing to pack, on one thread: the tiles straight away.
+    if (serial && direct_a && direct_b && K <= bl.kc && (k->gemm->b_reads_nr || N % NR == 0)) {
+        gemm_in_place(k->gemm, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return MIMIC_OK;
+    }
+    gemm_plan pl = {
         .ukernel = k->gemm->fn,
         .ukernel_aoff = k->gemm->aoff,
         .transpose = k->conv.transpose,
@@ -255,22 +293,18 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
         .nc_max = min64(M <= bl.mc ? nc_in_l2(bl, K, k->gemm->nr, half_l2) : bl.nc, N),
         .trans_a = trans_a,
         .trans_b = trans_b,
-        // alpha is applied by the packing, so A is read in place only when it is 1.
-        .direct_a = !trans_a && alpha == 1.0f && k->gemm->mr <= GEMM_MAX_MR &&
-                    (N <= GEMM_DIRECT_A_MAX_PANELS * k->gemm->nr ||
-                     (N <= GEMM_DIRECT_A_MAX_N && (double)M * K * sizeof(float) <= half_l2)),
-        // Packing B pays off only when each B panel is reused by enough A panels; below
-        // that, full-width panels are read from B in place (row stride ldb) and only the
-        // last, partial panel is copied.
-        .direct_b = !trans_b && M <= GEMM_DIRECT_B_MAX_M && (double)K * N * sizeof(float) <= half_l2,
+        .direct_a = direct_a,
+        .direct_b = direct_b,
+        .b_reads_nr = k->gemm->b_reads_nr,
         .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
         .alpha = alpha, .beta = beta,
         .A = A, .B = B, .C = C,
-        .apack = mimic_workspace(MIMIC_WS_GEMM_A, 0),
-        .bpack = mimic_workspace(MIMIC_WS_GEMM_B, 0),
     };
-    const int threads = mimic_threads_get();
-    if (threads > 1 && (double)M * N * K >= GEMM_PARALLEL_MIN_FLOPS) {
+    if (reserve_blocked(k, bl, M, N, K) != MIMIC_OK)
+        return MIMIC_ENOMEM;
+    pl.apack = mimic_workspace(MIMIC_WS_GEMM_A, 0);
+    pl.bpack = mimic_workspace(MIMIC_WS_GEMM_B, 0);
+    if (!serial) {
 #pragma omp parallel num_threads(threads)
         gemm_blocks(&pl);
     } else {

@@ -33,9 +33,12 @@
         }                                                                                          \
     } while (0)
 
+// masked: B is loaded under the column masks (a partial panel: nothing past column n is read,
+// so it can stay in place); full panels load plainly, since the masked loads measured 7-10 %
+// slower in the k loop (1024^3 0.90 -> 0.84x oneDNN, 64^3 1.02 -> 0.91x).
 static inline __attribute__((always_inline)) void
-tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
-     size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta)
+tile_body(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
+          size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta, int masked)
 {
     // The C tile is read (beta != 0) and written only after the k loop: start fetching it now
     // so those accesses do not stall on memory.
@@ -54,10 +57,15 @@ tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const
     __m512 vacc5x0 = _mm512_setzero_ps(), vacc5x1 = _mm512_setzero_ps();
     __m512 vacc6x0 = _mm512_setzero_ps(), vacc6x1 = _mm512_setzero_ps();
     __m512 vacc7x0 = _mm512_setzero_ps(), vacc7x1 = _mm512_setzero_ps();
+    // The n valid columns, for C's stores and a partial panel's loads.
+    const __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+    const __mmask16 k1 = n <= 16   ? (__mmask16)0
+                         : n >= 32 ? (__mmask16)0xFFFF
+                                   : (__mmask16)((1u << (n - 16)) - 1u);
     for (size_t p = 0; p < kc; p++) {
         const float *bp = b_offs ? b + b_offs[p] : b;
-        const __m512 vb0 = _mm512_loadu_ps(bp);
-        const __m512 vb1 = _mm512_loadu_ps(bp + 16);
+        const __m512 vb0 = masked ? _mm512_maskz_loadu_ps(k0, bp) : _mm512_loadu_ps(bp);
+        const __m512 vb1 = masked ? _mm512_maskz_loadu_ps(k1, bp + 16) : _mm512_loadu_ps(bp + 16);
         FMA_ROW(0);
         FMA_ROW(1);
         FMA_ROW(2);
@@ -71,10 +79,6 @@ tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const
         if (!b_offs)
             b += b_stride;
     }
-    const __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-    const __mmask16 k1 = n <= 16   ? (__mmask16)0
-                         : n >= 32 ? (__mmask16)0xFFFF
-                                   : (__mmask16)((1u << (n - 16)) - 1u);
     const __m512 vbeta = _mm512_set1_ps(beta);
     STORE_ROW(0);
     STORE_ROW(1);
@@ -84,6 +88,16 @@ tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const
     STORE_ROW(5);
     STORE_ROW(6);
     STORE_ROW(7);
+}
+
+static inline __attribute__((always_inline)) void
+tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
+     size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta)
+{
+    if (n < 32)
+        tile_body(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 1);
+    else
+        tile_body(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 0);
 }
 
 void mimic_gemm_f32_ukernel_8x32__avx512(size_t m, size_t n, size_t kc, const float *a,
