@@ -111,6 +111,7 @@ void mimic_gemm_f32_ukernel_8x32_boff__avx512(size_t m, size_t n, size_t kc, con
                                               const float *b, const int64_t *b_offs, float *c,
                                               size_t ldc, float beta)
 {
+    MIMIC_UKERNEL_OFFSETS(b_offs);
     tile(m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta);
 }
 
@@ -118,5 +119,6 @@ void mimic_gemm_f32_ukernel_8x32_aoff__avx512(size_t m, size_t n, size_t kc, con
                                               const int64_t *a_offs, const float *b,
                                               size_t b_stride, float *c, size_t ldc, float beta)
 {
+    MIMIC_UKERNEL_OFFSETS(a_offs);
     tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
 }
