@@ -317,6 +317,21 @@ static void test_gemm_skinny(void **state) {
     }
 }
 
+// A small C over a long K (M <= 128, N <= 256, K >= 1024): A and B read in place over several
+// KC slices, with alpha = 1 (the in-place path) and not (packed), padded leading dimensions
+// (NaN in the padding) and unaligned pointers.
+static void test_gemm_small_c(void **state) {
+    (void)state;
+    static const int64_t dims[][3] = {{128, 256, 1024}, {37, 70, 1500}, {1, 5, 1100}, {9, 33, 2049}};
+    for (int d = 0; d < 4; d++)
+        for (int v = 0; v < 3; v++) {
+            gemm_case g = {'N', 'N', dims[d][0], dims[d][1], dims[d][2], v == 2 ? -0.5f : 1.0f,
+                           v == 1 ? 2.5f : 0.0f, v, (int64_t)(v % 2), 1, (size_t)(v % 2),
+                           v == 0};
+            check_gemm(&g, 7000 + (uint64_t)(d * 3 + v));
+        }
+}
+
 // Threads 1 and 2 give bit-identical results.
 static void test_gemm_threads(void **state) {
     (void)state;
@@ -326,10 +341,10 @@ static void test_gemm_threads(void **state) {
     skinny_dims(&sm, &sn, &sk);
     // The last two go to the dot-product tiles (B^T with few columns), rows split over threads.
     const int64_t shapes[][4] = {{M, N, K, 0},     {97, 83, 300, 0},   {5, 1000, 7, 0},
-                                 {1000, 5, 33, 0}, {sm, sn, sk, 0},    {301, 10, 1024, 1},
-                                 {1000, 3, 700, 1}};
+                                 {1000, 5, 33, 0}, {sm, sn, sk, 0},    {128, 256, 1300, 0},
+                                 {301, 10, 1024, 1}, {1000, 3, 700, 1}};
     tc_rng r = tc_rng_seed(99);
-    for (int s = 0; s < 7; s++) {
+    for (int s = 0; s < 8; s++) {
         int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
         const char tb = shapes[s][3] ? 'T' : 'N';
         const int64_t ldb = shapes[s][3] ? k : n;
@@ -367,7 +382,7 @@ int main(void) {
         cmocka_unit_test(test_gemm_long_thin),
         cmocka_unit_test(test_gemm_random),        cmocka_unit_test(test_gemm_nan_contracts),
         cmocka_unit_test(test_gemm_big),           cmocka_unit_test(test_gemm_skinny),
-        cmocka_unit_test(test_gemm_threads),
+        cmocka_unit_test(test_gemm_threads),       cmocka_unit_test(test_gemm_small_c),
     };
     return cmocka_run_group_tests_name("gemm", tests, tc_group_setup, tc_group_teardown);
 }
