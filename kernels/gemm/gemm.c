@@ -140,6 +140,21 @@ static void pack_b_block(const gemm_plan *pl, int64_t jc, int64_t nb, int64_t pc
 #pragma omp barrier
 }
 
+// Pack the mb x kb block of op(A) at (ic, pc), split over the team: each thread one contiguous
+// range of panels, so op(A) = A^T is copied row by row of A across them (one run per row).
+static void pack_a_block(const gemm_plan *pl, int64_t ic, int64_t mb, int64_t pc, int64_t kb,
+                         int64_t m_panels)
+{
+    const int64_t MR = pl->MR, team = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t per = (m_panels + team - 1) / team;
+    const int64_t lo = min64(m_panels, t * per), hi = min64(m_panels, lo + per);
+    if (lo < hi)
+        mimic_gemm_pack_a(pl->transpose, pl->trans_a, (size_t)(min64(mb, hi * MR) - lo * MR),
+                          (size_t)kb, pl->alpha, pl->A, (size_t)pl->lda, (size_t)(ic + lo * MR),
+                          (size_t)pc, (size_t)MR, pl->apack + lo * MR * kb);
+#pragma omp barrier
+}
+
 // The NC / KC / MC loops. Every thread of the calling team walks the same loops; the work
 // inside each step is split by orphaned `omp for`s (serial when called outside a parallel
 // region, so small problems pay for no thread team), whose barriers order packing before
@@ -160,11 +175,8 @@ static void gemm_blocks(const gemm_plan *pl)
             for (int64_t ic = 0; ic < M; ic += pl->mc_max) {
                 const int64_t mb = min64(pl->mc_max, M - ic);
                 const int64_t m_panels = (mb + MR - 1) / MR;
-#pragma omp for schedule(static)
-                for (int64_t ip = 0; ip < (pl->direct_a ? 0 : m_panels); ip++)
-                    mimic_gemm_pack_a(pl->transpose, pl->trans_a, (size_t)min64(MR, mb - ip * MR), (size_t)kb,
-                                      pl->alpha, pl->A, (size_t)pl->lda, (size_t)(ic + ip * MR),
-                                      (size_t)pc, (size_t)MR, pl->apack + ip * MR * kb);
+                if (!pl->direct_a)
+                    pack_a_block(pl, ic, mb, pc, kb, m_panels);
 #pragma omp for collapse(2) schedule(static)
                 for (int64_t jp = 0; jp < n_panels; jp++)
                     for (int64_t ip = 0; ip < m_panels; ip++) {

@@ -3,24 +3,11 @@
 
 #include "kernels/gemm/gemm_internal.h"
 
-static void pack_a_panel(mimic_transpose_fn tr, int trans, size_t rows, size_t kb, float alpha,
+// op(A) = A: the panel is the transpose of a rows x kb block. One strided scalar store per
+// element took a quarter of a 16^3 GEMM; the ISA's register transpose moves whole vectors.
+static void pack_a_panel(mimic_transpose_fn tr, size_t rows, size_t kb, float alpha,
                          const float *A, size_t lda, size_t mr, float *dst)
 {
-    if (trans) {
-        // op(A) = A^T: row i of op(A) is column i of A, so a panel column is contiguous.
-        for (size_t p = 0; p < kb; p++) {
-            const float *src = A + p * lda;
-            float *d = dst + p * mr;
-            for (size_t i = 0; i < rows; i++)
-                d[i] = alpha * src[i];
-            for (size_t i = rows; i < mr; i++)
-                d[i] = 0.0f;
-        }
-        return;
-    }
-    // op(A) = A: the panel is the transpose of a rows x kb block. One strided scalar store
-    // per element took a quarter of a 16^3 GEMM; the ISA's register transpose moves whole
-    // vectors.
     tr(rows, kb, A, lda, dst, mr);
     for (size_t p = 0; p < kb; p++) {
         float *d = dst + p * mr;
@@ -32,14 +19,66 @@ static void pack_a_panel(mimic_transpose_fn tr, int trans, size_t rows, size_t k
     }
 }
 
+// mr floats of a panel column from src (alpha = 1, a full panel): a copy of a size the
+// compiler knows for the microkernels' MR, so it is a couple of vector moves, not a call.
+static void copy_mr(float *d, const float *src, size_t mr)
+{
+    switch (mr) {
+    case 4:
+        memcpy(d, src, 4 * sizeof(float));
+        break;
+    case 6:
+        memcpy(d, src, 6 * sizeof(float));
+        break;
+    case 8:
+        memcpy(d, src, 8 * sizeof(float));
+        break;
+    default:
+        memcpy(d, src, mr * sizeof(float));
+    }
+}
+
+// op(A) = A^T: row i of op(A) is column i of A, so a panel column is a contiguous run of a
+// row of A. Row by row across all the panels of the block: each row of A is read as one
+// run the prefetcher streams (panel by panel, every step read 32 bytes of another row lda
+// apart: the packing was a quarter of a 5541x128x128 TN product).
+#define PACK_AT_ROWS 16
+
+static void pack_at_rows(size_t mb, size_t kb, float alpha, const float *A, size_t lda,
+                         size_t mr, float *dst)
+{
+    const size_t panels = (mb + mr - 1) / mr, last = mb - (panels - 1) * mr;
+    for (size_t p0 = 0; p0 < kb; p0 += PACK_AT_ROWS) {
+        const size_t p1 = p0 + PACK_AT_ROWS < kb ? p0 + PACK_AT_ROWS : kb;
+        for (size_t t = 0; t < panels; t++) {
+            const size_t rows = t + 1 < panels ? mr : last;
+            for (size_t p = p0; p < p1; p++) {
+                const float *src = A + p * lda + t * mr;
+                float *d = dst + t * mr * kb + p * mr;
+                if (rows == mr && alpha == 1.0f) {
+                    copy_mr(d, src, mr);
+                    continue;
+                }
+                for (size_t i = 0; i < rows; i++)
+                    d[i] = alpha * src[i];
+                for (size_t i = rows; i < mr; i++)
+                    d[i] = 0.0f;
+            }
+        }
+    }
+}
+
 void mimic_gemm_pack_a(mimic_transpose_fn tr, int trans, size_t mb, size_t kb, float alpha,
                        const float *A, size_t lda, size_t i0, size_t p0, size_t mr, float *dst)
 {
+    if (trans) {
+        pack_at_rows(mb, kb, alpha, A + p0 * lda + i0, lda, mr, dst);
+        return;
+    }
     for (size_t t = 0; t * mr < mb; t++) {
         const size_t i = i0 + t * mr;
         const size_t rows = mb - t * mr < mr ? mb - t * mr : mr;
-        const float *src = trans ? A + p0 * lda + i : A + i * lda + p0;
-        pack_a_panel(tr, trans, rows, kb, alpha, src, lda, mr, dst + t * mr * kb);
+        pack_a_panel(tr, rows, kb, alpha, A + i * lda + p0, lda, mr, dst + t * mr * kb);
     }
 }
 
