@@ -71,6 +71,8 @@ static const gemm_shape shapes[] = {
     {'T', 'N', 784, 1024, 128},    {'N', 'T', 128, 10, 1024},     {'N', 'N', 128, 1024, 10},
     {'N', 'N', 32, 100352, 9},     {'N', 'N', 32, 100352, 288},   {'N', 'N', 64, 25088, 576},
     {'N', 'N', 16, 16, 16},        {'N', 'N', 32, 32, 32},        {'N', 'N', 64, 64, 64},
+    // The shallow students' output layer (H = 5541): its weight gradient dY^T H.
+    {'T', 'N', 10, 5541, 128},
 };
 
 typedef struct {

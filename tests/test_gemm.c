@@ -319,7 +319,7 @@ static void test_gemm_skinny(void **state) {
 
 // A small C over a long K (M <= 128, N <= 256, K >= 1024): A and B read in place over several
 // KC slices, with alpha = 1 (the in-place path) and not (packed), padded leading dimensions
-// (NaN in the padding) and unaligned pointers.
+// (NaN in the padding) and unaligned pointers. Then a C of a few rows.
 static void test_gemm_small_c(void **state) {
     (void)state;
     static const int64_t dims[][3] = {{128, 256, 1024}, {37, 70, 1500}, {1, 5, 1100}, {9, 33, 2049}};
@@ -330,6 +330,13 @@ static void test_gemm_small_c(void **state) {
                            v == 0};
             check_gemm(&g, 7000 + (uint64_t)(d * 3 + v));
         }
+    // A few rows of C against a B larger than half of L2 with rows of at most 32 KiB (B read in
+    // place at any K), both forms of op(A), a partial last panel.
+    for (int t = 0; t < 2; t++) {
+        gemm_case g = {t ? 'T' : 'N', 'N', 10, 5541, 130, 1.0f, t ? 2.5f : 0.0f, t, 1, 0,
+                       (size_t)t, 0};
+        check_gemm(&g, 7100 + (uint64_t)t);
+    }
 }
 
 // Threads 1 and 2 give bit-identical results.

@@ -76,6 +76,14 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
 // went from 0.59-0.60x to 0.66-0.69x oneDNN (docs/gemm.md).
 #define GEMM_DIRECT_B_MAX_M 64
 
+// Up to this many rows of C (a classifier's weight gradient, 10 x H x batch), B is read in place
+// at any K as long as its rows are at most 32 KiB: each B panel serves one or two A panels, so
+// packing B was most of the product (TN 10x5541x128, 1 thread: 411-434 us packed, 264-304 in
+// place; 2 threads 204-218 -> 104-130). Rows 400 KiB apart ran 2x slower in place
+// (NN 10x100352x288: 35-39 ms against 19-20 packed): kc rows pages apart at once.
+#define GEMM_DIRECT_B_TINY_M 16
+#define GEMM_DIRECT_B_TINY_MAX_N 8192
+
 // Up to this many NR-wide panels of C, A is read in place (its rows at offsets, the
 // microkernel's aoff form) instead of packed: each A panel would serve at most two tiles, and
 // packing it cost a third of a 32^3 product (measured: docs/gemm.md). The offsets of one
@@ -300,8 +308,9 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
     // Packing B pays off only when each B panel is reused by enough A panels; below that,
     // full-width panels are read from B in place (row stride ldb), and the last, partial
     // one too where the tile reads only its columns (else it is copied).
-    const int direct_b = small_c || (!trans_b && M <= GEMM_DIRECT_B_MAX_M &&
-                                     (double)K * N * sizeof(float) <= half_l2);
+    const int direct_b =
+        small_c || (!trans_b && M <= GEMM_DIRECT_B_TINY_M && N <= GEMM_DIRECT_B_TINY_MAX_N) ||
+        (!trans_b && M <= GEMM_DIRECT_B_MAX_M && (double)K * N * sizeof(float) <= half_l2);
     const int threads = mimic_threads_get();
     const int serial = threads == 1 || (double)M * N * K < GEMM_PARALLEL_MIN_FLOPS;
     // One KC slice with nothing to pack, on one thread: the tiles straight away.
