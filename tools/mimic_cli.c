@@ -192,6 +192,20 @@ static long long parse_count(const char *s)
     return *s && !*end && v >= 0 ? v : -1;
 }
 
+// Parses option a's value v as a number in [0, hi] into *x; says why on stderr and returns 0
+// if it is not one.
+static int parse_in_range(const char *a, const char *v, float hi, float *x)
+{
+    char *end;
+    *x = strtof(v, &end);
+    if (*end || !(*x >= 0.0f && *x <= hi)) {
+        fprintf(stderr, "mimic distill: %s wants a number in 0..%g, got '%s'\n", a, (double)hi,
+                v);
+        return 0;
+    }
+    return 1;
+}
+
 static int cmd_distill(int argc, char **argv)
 {
     mimic_distill_options o;
@@ -234,13 +248,9 @@ static int cmd_distill(int argc, char **argv)
             }
         } else if (strcmp(a, "--dropout") == 0 || strcmp(a, "--label-dropout") == 0 ||
                    strcmp(a, "--mimic-dropout") == 0 || strcmp(a, "--teacher-dropout") == 0) {
-            char *end;
-            const float x = strtof(v, &end);
-            if (*end || !(x >= 0.0f && x <= MIMIC_DISTILL_MAX_DROPOUT)) {
-                fprintf(stderr, "mimic distill: %s wants a rate in 0..%g, got '%s'\n", a,
-                        (double)MIMIC_DISTILL_MAX_DROPOUT, v);
+            float x;
+            if (!parse_in_range(a, v, MIMIC_DISTILL_MAX_DROPOUT, &x))
                 return EXIT_USAGE;
-            }
             if (strcmp(a, "--teacher-dropout") == 0)
                 o.teacher_dropout = x;
             if (strcmp(a, "--dropout") == 0 || strcmp(a, "--label-dropout") == 0)
@@ -249,14 +259,10 @@ static int cmd_distill(int argc, char **argv)
                 o.mimic_dropout = x;
         } else if (strcmp(a, "--mixup") == 0 || strcmp(a, "--kd-label-weight") == 0 ||
                    strcmp(a, "--l2-label-weight") == 0) {
-            char *end;
-            const float x = strtof(v, &end);
+            float x;
             const float hi = strcmp(a, "--mixup") == 0 ? 1.0f : MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT;
-            if (*end || !(x >= 0.0f && x <= hi)) {
-                fprintf(stderr, "mimic distill: %s wants a number in 0..%g, got '%s'\n", a,
-                        (double)hi, v);
+            if (!parse_in_range(a, v, hi, &x))
                 return EXIT_USAGE;
-            }
             if (strcmp(a, "--mixup") == 0)
                 o.mixup = x;
             else if (strcmp(a, "--kd-label-weight") == 0)
