@@ -122,6 +122,24 @@ typedef struct {
     float *C, *apack, *bpack;
 } gemm_plan;
 
+// This thread's share [*lo, *hi) of [first, end), one contiguous range per thread of the team.
+static void team_range(int64_t first, int64_t end, int64_t *lo, int64_t *hi)
+{
+    const int64_t team = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t per = (end - first + team - 1) / team;
+    *lo = min64(end, first + t * per);
+    *hi = min64(end, *lo + per);
+}
+
+// Rows of A in place for the tile at row i (mi valid rows), from column pc: rows past mi
+// repeat the last one.
+static void a_row_offsets(int64_t *offs, int64_t MR, int64_t i, int64_t mi, int64_t lda,
+                          int64_t pc)
+{
+    for (int64_t r = 0; r < MR; r++)
+        offs[r] = (i + min64(r, mi - 1)) * lda + pc;
+}
+
 // Pack panels [jp0, jp1) of the kb x nb block of op(B) at (pc, jc), split over the team.
 // op(B) = B is copied row by row across the thread's panels: each row of B is then read as
 // one contiguous run (the hardware prefetcher streams it) instead of NR floats from each of
@@ -138,9 +156,8 @@ static void pack_b_block(const gemm_plan *pl, int64_t jc, int64_t nb, int64_t pc
                                      (size_t)NR, pl->bpack + jp * NR * kb);
         return;
     }
-    const int64_t team = omp_get_num_threads(), t = omp_get_thread_num();
-    const int64_t per = (jp1 - jp0 + team - 1) / team;
-    const int64_t lo = min64(jp1, jp0 + t * per), hi = min64(jp1, lo + per);
+    int64_t lo, hi;
+    team_range(jp0, jp1, &lo, &hi);
     if (lo < hi)
         mimic_gemm_pack_b_rows((size_t)kb, (size_t)(hi - lo), (size_t)min64(nb - hi * NR + NR, NR),
                                pl->B + pc * pl->ldb + jc + lo * NR, (size_t)pl->ldb, (size_t)NR,
@@ -153,9 +170,9 @@ static void pack_b_block(const gemm_plan *pl, int64_t jc, int64_t nb, int64_t pc
 static void pack_a_block(const gemm_plan *pl, int64_t ic, int64_t mb, int64_t pc, int64_t kb,
                          int64_t m_panels)
 {
-    const int64_t MR = pl->MR, team = omp_get_num_threads(), t = omp_get_thread_num();
-    const int64_t per = (m_panels + team - 1) / team;
-    const int64_t lo = min64(m_panels, t * per), hi = min64(m_panels, lo + per);
+    const int64_t MR = pl->MR;
+    int64_t lo, hi;
+    team_range(0, m_panels, &lo, &hi);
     if (lo < hi)
         mimic_gemm_pack_a(pl->transpose, pl->trans_a, (size_t)(min64(mb, hi * MR) - lo * MR),
                           (size_t)kb, pl->alpha, pl->A, (size_t)pl->lda, (size_t)(ic + lo * MR),
@@ -195,10 +212,8 @@ static void gemm_blocks(const gemm_plan *pl)
                         const size_t mi = (size_t)min64(MR, M - i), ni = (size_t)min64(NR, N - j);
                         float *c = pl->C + i * pl->ldc + j;
                         if (pl->direct_a) {
-                            // Rows of A in place; rows past mi repeat the last one.
                             int64_t offs[GEMM_MAX_MR];
-                            for (int64_t r = 0; r < MR; r++)
-                                offs[r] = (i + min64(r, (int64_t)mi - 1)) * pl->lda + pc;
+                            a_row_offsets(offs, MR, i, (int64_t)mi, pl->lda, pc);
                             pl->ukernel_aoff(mi, ni, (size_t)kb, pl->A, offs, b, bs, c,
                                              (size_t)pl->ldc, beta_k);
                         } else {
@@ -224,9 +239,8 @@ static void gemm_in_place(const mimic_gemm_ukernel *g, int64_t M, int64_t N, int
     for (int64_t j = 0; j < N; j += NR)
         for (int64_t i = 0; i < M; i += MR) {
             const size_t mi = (size_t)min64(MR, M - i), ni = (size_t)min64(NR, N - j);
-            int64_t offs[GEMM_MAX_MR]; // rows past mi repeat the last one
-            for (int64_t r = 0; r < MR; r++)
-                offs[r] = (i + min64(r, (int64_t)mi - 1)) * lda;
+            int64_t offs[GEMM_MAX_MR];
+            a_row_offsets(offs, MR, i, (int64_t)mi, lda, 0);
             g->aoff(mi, ni, (size_t)K, A, offs, B + j, (size_t)ldb, C + i * ldc + j, (size_t)ldc,
                     beta);
         }
@@ -297,14 +311,13 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
     const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr);
     const double half_l2 = (double)mimic_machine_get()->l2_bytes / 2;
     const int64_t MR = k->gemm->mr, NR = k->gemm->nr;
-    const int small_c = !trans_a && !trans_b && alpha == 1.0f && MR <= GEMM_MAX_MR &&
-                        M <= GEMM_SMALL_C_MAX_M && N <= GEMM_SMALL_C_MAX_N &&
-                        K >= GEMM_SMALL_C_MIN_K;
-    // alpha is applied by the packing, so A is read in place only when it is 1.
-    const int direct_a = small_c || (!trans_a && alpha == 1.0f && MR <= GEMM_MAX_MR &&
-                                     (N <= GEMM_DIRECT_A_MAX_PANELS * NR ||
-                                      (N <= GEMM_DIRECT_A_MAX_N &&
-                                       (double)M * K * sizeof(float) <= half_l2)));
+    // alpha is applied by the packing, so A can be read in place only when it is 1.
+    const int a_in_place_ok = !trans_a && alpha == 1.0f && MR <= GEMM_MAX_MR;
+    const int small_c = a_in_place_ok && !trans_b && M <= GEMM_SMALL_C_MAX_M &&
+                        N <= GEMM_SMALL_C_MAX_N && K >= GEMM_SMALL_C_MIN_K;
+    const int direct_a = a_in_place_ok &&
+                         (small_c || N <= GEMM_DIRECT_A_MAX_PANELS * NR ||
+                          (N <= GEMM_DIRECT_A_MAX_N && (double)M * K * sizeof(float) <= half_l2));
     // Packing B pays off only when each B panel is reused by enough A panels; below that,
     // full-width panels are read from B in place (row stride ldb), and the last, partial
     // one too where the tile reads only its columns (else it is copied).

@@ -39,9 +39,9 @@ static void copy_mr(float *d, const float *src, size_t mr)
 }
 
 // op(A) = A^T: row i of op(A) is column i of A, so a panel column is a contiguous run of a
-// row of A. Row by row across all the panels of the block: each row of A is read as one
-// run the prefetcher streams (panel by panel, every step read 32 bytes of another row lda
-// apart: the packing was a quarter of a 5541x128x128 TN product).
+// row of A. PACK_AT_ROWS rows of A at a time across all the panels of the block, so each of
+// those rows is read as one run (panel by panel, every step read 32 bytes of another row lda
+// apart: the packing was a quarter of a 5541x128x128 TN product, 15 % this way).
 #define PACK_AT_ROWS 16
 
 static void pack_at_rows(size_t mb, size_t kb, float alpha, const float *A, size_t lda,
