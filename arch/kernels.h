@@ -88,7 +88,6 @@ typedef struct {
     float ms, lse_s, mt, lse_t, inv_t, g_scale, p_scale, q_scale;
 } mimic_kd_row_args;
 
-
 // Every ISA computes exp with the algorithm of kernels/softmax/exp_scalar.h.
 typedef struct {
     // Rows of n <= short_max (row stride n), each in one read: m_i = max_j x[j] (NaN

@@ -192,6 +192,22 @@ static inline void short_rows_impl(const float *x, float *y, size_t rows, size_t
 }
 
 #ifdef V_ROWS_ACROSS_MAX
+// The max, exps (into e, which may be c) and sum over the columns c of VLEN rows across the
+// lanes: softmax's short rows and KD's.
+static inline vf across_exps(const vf *c, vf *e, size_t n, vf vinv_t, vf *vmax)
+{
+    vf vm = v_max(c[0], v_set1(-INFINITY));
+    for (size_t j = 1; j < n; j++)
+        vm = v_max(c[j], vm);
+    vf vsum = v_set1(0.0f);
+    for (size_t j = 0; j < n; j++) {
+        e[j] = v_exp(v_mul(v_sub(c[j], vm), vinv_t));
+        vsum = v_add(vsum, e[j]);
+    }
+    *vmax = vm;
+    return vsum;
+}
+
 // VLEN rows of n <= V_ROWS_ACROSS_MAX, transposed so that every lane is a row: the max, the
 // exps and the sum need no horizontal step, no lane is spent on padding (a row of 10 takes 10
 // exps per VLEN rows, not two vectors' worth, or one with 6 idle lanes), and one division
@@ -200,17 +216,9 @@ static inline void short_rows_impl(const float *x, float *y, size_t rows, size_t
 static inline void rows_across(const float *x, float *y, size_t n, float inv_t, float s,
                                float *max, float *sum)
 {
-    vf c[V_ROWS_ACROSS_MAX];
+    vf c[V_ROWS_ACROSS_MAX], vm;
     v_load_cols(x, n, c);
-    vf vm = v_max(c[0], v_set1(-INFINITY));
-    for (size_t j = 1; j < n; j++)
-        vm = v_max(c[j], vm);
-    const vf vinv_t = v_set1(inv_t);
-    vf vsum = v_set1(0.0f);
-    for (size_t j = 0; j < n; j++) {
-        c[j] = v_exp(v_mul(v_sub(c[j], vm), vinv_t));
-        vsum = v_add(vsum, c[j]);
-    }
+    const vf vsum = across_exps(c, c, n, v_set1(inv_t), &vm);
     if (max) {
         v_store(max, vm);
         v_store(sum, vsum);
@@ -612,20 +620,6 @@ float FN(kd_row)(const float *s, const float *t, const float *ep, const float *e
 // 2.4-2.9x -> 3.1-3.8x (the unfused form, with five 16 x 16 transposes, had lost there).
 #if defined(V_ROWS_ACROSS_MAX)
 #define KD_ACROSS 1
-// One operand's max, exps (into e) and sum over the columns c, as rows_across computes them.
-static inline vf across_exps(const vf *c, vf *e, size_t n, vf vinv_t, vf *vmax)
-{
-    vf vm = v_max(c[0], v_set1(-INFINITY));
-    for (size_t j = 1; j < n; j++)
-        vm = v_max(c[j], vm);
-    vf vsum = v_set1(0.0f);
-    for (size_t j = 0; j < n; j++) {
-        e[j] = v_exp(v_mul(v_sub(c[j], vm), vinv_t));
-        vsum = v_add(vsum, e[j]);
-    }
-    *vmax = vm;
-    return vsum;
-}
 
 // logf of every lane (the row-by-row path's log of each sum).
 static inline vf lanes_logf(vf v)
