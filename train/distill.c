@@ -913,9 +913,10 @@ static mimic_status write_report(const mimic_distill_options *o, const model *m,
 
 // --- The experiment -----------------------------------------------------------------------
 
-static int valid_dropout(float p)
+// x in [0, hi] (NaN is not).
+static int in_range(float x, float hi)
 {
-    return p >= 0.0f && p <= MIMIC_DISTILL_MAX_DROPOUT;
+    return x >= 0.0f && x <= hi;
 }
 
 mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t err_len)
@@ -924,11 +925,12 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
         o->teacher_epochs > MAX_EPOCHS || o->student_epochs > MAX_EPOCHS ||
         o->label_epochs < 0 || o->label_epochs > MAX_EPOCHS || !o->out_dir ||
         o->student_shift < 0 || o->student_shift > MAX_SHIFT ||
-        !(o->mixup >= 0.0f && o->mixup <= 1.0f) ||
-        !(o->kd_label_weight >= 0.0f && o->kd_label_weight <= MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT) ||
-        !(o->l2_label_weight >= 0.0f && o->l2_label_weight <= MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT) ||
-        !valid_dropout(o->teacher_dropout) || !valid_dropout(o->label_dropout) ||
-        !valid_dropout(o->mimic_dropout) ||
+        !in_range(o->mixup, 1.0f) ||
+        !in_range(o->kd_label_weight, MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT) ||
+        !in_range(o->l2_label_weight, MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT) ||
+        !in_range(o->teacher_dropout, MIMIC_DISTILL_MAX_DROPOUT) ||
+        !in_range(o->label_dropout, MIMIC_DISTILL_MAX_DROPOUT) ||
+        !in_range(o->mimic_dropout, MIMIC_DISTILL_MAX_DROPOUT) ||
         o->forms < 1 || o->forms > 3 || (o->conv_pool != 2 && o->conv_pool != 4))
         return train_fail(err, err_len, MIMIC_EINVAL,
                           "invalid options (epochs 1..%d, batch >= 1, student shift 0..%d, "

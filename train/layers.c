@@ -136,20 +136,26 @@ static uint32_t dropout_threshold(float p)
     return (uint32_t)(p * 65536.0f + 0.5f);
 }
 
-static float dropout_scale(uint32_t threshold)
+// The threshold and the kept values' scale for rate p; 0 for a rate outside [0, 1) or within
+// 2^-17 of 1 (every value would be dropped).
+static int dropout_params(float p, uint32_t *threshold, float *scale)
 {
-    return threshold < 65536u ? 65536.0f / (float)(65536u - threshold) : 0.0f;
+    if (!(p >= 0.0f && p < 1.0f))
+        return 0;
+    *threshold = dropout_threshold(p);
+    if (*threshold >= 65536u)
+        return 0;
+    *scale = 65536.0f / (float)(65536u - *threshold);
+    return 1;
 }
 
 mimic_status mimic_dropout_forward(int64_t n, float p, uint64_t key, const float *x, float *y,
                                    uint8_t *mask)
 {
-    if (n < 0 || !(p >= 0.0f && p < 1.0f) || (n > 0 && (!x || !y || !mask)))
+    uint32_t t;
+    float scale;
+    if (n < 0 || !dropout_params(p, &t, &scale) || (n > 0 && (!x || !y || !mask)))
         return MIMIC_EINVAL;
-    const uint32_t t = dropout_threshold(p);
-    if (t >= 65536u) // p within 2^-17 of 1: every value would be dropped
-        return MIMIC_EINVAL;
-    const float scale = dropout_scale(t);
     const int64_t groups = (n + 3) / 4;
 #pragma omp parallel for num_threads(mimic_threads_get()) if (n >= PAR_MIN_ELEMS) \
     schedule(static)
@@ -170,17 +176,14 @@ mimic_status mimic_dropout_forward(int64_t n, float p, uint64_t key, const float
 mimic_status mimic_dropout_backward(int64_t n, float p, const uint8_t *mask, const float *dy,
                                     float *dx)
 {
-    if (n < 0 || !(p >= 0.0f && p < 1.0f) || (n > 0 && (!mask || !dy || !dx)))
+    uint32_t t;
+    float scale;
+    if (n < 0 || !dropout_params(p, &t, &scale) || (n > 0 && (!mask || !dy || !dx)))
         return MIMIC_EINVAL;
-    const uint32_t t = dropout_threshold(p);
-    if (t >= 65536u)
-        return MIMIC_EINVAL;
-    const float scale = dropout_scale(t);
 #pragma omp parallel for simd num_threads(mimic_threads_get()) if (n >= PAR_MIN_ELEMS) \
     schedule(static)
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < n; i++)
         dx[i] = dy[i] * (mask[i] ? scale : 0.0f);
-    }
     return MIMIC_OK;
 }
 

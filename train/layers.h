@@ -42,9 +42,9 @@ void mimic_relu_backward(int64_t n, const float *y, const float *dy, float *dx);
 
 // Inverted dropout on n values at rate p (0 <= p < 1): value i is kept with probability
 // 1 - p' and then scaled by 1 / (1 - p'), where p' is p rounded to a multiple of 2^-16 (the
-// draw's resolution), or multiplied by 0; mask[i] records which. The draws depend only on (key, i):
-// the same bits for any thread count, and a resumed run that passes the same key per step
-// repeats them. MIMIC_EINVAL for p outside [0, 1) or NULL pointers (with n > 0).
+// draw's resolution), or multiplied by 0; mask[i] records which. The draws depend only on
+// (key, i): the same bits for any thread count, and a resumed run that passes the same key
+// per step repeats them. MIMIC_EINVAL for p outside [0, 1) or NULL pointers (with n > 0).
 mimic_status mimic_dropout_forward(int64_t n, float p, uint64_t key, const float *x, float *y,
                                    uint8_t *mask);
 // dx = dy times the forward pass's factor, from its mask (dx may alias dy).

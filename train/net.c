@@ -212,10 +212,10 @@ int64_t mimic_net_param_count(const mimic_net *net)
 }
 
 // A dropout layer's forward: drops in training mode, copies otherwise.
-static mimic_status dropout_forward(const mimic_net *net, int i, int64_t batch, const float *x,
+static mimic_status dropout_forward(mimic_net *net, int i, int64_t batch, const float *x,
                                     float *y)
 {
-    mimic_layer *l = (mimic_layer *)&net->layers[i];
+    mimic_layer *l = &net->layers[i];
     const int64_t n = batch * in_size(l);
     l->masked = net->training && l->drop > 0.0f;
     if (!l->masked) {
