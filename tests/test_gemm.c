@@ -317,19 +317,28 @@ static void test_gemm_skinny(void **state) {
     }
 }
 
-// A small C over a long K (M <= 128, N <= 256, K >= 1024): A and B read in place over several
-// KC slices, with alpha = 1 (the in-place path) and not (packed), padded leading dimensions
-// (NaN in the padding) and unaligned pointers. Then a C of a few rows.
+// A small C (M <= 128, N <= 256, K >= 64): A and B read in place (op(B) = B^T: A only), over
+// one or several KC slices, with alpha = 1 (the in-place path) and not (packed), padded
+// leading dimensions (NaN in the padding) and unaligned pointers. Then B in place under at most
+// 128 rows of C when it fits in L2 (row strides off the 512-byte multiples), and a C of a few
+// rows.
 static void test_gemm_small_c(void **state) {
     (void)state;
-    static const int64_t dims[][3] = {{128, 256, 1024}, {37, 70, 1500}, {1, 5, 1100}, {9, 33, 2049}};
-    for (int d = 0; d < 4; d++)
-        for (int v = 0; v < 3; v++) {
-            gemm_case g = {'N', 'N', dims[d][0], dims[d][1], dims[d][2], v == 2 ? -0.5f : 1.0f,
-                           v == 1 ? 2.5f : 0.0f, v, (int64_t)(v % 2), 1, (size_t)(v % 2),
-                           v == 0};
-            check_gemm(&g, 7000 + (uint64_t)(d * 3 + v));
-        }
+    static const int64_t dims[][3] = {{128, 256, 1024}, {37, 70, 1500}, {1, 5, 1100},
+                                      {9, 33, 2049},    {128, 128, 64},  {100, 200, 300}};
+    for (int d = 0; d < 6; d++)
+        for (int v = 0; v < 3; v++)
+            for (int t = 0; t < 2; t++) {
+                gemm_case g = {'N', t ? 'T' : 'N', dims[d][0], dims[d][1], dims[d][2],
+                               v == 2 ? -0.5f : 1.0f, v == 1 ? 2.5f : 0.0f, v, (int64_t)(v % 2),
+                               1, (size_t)(v % 2), v == 0};
+                check_gemm(&g, 7000 + (uint64_t)(d * 6 + v * 2 + t));
+            }
+    for (int t = 0; t < 2; t++) {
+        gemm_case g = {t ? 'T' : 'N', 'N', 100, 3000, 130, 1.0f, t ? 2.5f : 0.0f, t, t, 0,
+                       (size_t)t, 0};
+        check_gemm(&g, 7200 + (uint64_t)t);
+    }
     // A few rows of C against a B larger than half of L2 with rows of at most 32 KiB (B read in
     // place at any K), both forms of op(A), a partial last panel.
     for (int t = 0; t < 2; t++) {
@@ -349,9 +358,10 @@ static void test_gemm_threads(void **state) {
     // The last two go to the dot-product tiles (B^T with few columns), rows split over threads.
     const int64_t shapes[][4] = {{M, N, K, 0},     {97, 83, 300, 0},   {5, 1000, 7, 0},
                                  {1000, 5, 33, 0}, {sm, sn, sk, 0},    {128, 256, 1300, 0},
-                                 {301, 10, 1024, 1}, {1000, 3, 700, 1}};
+                                 {301, 10, 1024, 1}, {1000, 3, 700, 1}, {120, 3000, 100, 0},
+                                 {128, 200, 300, 1}};
     tc_rng r = tc_rng_seed(99);
-    for (int s = 0; s < 8; s++) {
+    for (int s = 0; s < 10; s++) {
         int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
         const char tb = shapes[s][3] ? 'T' : 'N';
         const int64_t ldb = shapes[s][3] ? k : n;

@@ -76,6 +76,15 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
 // went from 0.59-0.60x to 0.66-0.69x oneDNN (docs/gemm.md).
 #define GEMM_DIRECT_B_MAX_M 64
 
+// Up to this many rows of C, B is also read in place when all of it fits in L2 and its rows
+// do not fall on a few L1 sets: a stride that is a multiple of 512 bytes puts a tile's kc rows
+// on at most 8 of the 64 sets, which evicts them before the next tile reads them (NN
+// 128x1024x256, 1 thread: 0.80x oneDNN packed, 0.71x in place). The students' dense layers
+// (row strides of 3136 or 784 floats) gain: NN 128x3136x128 0.75x -> 0.81-0.83x, NN 128x784x128
+// 0.79x -> 0.90x, TN 128x784x128 0.82x -> 0.91x (docs/gemm.md).
+#define GEMM_DIRECT_B_L2_MAX_M 128
+#define GEMM_L1_ALIAS_FLOATS 128
+
 // Up to this many rows of C (a classifier's weight gradient, 10 x H x batch), B is read in place
 // at any K as long as its rows are at most 32 KiB: each B panel serves one or two A panels, so
 // packing B was most of the product (TN 10x5541x128, 1 thread: 411-434 us packed, 264-304 in
@@ -95,7 +104,8 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
 #define GEMM_DIRECT_A_MAX_N 64
 
 // A small C over a long K (a dense layer's backward, e.g. 128x256x3136, or a student's
-// 128x128x5541): A and B are read in place, neither packed. Packing them cost memory traffic
+// 128x128x5541): A and B are read in place, neither packed (op(B) = B^T: A only, 128x128x3136
+// 0.81x -> 0.94-0.97x oneDNN). Packing them cost memory traffic
 // (K x M and K x N read and written once per product) for panels used only N/NR or M/MR
 // times; in place, a KC slice of B is one contiguous run of kc rows of at most 1 KiB, which
 // the prefetchers stream. 128x256x3136, 1 thread: 0.79-0.80x -> 0.93x oneDNN (AVX2 0.79x ->
@@ -103,7 +113,7 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
 // went the other way (128x1024x784: 0.89x -> 0.46-0.64x), hence the bound on N.
 #define GEMM_SMALL_C_MAX_M 128
 #define GEMM_SMALL_C_MAX_N 256
-#define GEMM_SMALL_C_MIN_K 1024
+#define GEMM_SMALL_C_MIN_K 64
 
 // Below this many multiply-adds a parallel region costs more than it saves (measured: 64^3
 // on 2 threads ran at 39 GFLOP/s against 84 on one; 128x1024x10 at 52 against 79).
@@ -313,17 +323,20 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
     const int64_t MR = k->gemm->mr, NR = k->gemm->nr;
     // alpha is applied by the packing, so A can be read in place only when it is 1.
     const int a_in_place_ok = !trans_a && alpha == 1.0f && MR <= GEMM_MAX_MR;
-    const int small_c = a_in_place_ok && !trans_b && M <= GEMM_SMALL_C_MAX_M &&
-                        N <= GEMM_SMALL_C_MAX_N && K >= GEMM_SMALL_C_MIN_K;
+    const int small_c_shape = a_in_place_ok && M <= GEMM_SMALL_C_MAX_M &&
+                              N <= GEMM_SMALL_C_MAX_N && K >= GEMM_SMALL_C_MIN_K;
+    const int small_c = small_c_shape && !trans_b;
     const int direct_a = a_in_place_ok &&
-                         (small_c || N <= GEMM_DIRECT_A_MAX_PANELS * NR ||
+                         (small_c_shape || N <= GEMM_DIRECT_A_MAX_PANELS * NR ||
                           (N <= GEMM_DIRECT_A_MAX_N && (double)M * K * sizeof(float) <= half_l2));
     // Packing B pays off only when each B panel is reused by enough A panels; below that,
     // full-width panels are read from B in place (row stride ldb), and the last, partial
     // one too where the tile reads only its columns (else it is copied).
     const int direct_b =
         small_c || (!trans_b && M <= GEMM_DIRECT_B_TINY_M && N <= GEMM_DIRECT_B_TINY_MAX_N) ||
-        (!trans_b && M <= GEMM_DIRECT_B_MAX_M && (double)K * N * sizeof(float) <= half_l2);
+        (!trans_b && M <= GEMM_DIRECT_B_MAX_M && (double)K * N * sizeof(float) <= half_l2) ||
+        (!trans_b && M <= GEMM_DIRECT_B_L2_MAX_M && ldb % GEMM_L1_ALIAS_FLOATS != 0 &&
+         (double)K * N * sizeof(float) <= 2 * half_l2);
     const int threads = mimic_threads_get();
     const int serial = threads == 1 || (double)M * N * K < GEMM_PARALLEL_MIN_FLOPS;
     // One KC slice with nothing to pack, on one thread: the tiles straight away.

@@ -13,6 +13,8 @@
 // Row i: acc += A[i][p] * (b0, b1).
 #define FMA_ROW(i)                                                                                 \
     do {                                                                                           \
+        if (rows <= i)                                                                             \
+            break;                                                                                 \
         const __m512 va = _mm512_set1_ps(a_offs ? arow[i][p] : a[i]);                              \
         vacc##i##x0 = _mm512_fmadd_ps(va, vb0, vacc##i##x0);                                       \
         vacc##i##x1 = _mm512_fmadd_ps(va, vb1, vacc##i##x1);                                       \
@@ -35,10 +37,13 @@
 
 // masked: B is loaded under the column masks (a partial panel: nothing past column n is read,
 // so it can stay in place); full panels load plainly, since the masked loads measured 7-10 %
-// slower in the k loop (1024^3 0.90 -> 0.84x oneDNN, 64^3 1.02 -> 0.91x).
+// slower in the k loop (1024^3 0.90 -> 0.84x oneDNN, 64^3 1.02 -> 0.91x). rows (a constant
+// at each call: 8, 4, 2 or 1, at least m) is how many rows the k loop computes, so that a
+// partial panel of a few rows (a classifier's 10 = 8 + 2) does not pay for all eight.
 static inline __attribute__((always_inline)) void
 tile_body(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
-          size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta, int masked)
+          size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta, int masked,
+          int rows)
 {
     // The C tile is read (beta != 0) and written only after the k loop: start fetching it now
     // so those accesses do not stall on memory.
@@ -91,13 +96,27 @@ tile_body(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, 
 }
 
 static inline __attribute__((always_inline)) void
+tile_rows(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
+          size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta, int rows)
+{
+    if (n < 32)
+        tile_body(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 1, rows);
+    else
+        tile_body(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 0, rows);
+}
+
+static inline __attribute__((always_inline)) void
 tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
      size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta)
 {
-    if (n < 32)
-        tile_body(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 1);
+    if (m > 4)
+        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 8);
+    else if (m > 2)
+        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 4);
+    else if (m > 1)
+        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 2);
     else
-        tile_body(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 0);
+        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 1);
 }
 
 void mimic_gemm_f32_ukernel_8x32__avx512(size_t m, size_t n, size_t kc, const float *a,
