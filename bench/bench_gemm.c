@@ -73,6 +73,9 @@ static const gemm_shape shapes[] = {
     {'N', 'N', 16, 16, 16},        {'N', 'N', 32, 32, 32},        {'N', 'N', 64, 64, 64},
     // The shallow students' output layer (H = 5541): its weight gradient dY^T H.
     {'T', 'N', 10, 5541, 128},
+    // The conv-form student's bottleneck (3136 -> 128): forward (W^T), backward-data and the
+    // weight gradient.
+    {'N', 'T', 128, 128, 3136},    {'N', 'N', 128, 3136, 128},    {'T', 'N', 128, 3136, 128},
 };
 
 typedef struct {

@@ -228,6 +228,44 @@ static void test_lr_scale(void **state)
     mimic_net_free(&net);
 }
 
+// The clipping factor: max / norm of all gradients together when the norm exceeds max, else 1;
+// a step with it is the step on gradients scaled in memory first, to the bit.
+static void test_clip_scale(void **state)
+{
+    (void)state;
+    mimic_net a, b;
+    build(&a, 3);
+    build(&b, 3);
+    mimic_param *pa[MIMIC_NET_MAX_PARAMS], *pb[MIMIC_NET_MAX_PARAMS];
+    const int np = mimic_net_params(&a, pa);
+    TC_CHECK(mimic_net_params(&b, pb) == np);
+    double want = 0.0;
+    for (int i = 0; i < np; i++)
+        for (int64_t j = 0; j < pa[i]->n; j++) {
+            pa[i]->g[j] = pb[i]->g[j] = (float)((j * 7 + i) % 11) * 0.125f - 0.5f;
+            pa[i]->v[j] = pb[i]->v[j] = 0.01f * (float)(j % 5);
+            want += (double)pa[i]->g[j] * pa[i]->g[j];
+        }
+    want = sqrt(want);
+    double norm = 0.0;
+    TC_CHECK(mimic_net_clip_scale(&a, 2.0 * want, &norm) == 1.0f);
+    tc_check_near1("gradient norm", norm, want, 1e-12 * want);
+    const float s = mimic_net_clip_scale(&a, 0.5 * want, NULL);
+    TC_CHECK(s == (float)(0.5 * want / norm));
+    for (int i = 0; i < np; i++)
+        for (int64_t j = 0; j < pb[i]->n; j++)
+            pb[i]->g[j] *= s;
+    const mimic_sgd opt = {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 5e-4f};
+    mimic_net_step(&a, &opt, s);
+    mimic_net_step(&b, &opt, 1.0f);
+    for (int i = 0; i < np; i++) {
+        tc_check_bitwise("weights after a clipped step", pa[i]->w, pb[i]->w, (size_t)pa[i]->n);
+        tc_check_bitwise("momentum after a clipped step", pa[i]->v, pb[i]->v, (size_t)pa[i]->n);
+    }
+    mimic_net_free(&a);
+    mimic_net_free(&b);
+}
+
 static void test_checkpoint(void **state)
 {
     (void)state;
@@ -295,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_chunked_conv_relu_pool),
         cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_lr_scale),
+        cmocka_unit_test(test_clip_scale),
         cmocka_unit_test(test_checkpoint),
     };
     return cmocka_run_group_tests_name("net", tests, tc_group_setup, tc_group_teardown);

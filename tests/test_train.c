@@ -48,16 +48,16 @@ static void test_sgd_and_schedule(void **state)
     TC_STATUS(mimic_param_init(&p, 2), MIMIC_OK);
     p.w[0] = 1.0f, p.w[1] = -2.0f, p.g[0] = 0.5f, p.g[1] = 0.25f;
     const mimic_sgd opt = {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 0.01f};
-    mimic_sgd_step(&opt, &p, 1);
+    mimic_sgd_step(&opt, &p, 1, 1.0f);
     // v = g + wd w = (0.51, 0.23); w -= 0.1 v
     tc_check_near1("w0 after one step", p.w[0], 1.0 - 0.1 * 0.51, 1e-6);
     tc_check_near1("w1 after one step", p.w[1], -2.0 - 0.1 * 0.23, 1e-6);
-    mimic_sgd_step(&opt, &p, 0); // no decay: v = 0.9 v + g
+    mimic_sgd_step(&opt, &p, 0, 1.0f); // no decay: v = 0.9 v + g
     tc_check_near1("v0 after two steps", p.v[0], 0.9 * 0.51 + 0.5, 1e-6);
     // A scaled tensor steps by lr * lr_scale; its momentum is unchanged by the scale.
     const float w1 = p.w[1], v1 = 0.9f * p.v[1] + p.g[1];
     p.lr_scale = 0.25f;
-    mimic_sgd_step(&opt, &p, 0);
+    mimic_sgd_step(&opt, &p, 0, 1.0f);
     tc_check_near1("v1 with a scaled lr", p.v[1], v1, 1e-6);
     tc_check_near1("w1 with a scaled lr", p.w[1], w1 - 0.1 * 0.25 * v1, 1e-6);
     mimic_param_free(&p);
@@ -125,10 +125,10 @@ static double train_and_evaluate(uint64_t seed)
         mimic_relu_backward(BATCH * HIDDEN, h, dh, dh);
         TC_STATUS(mimic_dense_backward(&l1, BATCH, xb, dh, NULL), MIMIC_OK);
         opt.lr = mimic_lr_cosine(0.05f, step, steps, steps / 10);
-        mimic_sgd_step(&opt, &l1.weight, 1);
-        mimic_sgd_step(&opt, &l1.bias, 0);
-        mimic_sgd_step(&opt, &l2.weight, 1);
-        mimic_sgd_step(&opt, &l2.bias, 0);
+        mimic_sgd_step(&opt, &l1.weight, 1, 1.0f);
+        mimic_sgd_step(&opt, &l1.bias, 0, 1.0f);
+        mimic_sgd_step(&opt, &l2.weight, 1, 1.0f);
+        mimic_sgd_step(&opt, &l2.bias, 0, 1.0f);
     }
     TC_STATUS(mimic_dense_forward(&l1, TEST, xte, h), MIMIC_OK);
     mimic_relu_forward(TEST * HIDDEN, h, h);

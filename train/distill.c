@@ -242,11 +242,10 @@ static mimic_status train_step(model *m, const mimic_distill_options *o, int64_t
     }
     if (st == MIMIC_OK)
         st = mimic_net_backward(&m->net, b, m->grad);
-    if (st == MIMIC_OK && o->clip > 0.0f)
-        (void)mimic_net_clip_grad(&m->net, o->clip);
     if (st == MIMIC_OK) {
+        const float clip = o->clip > 0.0f ? mimic_net_clip_scale(&m->net, o->clip, NULL) : 1.0f;
         const mimic_sgd opt = {lr, o->momentum, o->weight_decay};
-        mimic_net_step(&m->net, &opt);
+        mimic_net_step(&m->net, &opt, clip);
     }
     m->loss_sum += loss;
     m->seconds += train_now() - t0;

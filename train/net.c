@@ -447,26 +447,17 @@ static double sum_squares(const float *g, int64_t n)
     return total;
 }
 
-double mimic_net_clip_grad(mimic_net *net, double max_norm)
+float mimic_net_clip_scale(mimic_net *net, double max_norm, double *norm)
 {
     mimic_param *ps[MIMIC_NET_MAX_PARAMS];
     const int np = mimic_net_params(net, ps);
     double sq = 0.0;
     for (int i = 0; i < np; i++)
         sq += sum_squares(ps[i]->g, ps[i]->n);
-    const double norm = sqrt(sq);
-    if (norm > max_norm) {
-        const float s = (float)(max_norm / norm);
-        for (int i = 0; i < np; i++) {
-            float *g = ps[i]->g;
-            const int64_t n = ps[i]->n;
-#pragma omp parallel for simd num_threads(mimic_threads_get()) if (n >= (1 << 16)) \
-    schedule(static)
-            for (int64_t j = 0; j < n; j++)
-                g[j] *= s;
-        }
-    }
-    return norm;
+    const double total = sqrt(sq);
+    if (norm)
+        *norm = total;
+    return total > max_norm ? (float)(max_norm / total) : 1.0f;
 }
 
 void mimic_net_scale_lr_by_fan_in(mimic_net *net, float ref)
@@ -480,10 +471,10 @@ void mimic_net_scale_lr_by_fan_in(mimic_net *net, float ref)
     }
 }
 
-void mimic_net_step(mimic_net *net, const mimic_sgd *opt)
+void mimic_net_step(mimic_net *net, const mimic_sgd *opt, float grad_scale)
 {
     mimic_param *ps[MIMIC_NET_MAX_PARAMS];
     const int np = mimic_net_params(net, ps);
     for (int i = 0; i < np; i++)
-        mimic_sgd_step(opt, ps[i], i % 2 == 0); // weights are decayed, biases not
+        mimic_sgd_step(opt, ps[i], i % 2 == 0, grad_scale); // weights decayed, biases not
 }

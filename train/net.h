@@ -85,17 +85,19 @@ mimic_status mimic_net_backward(mimic_net *net, int64_t batch, const float *dout
 // bias (so even indices are weights). `out` holds MIMIC_NET_MAX_PARAMS; returns the count.
 #define MIMIC_NET_MAX_PARAMS (2 * MIMIC_NET_MAX_LAYERS)
 int mimic_net_params(mimic_net *net, mimic_param **out);
-// Scale every gradient down so their global L2 norm is at most max_norm; returns the norm
-// before scaling.
-double mimic_net_clip_grad(mimic_net *net, double max_norm);
+// The factor that scales every gradient down so their global L2 norm is at most max_norm (1
+// if it already is): mimic_net_step applies it as it reads the gradients, which saves the
+// pass that would scale them in memory. *norm (if not NULL) gets the norm.
+float mimic_net_clip_scale(mimic_net *net, double max_norm, double *norm);
 // Scale the learning rate of every dense layer with more than `ref` inputs by ref / inputs.
 // A step of a dense layer moves its outputs in proportion to the squared norm of its input,
 // which grows with the input width; without this the wide output layer of a shallow student
 // (H = 5k-11k ReLU units) makes steps hundreds of times larger than its bottleneck does, and
 // regression on logits diverges at any learning rate that trains the rest (docs/distill.md).
 void mimic_net_scale_lr_by_fan_in(mimic_net *net, float ref);
-// One SGD step on every parameter (weights decayed, biases not).
-void mimic_net_step(mimic_net *net, const mimic_sgd *opt);
+// One SGD step on every parameter (weights decayed, biases not), the gradients scaled by
+// grad_scale (mimic_net_clip_scale; 1: as they are).
+void mimic_net_step(mimic_net *net, const mimic_sgd *opt, float grad_scale);
 
 // CRC-32 of every parameter's values in layer order: a fingerprint of the trained bits (two
 // runs with the same seed, and a resumed run, give the same one).

@@ -3,7 +3,7 @@
 
 #include "train/sgd.h"
 
-void mimic_sgd_step(const mimic_sgd *opt, mimic_param *p, int decay)
+void mimic_sgd_step(const mimic_sgd *opt, mimic_param *p, int decay, float grad_scale)
 {
     const float wd = decay ? opt->weight_decay : 0.0f, lr = opt->lr * p->lr_scale;
     const float mom = opt->momentum;
@@ -16,7 +16,7 @@ void mimic_sgd_step(const mimic_sgd *opt, mimic_param *p, int decay)
 #pragma omp parallel for simd num_threads(mimic_threads_get()) if (n >= (1 << 16)) \
     schedule(static)
     for (int64_t i = 0; i < n; i++) {
-        v[i] = mom * v[i] + (g[i] + wd * w[i]);
+        v[i] = mom * v[i] + (g[i] * grad_scale + wd * w[i]);
         w[i] -= lr * v[i];
     }
 }
