@@ -171,7 +171,7 @@ static void test_distill_invalid_options(void **state)
 {
     (void)state;
     const char *out = "test_train_never_created";
-    for (int which = 0; which < 6; which++) {
+    for (int which = 0; which < 9; which++) {
         mimic_distill_options o;
         mimic_distill_defaults(&o, 1);
         o.out_dir = out;
@@ -183,6 +183,9 @@ static void test_distill_invalid_options(void **state)
         case 2: o.kd_label_weight = NAN; break;
         case 3: o.mixup = 2.0f; break;
         case 4: o.conv_pool = 3; break;
+        case 5: o.mimic_weight_decay = -1e-4f; break;
+        case 6: o.label_weight_decay = 0.2f; break;
+        case 7: o.weight_decay = NAN; break;
         default: o.forms = 0; break;
         }
         char err[256] = "";

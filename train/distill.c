@@ -41,6 +41,8 @@ void mimic_distill_defaults(mimic_distill_options *o, int quick)
         .lr = 0.05f,
         .momentum = 0.9f,
         .weight_decay = 5e-4f,
+        .label_weight_decay = 5e-4f,
+        .mimic_weight_decay = 5e-4f,
         // The students' rates and the fan-in scaling of their wide layers: the ablation in
         // docs/distill.md.
         .label_lr = 0.1f,
@@ -164,6 +166,7 @@ typedef struct {
     loss_kind loss;
     int form;                 // -1 the teacher, 0 the 784 form, 1 the conv form
     float base_lr;
+    float weight_decay;
     int epochs;               // this model's epochs (label students may stop earlier)
     float *grad;              // d loss / d logits, batch x 10
     double seconds;           // training time of this model alone
@@ -244,7 +247,7 @@ static mimic_status train_step(model *m, const mimic_distill_options *o, int64_t
         st = mimic_net_backward(&m->net, b, m->grad);
     if (st == MIMIC_OK) {
         const float clip = o->clip > 0.0f ? mimic_net_clip_scale(&m->net, o->clip, NULL) : 1.0f;
-        const mimic_sgd opt = {lr, o->momentum, o->weight_decay};
+        const mimic_sgd opt = {lr, o->momentum, m->weight_decay};
         mimic_net_step(&m->net, &opt, clip);
     }
     m->loss_sum += loss;
@@ -307,6 +310,9 @@ static uint64_t student_settings(const mimic_distill_options *o)
              (long long)o->conv_channels, o->conv_pool);
     if (o->l2_label_weight > 0.0f)
         snprintf(b + strlen(b), sizeof b - strlen(b), " l2w %a", (double)o->l2_label_weight);
+    if (o->label_weight_decay != o->weight_decay || o->mimic_weight_decay != o->weight_decay)
+        snprintf(b + strlen(b), sizeof b - strlen(b), " wd %a %a", (double)o->label_weight_decay,
+                 (double)o->mimic_weight_decay);
     if (o->label_dropout > 0.0f || o->mimic_dropout > 0.0f)
         snprintf(b + strlen(b), sizeof b - strlen(b), " dropout %a %a", (double)o->label_dropout,
                  (double)o->mimic_dropout);
@@ -819,7 +825,8 @@ static int fill_json(FILE *f, const void *ctx)
                "\"student_epochs\": %d, \"label_epochs\": %d, \"train_limit\": %lld, "
                "\"test_limit\": %lld, \"lr\": %g, \"label_lr\": %g, \"l2_lr\": %g, "
                "\"kd_lr\": %g, \"student_lr_ref\": %g, \"momentum\": %g, "
-               "\"weight_decay\": %g, \"temperature\": %g, \"kd_label_weight\": %g, "
+               "\"weight_decay\": %g, \"label_weight_decay\": %g, \"mimic_weight_decay\": %g, "
+               "\"temperature\": %g, \"kd_label_weight\": %g, "
                "\"l2_label_weight\": %g, "
                "\"augment\": %d, \"label_augment\": %d, \"student_shift\": %d, "
                "\"student_flip\": %d, "
@@ -830,7 +837,8 @@ static int fill_json(FILE *f, const void *ctx)
             o->student_epochs, o->label_epochs > 0 ? o->label_epochs : o->student_epochs,
             (long long)o->train_limit, (long long)o->test_limit, (double)o->lr,
             (double)o->label_lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref,
-            (double)o->momentum, (double)o->weight_decay, (double)o->temperature,
+            (double)o->momentum, (double)o->weight_decay, (double)o->label_weight_decay,
+            (double)o->mimic_weight_decay, (double)o->temperature,
             (double)o->kd_label_weight, (double)o->l2_label_weight, o->augment,
             o->label_augment, o->student_shift,
             o->student_flip,
@@ -930,13 +938,17 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
         !in_range(o->teacher_dropout, MIMIC_DISTILL_MAX_DROPOUT) ||
         !in_range(o->label_dropout, MIMIC_DISTILL_MAX_DROPOUT) ||
         !in_range(o->mimic_dropout, MIMIC_DISTILL_MAX_DROPOUT) ||
+        !in_range(o->weight_decay, MIMIC_DISTILL_MAX_WEIGHT_DECAY) ||
+        !in_range(o->label_weight_decay, MIMIC_DISTILL_MAX_WEIGHT_DECAY) ||
+        !in_range(o->mimic_weight_decay, MIMIC_DISTILL_MAX_WEIGHT_DECAY) ||
         o->forms < 1 || o->forms > 3 || (o->conv_pool != 2 && o->conv_pool != 4))
         return train_fail(err, err_len, MIMIC_EINVAL,
                           "invalid options (epochs 1..%d, batch >= 1, student shift 0..%d, "
-                          "mixup 0..1, label weights 0..%g, dropout 0..%g, forms 1..3, conv "
-                          "pool 2 or 4)",
+                          "mixup 0..1, label weights 0..%g, dropout 0..%g, weight decay "
+                          "0..%g, forms 1..3, conv pool 2 or 4)",
                           MAX_EPOCHS, MAX_SHIFT, (double)MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT,
-                          (double)MIMIC_DISTILL_MAX_DROPOUT);
+                          (double)MIMIC_DISTILL_MAX_DROPOUT,
+                          (double)MIMIC_DISTILL_MAX_WEIGHT_DECAY);
     if (o->threads >= 0)
         (void)mimic_threads_set(o->threads);
     mimic_status st = train_mkdirs(o->out_dir, err, err_len);
@@ -962,6 +974,7 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
     m[0].loss = LOSS_LABELS;
     m[0].form = -1;
     m[0].base_lr = o->lr;
+    m[0].weight_decay = o->weight_decay;
     m[0].epochs = o->teacher_epochs;
     st = build_teacher(&m[0].net, o->batch, o->teacher_dropout, &init);
     const int64_t target = mimic_net_param_count(&m[0].net);
@@ -986,6 +999,7 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
                      (long long)hidden, loss_names[l]);
             s->loss = (loss_kind)l;
             s->base_lr = l == LOSS_L2 ? o->l2_lr : l == LOSS_KD ? o->kd_lr : o->label_lr;
+            s->weight_decay = l == LOSS_LABELS ? o->label_weight_decay : o->mimic_weight_decay;
             s->epochs = l == LOSS_LABELS ? label_epochs : o->student_epochs;
             mimic_rng r = form_init;
             st = build_student(&s->net, form, o, hidden,

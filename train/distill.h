@@ -17,6 +17,8 @@ typedef struct {
     int64_t train_limit;    // use only the first N training images (0: all); --quick
     int64_t test_limit;     // evaluate on the first N test images (0: all)
     float lr, momentum, weight_decay;
+    float label_weight_decay; // weight decay of the label students (default: weight_decay)
+    float mimic_weight_decay; // the same for the L2 and KD students
     float label_lr;         // learning rate of the students trained on labels
     float l2_lr;            // learning rate of the logit-regression students
     float kd_lr;            // learning rate of the KD students
@@ -57,6 +59,8 @@ typedef struct {
 #define MIMIC_DISTILL_MAX_DROPOUT 0.95f
 // The largest KD label weight accepted (beyond it the KD student is a label student).
 #define MIMIC_DISTILL_MAX_KD_LABEL_WEIGHT 100.0f
+// The largest weight decay accepted.
+#define MIMIC_DISTILL_MAX_WEIGHT_DECAY 0.1f
 
 void mimic_distill_defaults(mimic_distill_options *o, int quick);
 
