@@ -103,14 +103,15 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
 // per panel, come from cache: AVX2 64^3 went from 0.69-0.72x to 0.87-0.89x oneDNN (AVX2).
 #define GEMM_DIRECT_A_MAX_N 64
 
-// A small C over a long K (a dense layer's backward, e.g. 128x256x3136, or a student's
-// 128x128x5541): A and B are read in place, neither packed (op(B) = B^T: A only, 128x128x3136
-// 0.81x -> 0.94-0.97x oneDNN). Packing them cost memory traffic
-// (K x M and K x N read and written once per product) for panels used only N/NR or M/MR
-// times; in place, a KC slice of B is one contiguous run of kc rows of at most 1 KiB, which
-// the prefetchers stream. 128x256x3136, 1 thread: 0.79-0.80x -> 0.93x oneDNN (AVX2 0.79x ->
-// 0.95x), 2 threads 0.70-0.72x -> 0.86-0.91x. Rows of 4 KiB (N = 1024) are pages apart and
-// went the other way (128x1024x784: 0.89x -> 0.46-0.64x), hence the bound on N.
+// A small C (at most 128 x 256, a dense layer's backward such as 128x256x3136, a student's
+// 128x128x5541) with K >= 64: A and B are read in place, neither packed; with op(B) = B^T, A
+// only. Packing them cost memory traffic (K x M and K x N read and written once per product)
+// for panels used only N/NR or M/MR times; in place, a KC slice of B is one contiguous run of
+// kc rows of at most 1 KiB, which the prefetchers stream. 1 thread: 128x256x3136 0.79-0.80x ->
+// 0.93x oneDNN (AVX2 0.79x -> 0.95x), 128x128x3136 with B^T 0.81x -> 0.94-0.97x, 128x128x784
+// 0.75x -> 0.87x (K >= 1024 before; K >= 64 was nowhere slower, docs/gemm.md). Rows of 4 KiB
+// (N = 1024) are pages apart and went the other way (128x1024x784: 0.89x -> 0.46-0.64x), and
+// so did B^T with N = 5541 (0.93x -> 0.82x), hence the bound on N.
 #define GEMM_SMALL_C_MAX_M 128
 #define GEMM_SMALL_C_MAX_N 256
 #define GEMM_SMALL_C_MIN_K 64
