@@ -171,7 +171,7 @@ static void test_distill_invalid_options(void **state)
 {
     (void)state;
     const char *out = "test_train_never_created";
-    for (int which = 0; which < 9; which++) {
+    for (int which = 0; which < 10; which++) {
         mimic_distill_options o;
         mimic_distill_defaults(&o, 1);
         o.out_dir = out;
@@ -186,6 +186,7 @@ static void test_distill_invalid_options(void **state)
         case 5: o.mimic_weight_decay = -1e-4f; break;
         case 6: o.label_weight_decay = 0.2f; break;
         case 7: o.weight_decay = NAN; break;
+        case 8: o.conv_label_weight_decay = -1.0f; break;
         default: o.forms = 0; break;
         }
         char err[256] = "";

@@ -176,9 +176,11 @@ static void distill_usage(FILE *out)
             "                        (default 0); --label-dropout P, --mimic-dropout P set it\n"
             "                        for the label students or the L2 and KD students alone\n"
             "  --teacher-dropout P   dropout after the teacher's 256-unit ReLU (default 0)\n"
-            "  --weight-decay X      weight decay (0..0.1) of every model (default 5e-4);\n"
-            "                        --label-weight-decay X, --mimic-weight-decay X set it for\n"
-            "                        the label students or the L2 and KD students alone\n"
+            "  --weight-decay X      weight decay (0..0.1) of every model (the teacher's:\n"
+            "                        5e-4); --label-weight-decay X (784 form, default 0),\n"
+            "                        --conv-label-weight-decay X (default 5e-4) and\n"
+            "                        --mimic-weight-decay X (L2 and KD, default 1e-4) set it\n"
+            "                        for the label students of a form or the mimic students\n"
             "  --forms F             student forms: 784, conv or all (default all)\n"
             "  --no-cache-logits     run the teacher on every transfer batch (by default its\n"
             "                        logits for unshifted, unblended images are computed once)\n"
@@ -261,14 +263,18 @@ static int cmd_distill(int argc, char **argv)
             if (strcmp(a, "--dropout") == 0 || strcmp(a, "--mimic-dropout") == 0)
                 o.mimic_dropout = x;
         } else if (strcmp(a, "--weight-decay") == 0 || strcmp(a, "--label-weight-decay") == 0 ||
+                   strcmp(a, "--conv-label-weight-decay") == 0 ||
                    strcmp(a, "--mimic-weight-decay") == 0) {
             float x;
             if (!parse_in_range(a, v, MIMIC_DISTILL_MAX_WEIGHT_DECAY, &x))
                 return EXIT_USAGE;
             if (strcmp(a, "--weight-decay") == 0)
-                o.weight_decay = o.label_weight_decay = o.mimic_weight_decay = x;
+                o.weight_decay = o.label_weight_decay = o.conv_label_weight_decay =
+                    o.mimic_weight_decay = x;
             else if (strcmp(a, "--label-weight-decay") == 0)
                 o.label_weight_decay = x;
+            else if (strcmp(a, "--conv-label-weight-decay") == 0)
+                o.conv_label_weight_decay = x;
             else
                 o.mimic_weight_decay = x;
         } else if (strcmp(a, "--mixup") == 0 || strcmp(a, "--kd-label-weight") == 0 ||

@@ -17,8 +17,9 @@ typedef struct {
     int64_t train_limit;    // use only the first N training images (0: all); --quick
     int64_t test_limit;     // evaluate on the first N test images (0: all)
     float lr, momentum, weight_decay;
-    float label_weight_decay; // weight decay of the label students (default: weight_decay)
-    float mimic_weight_decay; // the same for the L2 and KD students
+    float label_weight_decay; // weight decay of the 784 form's label students
+    float conv_label_weight_decay; // that of the conv form's label students
+    float mimic_weight_decay; // that of every L2 and KD student
     float label_lr;         // learning rate of the students trained on labels
     float l2_lr;            // learning rate of the logit-regression students
     float kd_lr;            // learning rate of the KD students
