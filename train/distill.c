@@ -32,10 +32,11 @@ void mimic_distill_defaults(mimic_distill_options *o, int quick)
         // Chosen to fit the whole run in 25 minutes on 2 cores (docs/distill.md); 15 teacher
         // epochs (94.15 %) instead of 11 (93.70 %) lifted the conv-form KD student by 0.22.
         .teacher_epochs = 15,
-        // The label students train as long (they still gain a little at 20, +0.09 more at
-        // 30); the KD students gain more: KD - labels +0.68 / +0.70 at 13 epochs, +0.77 /
-        // +0.88 at 20, +0.99 / +0.90 at 30, whose run takes 24 of the 25 minutes
-        // (docs/distill.md).
+        // The label students train as long; the KD students gain more from epochs. At the
+        // teacher's weight decay for every student, KD - labels +0.68 / +0.70 at 13 epochs,
+        // +0.77 / +0.88 at 20, +0.99 / +0.90 at 30, whose run takes 24 of the 25 minutes; at
+        // the decays below, against each label student's best, +0.63 / +0.92 at 20 and
+        // +0.93 / +0.93 at 30 (docs/distill.md).
         .student_epochs = 20,
         .batch = 128,
         .lr = 0.05f,

@@ -320,7 +320,8 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
         return gemm_dot(k->gemm, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     }
     const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr);
-    const double half_l2 = (double)mimic_machine_get()->l2_bytes / 2;
+    const double l2 = (double)mimic_machine_get()->l2_bytes, half_l2 = l2 / 2;
+    const double b_bytes = (double)K * (double)N * sizeof(float);
     const int64_t MR = k->gemm->mr, NR = k->gemm->nr;
     // alpha is applied by the packing, so A can be read in place only when it is 1.
     const int a_in_place_ok = !trans_a && alpha == 1.0f && MR <= GEMM_MAX_MR;
@@ -335,9 +336,9 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
     // one too where the tile reads only its columns (else it is copied).
     const int direct_b =
         small_c || (!trans_b && M <= GEMM_DIRECT_B_TINY_M && N <= GEMM_DIRECT_B_TINY_MAX_N) ||
-        (!trans_b && M <= GEMM_DIRECT_B_MAX_M && (double)K * N * sizeof(float) <= half_l2) ||
+        (!trans_b && M <= GEMM_DIRECT_B_MAX_M && b_bytes <= half_l2) ||
         (!trans_b && M <= GEMM_DIRECT_B_L2_MAX_M && ldb % GEMM_L1_ALIAS_FLOATS != 0 &&
-         (double)K * N * sizeof(float) <= 2 * half_l2);
+         b_bytes <= l2);
     const int threads = mimic_threads_get();
     const int serial = threads == 1 || (double)M * N * K < GEMM_PARALLEL_MIN_FLOPS;
     // One KC slice with nothing to pack, on one thread: the tiles straight away.
