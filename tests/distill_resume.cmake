@@ -6,11 +6,13 @@
 # has every part here (a student view of its own, label students on raw images, blends; every
 # model with dropout, whose draws must repeat on resume and on any thread count), and a
 # run of the conv form alone (--forms conv) must give its models the same bits as the full run.
+# The label students train fewer epochs than the mimic students, each form its own number.
 # With the default transfer set (flips only, no blends) the teacher's logits come from a cache
 # filled before the students' first epoch: the same bits as --no-cache-logits, resumed or not.
 # Usage: cmake -DMIMIC=<path to mimic> -DOUT=<dir> -P distill_resume.cmake
 set(args distill --quick --train-limit 512 --test-limit 256 --teacher-epochs 3
-    --student-epochs 3 --label-epochs 2 --seed 3 --student-shift 1 --student-no-flip
+    --student-epochs 3 --label-epochs 2 --conv-label-epochs 1 --seed 3 --student-shift 1
+    --student-no-flip
     --label-no-augment --mixup 0.25 --teacher-dropout 0.25 --label-dropout 0.3
     --mimic-dropout 0.2 --l2-label-weight 1)
 file(REMOVE_RECURSE "${OUT}")
@@ -45,6 +47,16 @@ endfunction()
 
 run(straight --threads 2)
 summary(straight want)
+file(READ "${OUT}/straight/distill-seed3.json" json)
+set(epochs "")
+foreach(i RANGE 6)
+  string(JSON e LENGTH "${json}" models ${i} epochs)
+  string(APPEND epochs "${e} ")
+endforeach()
+string(JSON cle GET "${json}" settings conv_label_epochs)
+if(NOT epochs STREQUAL "3 2 3 3 1 3 3 " OR NOT cle EQUAL 1)
+  message(FATAL_ERROR "epochs per model '${epochs}' (want 3 2 3 3 1 3 3), conv_label_epochs ${cle}")
+endif()
 run(killed --threads 1 --stop-after 2)
 if(NOT last_out MATCHES "stopped after 2 epochs" OR EXISTS "${OUT}/killed/distill-seed3.json")
   message(FATAL_ERROR "--stop-after 2 did not stop: ${last_out}")

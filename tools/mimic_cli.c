@@ -144,9 +144,12 @@ static void distill_usage(FILE *out)
             "  --quick               4096 training images, 2000 test images, 2 epochs each\n"
             "  --data DIR            IDX files (default %s)\n"
             "  --out DIR             results directory (default results)\n"
-            "  --epochs N            teacher and student epochs\n"
-            "  --teacher-epochs N, --student-epochs N\n"
-            "  --label-epochs N      epochs of the label-trained students (default: student's)\n"
+            "  --epochs N            epochs of the teacher and of every student\n"
+            "  --teacher-epochs N    epochs of the teacher (default 15)\n"
+            "  --student-epochs N    epochs of the L2 and KD students (default 30)\n"
+            "  --label-epochs N      epochs of the label-trained students of both forms; the\n"
+            "                        784 form's by default 20 (their best), 0: student's\n"
+            "  --conv-label-epochs N the conv form's alone (default 0: student's)\n"
             "  --resume              continue from <out>/checkpoints (written every epoch)\n"
             "  --stop-after N        stop after N epochs (teacher and students together), as a\n"
             "                        kill would; --resume continues to the same final bits\n"
@@ -316,7 +319,7 @@ static int cmd_distill(int argc, char **argv)
             fprintf(stderr, "mimic distill: %s wants a non-negative integer, got '%s'\n", a, v);
             return EXIT_USAGE;
         } else if (strcmp(a, "--epochs") == 0) {
-            o.teacher_epochs = o.student_epochs = (int)n;
+            o.teacher_epochs = o.student_epochs = o.label_epochs = o.conv_label_epochs = (int)n;
         } else if (strcmp(a, "--teacher-epochs") == 0) {
             o.teacher_epochs = (int)n;
         } else if (strcmp(a, "--student-epochs") == 0) {
@@ -328,7 +331,9 @@ static int cmd_distill(int argc, char **argv)
         } else if (strcmp(a, "--student-shift") == 0) {
             o.student_shift = (int)n;
         } else if (strcmp(a, "--label-epochs") == 0) {
-            o.label_epochs = (int)n;
+            o.label_epochs = o.conv_label_epochs = (int)n;
+        } else if (strcmp(a, "--conv-label-epochs") == 0) {
+            o.conv_label_epochs = (int)n;
         } else if (strcmp(a, "--batch") == 0) {
             o.batch = n;
         } else if (strcmp(a, "--hidden") == 0) {

@@ -12,7 +12,9 @@ typedef struct {
     const char *out_dir;    // JSON results and checkpoints go here
     int teacher_epochs;     // epochs of the teacher
     int student_epochs;     // epochs of the students trained on the teacher (L2, KD)
-    int label_epochs;       // epochs of the students trained on labels (0: student_epochs)
+    int label_epochs;       // epochs of the 784 form's students trained on labels (0:
+                            // student_epochs)
+    int conv_label_epochs;  // the same for the conv form's (0: student_epochs)
     int64_t batch;          // mini-batch size
     int64_t train_limit;    // use only the first N training images (0: all); --quick
     int64_t test_limit;     // evaluate on the first N test images (0: all)
