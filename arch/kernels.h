@@ -71,6 +71,11 @@ typedef void (*mimic_pad_rows_fn)(float *dst, int64_t ldd, const float *src, int
 // NULL), act = max(0, .) if relu (NaN kept) else identity; x may be y (with ldx == ldy).
 typedef void (*mimic_bias_act_fn)(float *y, size_t ldy, const float *x, size_t ldx, size_t rows,
                                   size_t n, const float *bias, int relu);
+// y[i*ldy + j] = m[i*ldm + j] > 0 ? y[i*ldy + j] : 0 for i < rows, j < n (m may be y, with
+// ldm == ldy: a ReLU as its layer computes it, NaN to 0): a ReLU, or its backward given the
+// ReLU's output m, on a block of rows.
+typedef void (*mimic_keep_pos_fn)(float *y, size_t ldy, const float *m, size_t ldm, size_t rows,
+                                  size_t n);
 
 typedef struct {
     mimic_im2col_fn im2col;
@@ -78,6 +83,7 @@ typedef struct {
     mimic_transpose_fn transpose;
     mimic_pad_rows_fn pad_rows;
     mimic_bias_act_fn bias_act;
+    mimic_keep_pos_fn keep_pos;
     const char *name;
 } mimic_conv_kernels;
 

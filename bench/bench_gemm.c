@@ -149,7 +149,93 @@ done:
     free(g.c);
 }
 
+// --- The ReLU post-op (mimic_sgemm_post) ---------------------------------------------------
+// A dense layer's forward and its ReLU, y = max(0, x W^T), at the students' hidden layers:
+// mimic's product with the ReLU on each tile in cache, against the product then the ReLU as a
+// pass of its own over C (what a dnnl_sgemm or cblas_sgemm caller does), each library's.
+static const gemm_shape post_shapes[] = {{'N', 'T', 128, 5541, 128}, {'N', 'T', 128, 3363, 128}};
+#define NPOST (sizeof post_shapes / sizeof post_shapes[0])
+static gemm_shape post_cases[NPOST];
+
+static void relu_pass(float *c, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        c[i] = c[i] > 0.0f ? c[i] : 0.0f;
+}
+
+static int relu_fused_mimic(const void *ctx) {
+    const gemm_inputs *g = ctx;
+    const mimic_gemm_post relu = {MIMIC_GEMM_POST_RELU, NULL, 0};
+    return mimic_sgemm_post(g->s.ta, g->s.tb, g->s.m, g->s.n, g->s.k, 1.0f, g->a, lda(&g->s),
+                            g->b, ldb(&g->s), 0.0f, g->c, g->s.n, &relu) != MIMIC_OK;
+}
+
+static int relu_pass_mimic(const void *ctx) {
+    const gemm_inputs *g = ctx;
+    const int rc = sgemm_mimic(ctx);
+    relu_pass(g->c, g->s.m * g->s.n);
+    return rc;
+}
+
+static int relu_pass_onednn(const void *ctx) {
+    const gemm_inputs *g = ctx;
+    const int rc = sgemm_onednn(ctx);
+    relu_pass(g->c, g->s.m * g->s.n);
+    return rc;
+}
+
+static int relu_pass_openblas(const void *ctx) {
+    const gemm_inputs *g = ctx;
+    sgemm_openblas(ctx);
+    relu_pass(g->c, g->s.m * g->s.n);
+    return 0;
+}
+
+static void bench_sgemm_relu(mb_state *st) {
+    const gemm_shape s = *(const gemm_shape *)mb_context(st);
+    gemm_inputs g = {s, bench_alloc_f32((size_t)(s.m * s.k)), bench_alloc_f32((size_t)(s.k * s.n)),
+                     bench_alloc_f32((size_t)(s.m * s.n))};
+    if (!g.a || !g.b || !g.c) {
+        mb_skip_with_error(st, "out of memory");
+        goto done;
+    }
+    bench_fill_f32(g.a, (size_t)(s.m * s.k), 1);
+    bench_fill_f32(g.b, (size_t)(s.k * s.n), 2);
+    if (relu_fused_mimic(&g) != 0) {
+        mb_skip_with_error(st, "mimic_sgemm_post failed");
+        goto done;
+    }
+    while (mb_keep_running(st)) {
+        (void)relu_fused_mimic(&g);
+        mb_do_not_optimize(g.c);
+        mb_clobber_memory();
+    }
+    mb_set_label(st, mimic_isa_name(mimic_isa_active()));
+    mb_counter(st, "GFLOP/s", 2e-9 * (double)s.m * (double)s.n * (double)s.k,
+               MB_COUNTER_RATE | MB_COUNTER_ITERATION_INVARIANT);
+    mb_counter(st, "vs_unfused", bench_speed_ratio(relu_fused_mimic, relu_pass_mimic, &g,
+                                                   RATIO_SECONDS), MB_COUNTER_DEFAULT);
+    mb_counter(st, "vs_onednn", bench_speed_ratio(relu_fused_mimic, relu_pass_onednn, &g,
+                                                  RATIO_SECONDS), MB_COUNTER_DEFAULT);
+    mb_counter(st, "vs_openblas", bench_speed_ratio(relu_fused_mimic, relu_pass_openblas, &g,
+                                                    RATIO_SECONDS), MB_COUNTER_DEFAULT);
+done:
+    free(g.a);
+    free(g.b);
+    free(g.c);
+}
+
 void bench_register_gemm(void) {
+    for (size_t p = 0; p < NPOST; p++) {
+        char name[96];
+        post_cases[p] = post_shapes[p];
+        snprintf(name, sizeof name, "sgemm_relu/mimic/%c%c/%" PRId64 "x%" PRId64 "x%" PRId64,
+                 post_shapes[p].ta, post_shapes[p].tb, post_shapes[p].m, post_shapes[p].n,
+                 post_shapes[p].k);
+        bench_add(name, bench_sgemm_relu, &post_cases[p], BENCH_PER_ISA,
+                  2e-9 * (double)post_shapes[p].m * (double)post_shapes[p].n *
+                      (double)post_shapes[p].k,
+                  MB_US);
+    }
     size_t i = 0;
     for (size_t s = 0; s < NSHAPES; s++) {
         for (size_t l = 0; l < NLIBS; l++, i++) {

@@ -155,6 +155,41 @@ static void test_bias_act(void **state)
     free(x), free(y), free(want);
 }
 
+// keep_pos over a block of rows: every width around the vector lengths (masked tails), a
+// mask of its own (negatives, 0, -0, NaN: only > 0 keeps) and the block as its own mask (a
+// ReLU: NaN and -0 to 0); the gaps of the strides keep their sentinel, and the mask's padding
+// (NaN) is never read into a kept lane.
+static void test_keep_pos(void **state)
+{
+    (void)state;
+    tc_rng rng = tc_rng_seed(15);
+    const size_t rows = 3, ldm = 41, ldy = 43;
+    float *m = tc_alloc(rows * ldm), *y0 = tc_alloc(rows * ldy), *y = tc_alloc(rows * ldy);
+    float *want = tc_alloc(rows * ldy);
+    tc_fill_uniform(&rng, m, rows * ldm, -2, 2);
+    tc_fill_uniform(&rng, y0, rows * ldy, -2, 2);
+    m[1] = 0.0f, m[2] = -0.0f, m[ldm + 3] = NAN, y0[5] = NAN, y0[ldy + 6] = -0.0f;
+    for (size_t n = 0; n <= 37; n++)
+        for (int own = 0; own <= 1; own++) {
+            memcpy(want, y0, rows * ldy * sizeof *want);
+            for (size_t i = 0; i < rows; i++)
+                for (size_t j = 0; j < n; j++) {
+                    float *w = &want[i * ldy + j];
+                    const float mv = own ? *w : m[i * ldm + j];
+                    *w = mv > 0.0f ? *w : 0.0f;
+                }
+            TC_FOR_EACH_ISA(isa)
+            {
+                const mimic_kernels *k = mimic_kernels_for(isa);
+                tc_ctx("%s keep_pos n=%zu own mask=%d", k->conv.name, n, own);
+                memcpy(y, y0, rows * ldy * sizeof *y);
+                k->conv.keep_pos(y, ldy, own ? y : m, own ? ldy : ldm, rows, n);
+                tc_check_bitwise("keep_pos", y, want, rows * ldy);
+            }
+        }
+    free(m), free(y0), free(y), free(want);
+}
+
 // pad_rows at strides 1-4 over every length around the vector widths, with 0-3 zeros on
 // either side, from a buffer that ends at the last element read (ASan catches a read past
 // it); the gaps between the destination's rows keep their sentinel. Also without gaps
@@ -224,6 +259,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_im2col_col2im),
         cmocka_unit_test(test_bias_act),
+        cmocka_unit_test(test_keep_pos),
         cmocka_unit_test(test_pad_rows),
         cmocka_unit_test(test_transpose),
     };

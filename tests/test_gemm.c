@@ -393,6 +393,107 @@ static void test_gemm_threads(void **state) {
     }
 }
 
+// mimic_sgemm_post = mimic_sgemm, then the ReLU (or the mask) as a pass of its own, to the bit,
+// on every path of the driver: the dot tiles (B^T, few columns), the in-place tiles on one
+// thread, the blocked loops over one and several KC slices (the post-op only after the last),
+// alpha = 0 and K = 0; 1 and 2 threads; a mask with negatives, zeros, -0, NaN and a padded
+// row stride (NaN in the padding, never read); the mask as C itself. C's padding untouched.
+static void test_gemm_post(void **state) {
+    (void)state;
+    int64_t bm, bn, bk;
+    big_dims(&bm, &bn, &bk);
+    // M, N, K, op(B) transposed, alpha
+    const int64_t shapes[][5] = {{37, 10, 300, 1, 1},  {20, 33, 17, 0, 1},   {128, 300, 128, 0, 1},
+                                 {bm, bn, bk, 0, 1},   {128, 256, 1300, 0, 1}, {9, 70, 40, 1, 2},
+                                 {5, 7, 0, 0, 1},      {6, 40, 20, 0, 0},    {128, 5541, 10, 0, 1}};
+    tc_rng r = tc_rng_seed(4242);
+    for (int s = 0; s < 9; s++) {
+        const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        const char tb = shapes[s][3] ? 'T' : 'N';
+        const float alpha = shapes[s][4] == 2 ? -0.5f : (float)shapes[s][4];
+        const int64_t ldb = tb == 'T' ? (K > 1 ? K : 1) : N, ldc = N + 3, ldm = N + 5;
+        float *A = tc_alloc((size_t)(M * (K > 1 ? K : 1))), *B = tc_alloc((size_t)(N * ldb + K * N + 1));
+        float *mask = tc_alloc((size_t)(M * ldm)), *C0 = tc_alloc((size_t)(M * ldc));
+        float *want = tc_alloc((size_t)(M * ldc)), *got = tc_alloc((size_t)(M * ldc));
+        tc_fill_uniform(&r, A, (size_t)(M * (K > 1 ? K : 1)), -1, 1);
+        tc_fill_uniform(&r, B, (size_t)(N * ldb + K * N + 1), -1, 1);
+        tc_fill_uniform(&r, C0, (size_t)(M * ldc), -1, 1);
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < ldm; j++) {
+                const int64_t v = (i * 7 + j * 3) % 11;
+                mask[i * ldm + j] = j >= N ? NAN : v == 0 ? 0.0f : v == 1 ? -0.0f
+                                    : v == 2 ? NAN : tc_rng_float(&r, -1.0f, 1.0f);
+            }
+        for (int64_t i = 0; i < M; i++)
+            tc_fill_sentinel(C0 + i * ldc + N, (size_t)(ldc - N));
+        for (int kind = 0; kind < 3; kind++)
+            for (int threads = 1; threads <= 2; threads++) {
+                const float beta = kind == 1 ? 0.0f : 1.0f;
+                tc_ctx("sgemm_post N%c M=%lld N=%lld K=%lld alpha=%g, %s, %d threads", tb,
+                       (long long)M, (long long)N, (long long)K, (double)alpha,
+                       kind == 0 ? "ReLU" : kind == 1 ? "mask" : "mask = C", threads);
+                TC_FOR_EACH_ISA(isa) {
+                    mimic_threads_set(threads);
+                    memcpy(want, C0, (size_t)(M * ldc) * sizeof *want);
+                    memcpy(got, C0, (size_t)(M * ldc) * sizeof *got);
+                    TC_STATUS(mimic_sgemm('N', tb, M, N, K, alpha, A, K > 1 ? K : 1, B, ldb,
+                                          beta, want, ldc), MIMIC_OK);
+                    for (int64_t i = 0; i < M; i++)
+                        for (int64_t j = 0; j < N; j++) {
+                            float *w = &want[i * ldc + j];
+                            const float m = kind == 1 ? mask[i * ldm + j] : *w;
+                            *w = m > 0.0f ? *w : 0.0f;
+                        }
+                    const mimic_gemm_post post = {
+                        kind == 0 ? MIMIC_GEMM_POST_RELU : MIMIC_GEMM_POST_MASK,
+                        kind == 1 ? mask : got, kind == 1 ? ldm : ldc};
+                    TC_STATUS(mimic_sgemm_post('N', tb, M, N, K, alpha, A, K > 1 ? K : 1, B, ldb,
+                                               beta, got, ldc, &post), MIMIC_OK);
+                    tc_check_bitwise("mimic_sgemm_post vs mimic_sgemm + pass", got, want,
+                                     (size_t)(M * ldc));
+                }
+            }
+        mimic_threads_set(0);
+        free(A);
+        free(B);
+        free(mask);
+        free(C0);
+        free(want);
+        free(got);
+    }
+}
+
+// mimic_sgemm_post refuses an unknown kind, a missing mask and a mask narrower than N, and
+// leaves C as it was; NULL post and MIMIC_GEMM_POST_NONE are mimic_sgemm.
+static void test_gemm_post_invalid(void **state) {
+    (void)state;
+    float A[12], B[12], C[12], mask[12];
+    for (int i = 0; i < 12; i++) {
+        A[i] = (float)i;
+        B[i] = 1.0f;
+        mask[i] = 1.0f;
+    }
+    const mimic_gemm_post bad_kind = {(mimic_gemm_post_kind)7, NULL, 0};
+    const mimic_gemm_post no_mask = {MIMIC_GEMM_POST_MASK, NULL, 4};
+    const mimic_gemm_post narrow = {MIMIC_GEMM_POST_MASK, mask, 3};
+    const mimic_gemm_post *bad[] = {&bad_kind, &no_mask, &narrow};
+    for (int b = 0; b < 3; b++) {
+        tc_fill(C, 12, 5.0f);
+        TC_STATUS(mimic_sgemm_post('N', 'N', 3, 4, 3, 1.0f, A, 3, B, 4, 0.0f, C, 4, bad[b]),
+                  MIMIC_EINVAL);
+        for (int i = 0; i < 12; i++)
+            if (C[i] != 5.0f)
+                TC_FAIL("C changed by a refused call (case %d)", b);
+    }
+    const mimic_gemm_post none = {MIMIC_GEMM_POST_NONE, NULL, 0};
+    float C2[12];
+    TC_STATUS(mimic_sgemm('N', 'N', 3, 4, 3, 1.0f, A, 3, B, 4, 0.0f, C, 4), MIMIC_OK);
+    TC_STATUS(mimic_sgemm_post('N', 'N', 3, 4, 3, 1.0f, A, 3, B, 4, 0.0f, C2, 4, &none), MIMIC_OK);
+    tc_check_bitwise("POST_NONE vs mimic_sgemm", C2, C, 12);
+    TC_STATUS(mimic_sgemm_post('N', 'N', 3, 4, 3, 1.0f, A, 3, B, 4, 0.0f, C2, 4, NULL), MIMIC_OK);
+    tc_check_bitwise("NULL post vs mimic_sgemm", C2, C, 12);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_edges),         cmocka_unit_test(test_gemm_tile_edges),
@@ -400,6 +501,7 @@ int main(void) {
         cmocka_unit_test(test_gemm_random),        cmocka_unit_test(test_gemm_nan_contracts),
         cmocka_unit_test(test_gemm_big),           cmocka_unit_test(test_gemm_skinny),
         cmocka_unit_test(test_gemm_threads),       cmocka_unit_test(test_gemm_small_c),
+        cmocka_unit_test(test_gemm_post),          cmocka_unit_test(test_gemm_post_invalid),
     };
     return cmocka_run_group_tests_name("gemm", tests, tc_group_setup, tc_group_teardown);
 }

@@ -93,6 +93,54 @@ static void test_dense(void **state)
     check_dense(9, 20, 6, 0, 4); // the linear bottleneck: no bias
 }
 
+// The fused dense + ReLU forward and masked backward give the bits of the separate passes
+// (a dense layer, then mimic_relu_forward / mimic_relu_backward), on shapes that take the
+// GEMM's in-place, blocked and several-KC-slice paths.
+static void test_dense_relu_fused(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][3] = {{5, 7, 3}, {16, 33, 10}, {128, 128, 300}, {20, 1500, 40}};
+    tc_rng r = tc_rng_seed(77);
+    for (int s = 0; s < 4; s++) {
+        const int64_t batch = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+        mimic_dense d;
+        TC_STATUS(mimic_dense_init(&d, in, out, 1), MIMIC_OK);
+        tc_fill_uniform(&r, d.weight.w, (size_t)(in * out), -1.0f, 1.0f);
+        tc_fill_uniform(&r, d.bias.w, (size_t)out, -1.0f, 1.0f);
+        float *x = tc_alloc((size_t)(batch * in)), *y = tc_alloc((size_t)(batch * out));
+        float *want = tc_alloc((size_t)(batch * out)), *dy = tc_alloc((size_t)(batch * out));
+        float *dx = tc_alloc((size_t)(batch * in)), *dx_want = tc_alloc((size_t)(batch * in));
+        tc_fill_uniform(&r, x, (size_t)(batch * in), -1.0f, 1.0f);
+        mimic_relu_forward(batch * in, x, x); // the input is a ReLU's output: zeros in it
+        tc_fill_uniform(&r, dy, (size_t)(batch * out), -1.0f, 1.0f);
+        TC_FOR_EACH_ISA(isa) {
+            tc_ctx("dense+ReLU batch=%lld in=%lld out=%lld", (long long)batch, (long long)in,
+                   (long long)out);
+            TC_STATUS(mimic_dense_forward(&d, batch, x, want), MIMIC_OK);
+            mimic_relu_forward(batch * out, want, want);
+            TC_STATUS(mimic_dense_relu_forward(&d, batch, x, y), MIMIC_OK);
+            tc_check_bitwise("dense_relu_forward vs dense + ReLU", y, want, (size_t)(batch * out));
+            TC_STATUS(mimic_dense_backward(&d, batch, x, dy, dx_want), MIMIC_OK);
+            mimic_relu_backward(batch * in, x, dx_want, dx_want);
+            float *dw = tc_alloc((size_t)(in * out));
+            memcpy(dw, d.weight.g, (size_t)(in * out) * sizeof *dw);
+            TC_STATUS(mimic_dense_backward_relu(&d, batch, x, dy, dx), MIMIC_OK);
+            tc_check_bitwise("dense_backward_relu dx vs dense + ReLU backward", dx, dx_want,
+                             (size_t)(batch * in));
+            tc_check_bitwise("dense_backward_relu dW", d.weight.g, dw, (size_t)(in * out));
+            free(dw);
+        }
+        TC_STATUS(mimic_dense_backward_relu(&d, batch, x, dy, NULL), MIMIC_EINVAL);
+        free(x);
+        free(y);
+        free(want);
+        free(dy);
+        free(dx);
+        free(dx_want);
+        mimic_dense_free(&d);
+    }
+}
+
 static void test_relu(void **state)
 {
     (void)state;
@@ -334,6 +382,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense),
         cmocka_unit_test(test_relu),
+        cmocka_unit_test(test_dense_relu_fused),
         cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_maxpool_ties),

@@ -207,6 +207,36 @@ static void test_dropout(void **state)
     mimic_net_free(&plain);
 }
 
+// dense -> ReLU -> dense: the ReLU fused into the first layer's product (forward) and into the
+// second layer's input gradient (backward); the gradients of both layers, through the mask,
+// match finite differences, and the hidden activations are the ReLU's.
+static void test_dense_relu_dense(void **state)
+{
+    (void)state;
+    mimic_net net;
+    build_dropout(&net, 0.0f);
+    TC_CHECK(net.n_layers == 3 && net.layers[1].kind == MIMIC_LAYER_RELU);
+    tc_rng r = tc_rng_seed(14);
+    float x[B * 20], g[B * 5];
+    tc_fill_uniform(&r, x, B * 20, -1.0f, 1.0f);
+    tc_fill_uniform(&r, g, B * 5, -1.0f, 1.0f);
+    TC_FOR_EACH_ISA(isa) {
+        (void)loss_of(&net, x, g);
+        int64_t positive = 0, zero = 0;
+        for (int64_t i = 0; i < B * 64; i++) {
+            TC_CHECK(net.act[2][i] >= 0.0f);
+            positive += net.act[2][i] > 0.0f;
+            zero += net.act[2][i] == 0.0f;
+        }
+        TC_CHECK(positive > 0 && zero > 0); // both sides of the ReLU are exercised
+        TC_STATUS(mimic_net_backward(&net, B, g), MIMIC_OK);
+        check_param_fd(&net, x, g, &net.layers[0].dense.weight, "dense before the ReLU");
+        check_param_fd(&net, x, g, &net.layers[0].dense.bias, "its bias");
+        check_param_fd(&net, x, g, &net.layers[2].dense.weight, "dense after the ReLU");
+    }
+    mimic_net_free(&net);
+}
+
 // Bitwise equality of two parameter arrays (NULL and empty alike for layers without one).
 static int same(const float *a, const float *b, int64_t n)
 {
@@ -331,6 +361,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes_and_gradients),
         cmocka_unit_test(test_chunked_conv_relu_pool),
+        cmocka_unit_test(test_dense_relu_dense),
         cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_lr_scale),
         cmocka_unit_test(test_clip_scale),

@@ -21,7 +21,7 @@ import sys
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
           "#17becf", "#7f7f7f", "#bcbd22"]
 ROW_RE = re.compile(r"^(?P<base>.*?)(?:/isa:(?P<isa>[a-z0-9]+))?/threads:(?P<threads>\d+)$")
-FAMILIES = [("sgemm", ("sgemm",)), ("convolution", ("conv",)),
+FAMILIES = [("sgemm", ("sgemm", "sgemm_relu")), ("convolution", ("conv",)),
             ("softmax and losses", ("softmax", "log_softmax", "ce_loss", "l2_loss", "kd_loss"))]
 E = html.escape
 

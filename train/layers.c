@@ -63,7 +63,9 @@ void mimic_dense_free(mimic_dense *d)
     mimic_param_free(&d->bias);
 }
 
-mimic_status mimic_dense_forward(const mimic_dense *d, int64_t batch, const float *x, float *y)
+// The forward product, with `post` after it (NULL: none).
+static mimic_status dense_forward(const mimic_dense *d, int64_t batch, const float *x, float *y,
+                                  const mimic_gemm_post *post)
 {
     if (!d || batch < 0 || !x || !y)
         return MIMIC_EINVAL;
@@ -74,12 +76,25 @@ mimic_status mimic_dense_forward(const mimic_dense *d, int64_t batch, const floa
         for (int64_t i = 0; i < batch; i++)
             memcpy(y + i * d->out, d->bias.w, (size_t)d->out * sizeof(float));
     }
-    return mimic_sgemm('N', 'T', batch, d->out, d->in, 1.0f, x, d->in, d->weight.w, d->in,
-                       d->has_bias ? 1.0f : 0.0f, y, d->out);
+    return mimic_sgemm_post('N', 'T', batch, d->out, d->in, 1.0f, x, d->in, d->weight.w, d->in,
+                            d->has_bias ? 1.0f : 0.0f, y, d->out, post);
 }
 
-mimic_status mimic_dense_backward(mimic_dense *d, int64_t batch, const float *x,
-                                  const float *dy, float *dx)
+mimic_status mimic_dense_forward(const mimic_dense *d, int64_t batch, const float *x, float *y)
+{
+    return dense_forward(d, batch, x, y, NULL);
+}
+
+mimic_status mimic_dense_relu_forward(const mimic_dense *d, int64_t batch, const float *x,
+                                      float *y)
+{
+    const mimic_gemm_post relu = {MIMIC_GEMM_POST_RELU, NULL, 0};
+    return dense_forward(d, batch, x, y, &relu);
+}
+
+// The backward products; dx, if not NULL, gets `post` after its product.
+static mimic_status dense_backward(mimic_dense *d, int64_t batch, const float *x, const float *dy,
+                                   float *dx, const mimic_gemm_post *post)
 {
     if (!d || batch < 0 || !x || !dy)
         return MIMIC_EINVAL;
@@ -106,8 +121,23 @@ mimic_status mimic_dense_backward(mimic_dense *d, int64_t batch, const float *x,
     }
     if (!dx)
         return MIMIC_OK;
-    return mimic_sgemm('N', 'N', batch, d->in, d->out, 1.0f, dy, d->out, d->weight.w, d->in,
-                       0.0f, dx, d->in);
+    return mimic_sgemm_post('N', 'N', batch, d->in, d->out, 1.0f, dy, d->out, d->weight.w,
+                            d->in, 0.0f, dx, d->in, post);
+}
+
+mimic_status mimic_dense_backward(mimic_dense *d, int64_t batch, const float *x,
+                                  const float *dy, float *dx)
+{
+    return dense_backward(d, batch, x, dy, dx, NULL);
+}
+
+mimic_status mimic_dense_backward_relu(mimic_dense *d, int64_t batch, const float *x,
+                                       const float *dy, float *dx)
+{
+    if (!dx)
+        return MIMIC_EINVAL;
+    const mimic_gemm_post mask = {MIMIC_GEMM_POST_MASK, x, d ? d->in : 0};
+    return dense_backward(d, batch, x, dy, dx, &mask);
 }
 
 

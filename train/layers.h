@@ -35,6 +35,15 @@ mimic_status mimic_dense_forward(const mimic_dense *d, int64_t batch, const floa
 // NULL, dx[batch x in] = dy W.
 mimic_status mimic_dense_backward(mimic_dense *d, int64_t batch, const float *x,
                                   const float *dy, float *dx);
+// A dense layer then a ReLU, y = max(0, x W^T + b): the ReLU applied to each tile of the
+// product while it is in cache (mimic_sgemm_post), the same bits as the two layers' passes.
+mimic_status mimic_dense_relu_forward(const mimic_dense *d, int64_t batch, const float *x,
+                                      float *y);
+// mimic_dense_backward for a layer whose input x is a ReLU's output: dx (not NULL) becomes
+// d loss / d that ReLU's input, (dy W) where x > 0 and 0 elsewhere, masked tile by tile in
+// the product; the same bits as the dense layer's then the ReLU's backward.
+mimic_status mimic_dense_backward_relu(mimic_dense *d, int64_t batch, const float *x,
+                                       const float *dy, float *dx);
 
 // ReLU on n values; backward masks dy by y > 0 (dx may alias dy).
 void mimic_relu_forward(int64_t n, const float *x, float *y);

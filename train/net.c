@@ -322,6 +322,11 @@ mimic_status mimic_net_forward(mimic_net *net, int64_t batch, const float *x, co
             st = mimic_conv2d_fwd_ex(&l->conv, in, l->weight.w, l->bias.w, net->act[i + 2],
                                      MIMIC_CONV_RELU);
             i++;
+        } else if (l->kind == MIMIC_LAYER_DENSE && is_kind(net, i + 1, MIMIC_LAYER_RELU)) {
+            // Dense then ReLU: the ReLU on each tile of the product while it is in cache, into
+            // the ReLU's output buffer (the dense layer's own output is read by no backward).
+            st = mimic_dense_relu_forward(&l->dense, batch, in, net->act[i + 2]);
+            i++;
         } else if (l->kind == MIMIC_LAYER_DROPOUT) {
             st = dropout_forward(net, i, batch, in, net->act[i + 1]);
         } else {
@@ -387,6 +392,14 @@ mimic_status mimic_net_backward(mimic_net *net, int64_t batch, const float *dout
             float *dx = net->grad[i - 1];
             st = mimic_relu_maxpool2_backward(batch, l->in_c, l->in_h, l->in_w, l->argmax,
                                               net->act[i + 1], dy, dx);
+            dy = dx;
+            i--;
+        } else if (l->kind == MIMIC_LAYER_DENSE && i >= 2 &&
+                   is_kind(net, i - 1, MIMIC_LAYER_RELU)) {
+            // ReLU then dense: the dense layer's input is the ReLU's output, so its dx product
+            // is masked by it tile by tile and becomes d loss / d ReLU input in one pass.
+            float *dx = net->grad[i - 1];
+            st = mimic_dense_backward_relu(&net->layers[i].dense, batch, net->act[i], dy, dx);
             dy = dx;
             i--;
         } else {

@@ -25,6 +25,33 @@ mimic_status mimic_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t
                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                          float *C, int64_t ldc);
 
+/// What mimic_sgemm_post does to C once its product is complete: a ReLU layer's forward or
+/// backward fused into the product, applied tile by tile while each tile of C is in cache
+/// (instead of a pass of its own over C).
+typedef enum {
+    MIMIC_GEMM_POST_NONE = 0, ///< nothing: the same as mimic_sgemm
+    MIMIC_GEMM_POST_RELU,     ///< C = C > 0 ? C : 0 (NaN and -0 become 0, as a ReLU layer)
+    MIMIC_GEMM_POST_MASK,     ///< C = mask > 0 ? C : 0: a ReLU's backward, given its output
+} mimic_gemm_post_kind;
+
+/// The operation after the product, and its operand.
+typedef struct {
+    mimic_gemm_post_kind kind;
+    /// MIMIC_GEMM_POST_MASK: M x N, row-major with row stride ldm >= max(1, N); it may be C
+    /// itself (ldm == ldc: a ReLU), else it must not overlap C, A or B. Unused otherwise.
+    const float *mask;
+    int64_t ldm;
+} mimic_gemm_post;
+
+/// mimic_sgemm, then `post` on every element of C (NULL: nothing). The bits of C are those of
+/// mimic_sgemm followed by the operation as a separate pass, whatever the thread count.
+/// @return MIMIC_OK, MIMIC_EINVAL (C untouched; also for an unknown kind or a missing or too
+/// narrow mask) or MIMIC_ENOMEM (C untouched).
+mimic_status mimic_sgemm_post(char transa, char transb, int64_t M, int64_t N, int64_t K,
+                              float alpha, const float *A, int64_t lda, const float *B,
+                              int64_t ldb, float beta, float *C, int64_t ldc,
+                              const mimic_gemm_post *post);
+
 #ifdef __cplusplus
 }
 #endif

@@ -115,6 +115,11 @@ static inline vf v_bias_act(vf x, float b, int relu)
                             _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
 }
 
+static inline vf v_keep_pos(vf y, vf m)
+{
+    return _mm256_and_ps(y, _mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+
 #include "kernels/conv/im2col_template.h"
 
 // One full 8x8 block.

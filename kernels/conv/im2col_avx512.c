@@ -131,6 +131,11 @@ static inline vf v_bias_act(vf x, float b, int relu)
                                 _mm512_setzero_ps());
 }
 
+static inline vf v_keep_pos(vf y, vf m)
+{
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ), y);
+}
+
 #include "kernels/conv/im2col_template.h"
 
 // A rows x cols block (both <= 16) of src, transposed into dst: rows past `rows` read as

@@ -95,6 +95,12 @@ static inline vf v_bias_act(vf x, float b, int relu)
     return vbslq_f32(vcltq_f32(v, vdupq_n_f32(0.0f)), vdupq_n_f32(0.0f), v);
 }
 
+static inline vf v_keep_pos(vf y, vf m)
+{
+    return vreinterpretq_f32_u32(
+        vandq_u32(vreinterpretq_u32_f32(y), vcgtq_f32(m, vdupq_n_f32(0.0f))));
+}
+
 #include "kernels/conv/im2col_template.h"
 
 // One full 4x4 block.

@@ -60,6 +60,11 @@ static inline vf v_bias_act(vf x, float b, int relu)
     return relu && v < 0.0f ? 0.0f : v;
 }
 
+static inline vf v_keep_pos(vf y, vf m)
+{
+    return m > 0.0f ? y : 0.0f;
+}
+
 #include "kernels/conv/im2col_template.h"
 
 // Blocks of 8x8 keep both the rows read and the rows written within a few cache lines.

@@ -1,6 +1,6 @@
 // im2col and col2im written once over a few row primitives; each ISA file (im2col_<isa>.c)
 // defines them and includes this file, which then defines mimic_im2col__<isa> and
-// mimic_col2im__<isa> (and pad_rows, bias_act). Not a normal header: it is included once per
+// mimic_col2im__<isa> (and pad_rows, bias_act, keep_pos). Not a normal header: it is included once per
 // ISA file.
 //
 // The primitives an ISA file defines first (n >= 0 elements, no aliasing):
@@ -17,6 +17,7 @@
 //                     lane l = p[l] where bit l of bits is set, else 0; reads only the set lanes
 //   void v_store_bits(float *p, vf v, uint32_t bits)   p[l] = lane l where bit l is set
 //   vf v_bias_act(vf x, float b, int relu)             x + b, then max(0, .) with NaN kept if relu
+//   vf v_keep_pos(vf y, vf m)                          lane l = y[l] where m[l] > 0, else 0
 //
 // Every source address formed is inside the image: the padding is never read, it is written
 // as zeros (im2col) or skipped (col2im).
@@ -162,5 +163,19 @@ void FN(bias_act)(float *y, size_t ldy, const float *x, size_t ldx, size_t rows,
             v_store(y + j, v_bias_act(v_load(x + j), b, relu));
         if (tail)
             v_store_bits(y + full, v_bias_act(v_loadz_bits(tail, x + full), b, relu), tail);
+    }
+}
+
+void FN(keep_pos)(float *y, size_t ldy, const float *m, size_t ldm, size_t rows, size_t n)
+{
+    const size_t full = n / VL * VL;
+    const uint32_t tail = (uint32_t)((1u << (n - full)) - 1u);
+    for (size_t i = 0; i < rows; i++, y += ldy, m += ldm) {
+        for (size_t j = 0; j < full; j += VL)
+            v_store(y + j, v_keep_pos(v_load(y + j), v_load(m + j)));
+        if (tail)
+            v_store_bits(y + full,
+                         v_keep_pos(v_loadz_bits(tail, y + full), v_loadz_bits(tail, m + full)),
+                         tail);
     }
 }

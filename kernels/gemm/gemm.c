@@ -131,7 +131,21 @@ typedef struct {
     float alpha, beta;
     const float *A, *B;
     float *C, *apack, *bpack;
+    mimic_keep_pos_fn keep; // the post-op on finished tiles (NULL: none), by mask or C itself
+    const float *mask;
+    int64_t ldm;
 } gemm_plan;
+
+// The post-op on the finished mi x ni tile of C at (i, j): C kept where the mask (or C) > 0.
+static void post_tile(mimic_keep_pos_fn keep, const float *mask, int64_t ldm, float *C,
+                      int64_t ldc, int64_t i, int64_t j, int64_t mi, int64_t ni)
+{
+    float *c = C + i * ldc + j;
+    if (mask)
+        keep(c, (size_t)ldc, mask + i * ldm + j, (size_t)ldm, (size_t)mi, (size_t)ni);
+    else
+        keep(c, (size_t)ldc, c, (size_t)ldc, (size_t)mi, (size_t)ni);
+}
 
 // This thread's share [*lo, *hi) of [first, end), one contiguous range per thread of the team.
 static void team_range(int64_t first, int64_t end, int64_t *lo, int64_t *hi)
@@ -231,6 +245,9 @@ static void gemm_blocks(const gemm_plan *pl)
                             pl->ukernel(mi, ni, (size_t)kb, pl->apack + ip * MR * kb, b, bs, c,
                                         (size_t)pl->ldc, beta_k);
                         }
+                        if (pl->keep && pc + kb == K)
+                            post_tile(pl->keep, pl->mask, pl->ldm, pl->C, pl->ldc, i, j,
+                                      (int64_t)mi, (int64_t)ni);
                     }
             }
         }
@@ -244,7 +261,8 @@ static void gemm_blocks(const gemm_plan *pl)
 // microkernel call as in gemm_blocks, so the bits are the same.
 static void gemm_in_place(const mimic_gemm_ukernel *g, int64_t M, int64_t N, int64_t K,
                           const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                          float *C, int64_t ldc)
+                          float *C, int64_t ldc, mimic_keep_pos_fn keep, const float *mask,
+                          int64_t ldm)
 {
     const int64_t MR = g->mr, NR = g->nr;
     for (int64_t j = 0; j < N; j += NR)
@@ -254,6 +272,8 @@ static void gemm_in_place(const mimic_gemm_ukernel *g, int64_t M, int64_t N, int
             a_row_offsets(offs, MR, i, (int64_t)mi, lda, 0);
             g->aoff(mi, ni, (size_t)K, A, offs, B + j, (size_t)ldb, C + i * ldc + j, (size_t)ldc,
                     beta);
+            if (keep)
+                post_tile(keep, mask, ldm, C, ldc, i, j, (int64_t)mi, (int64_t)ni);
         }
 }
 
@@ -312,12 +332,26 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
                             int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                             const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
-    if (K == 0 || alpha == 0.0f) {
-        scale_c(M, N, beta, C, ldc);
-        return MIMIC_OK;
-    }
-    if (use_dot(k->gemm, trans_a, trans_b, N, K)) {
-        return gemm_dot(k->gemm, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return mimic_gemm_run_post(k, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                               0, NULL, 0);
+}
+
+mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_b, int64_t M,
+                                 int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                                 const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                                 int keep, const float *mask, int64_t ldm)
+{
+    const mimic_keep_pos_fn keep_fn = keep ? k->conv.keep_pos : NULL;
+    // The paths without tiles of their own: the post-op as a pass over C afterwards.
+    if (K == 0 || alpha == 0.0f || use_dot(k->gemm, trans_a, trans_b, N, K)) {
+        mimic_status st = MIMIC_OK;
+        if (K == 0 || alpha == 0.0f)
+            scale_c(M, N, beta, C, ldc);
+        else
+            st = gemm_dot(k->gemm, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        if (st == MIMIC_OK && keep_fn)
+            post_tile(keep_fn, mask, ldm, C, ldc, 0, 0, M, N);
+        return st;
     }
     const mimic_gemm_blocking bl = mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr);
     const double l2 = (double)mimic_machine_get()->l2_bytes, half_l2 = l2 / 2;
@@ -343,7 +377,7 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
     const int serial = threads == 1 || (double)M * N * K < GEMM_PARALLEL_MIN_FLOPS;
     // One KC slice with nothing to pack, on one thread: the tiles straight away.
     if (serial && direct_a && direct_b && K <= bl.kc && (k->gemm->b_reads_nr || N % NR == 0)) {
-        gemm_in_place(k->gemm, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        gemm_in_place(k->gemm, M, N, K, A, lda, B, ldb, beta, C, ldc, keep_fn, mask, ldm);
         return MIMIC_OK;
     }
     gemm_plan pl = {
@@ -363,6 +397,7 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
         .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
         .alpha = alpha, .beta = beta,
         .A = A, .B = B, .C = C,
+        .keep = keep_fn, .mask = mask, .ldm = ldm,
     };
     if (reserve_blocked(k, bl, M, N, K) != MIMIC_OK)
         return MIMIC_ENOMEM;
@@ -381,6 +416,14 @@ mimic_status mimic_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t
                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                          float *C, int64_t ldc)
 {
+    return mimic_sgemm_post(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}
+
+mimic_status mimic_sgemm_post(char transa, char transb, int64_t M, int64_t N, int64_t K,
+                              float alpha, const float *A, int64_t lda, const float *B,
+                              int64_t ldb, float beta, float *C, int64_t ldc,
+                              const mimic_gemm_post *post)
+{
     int ta, tb;
     if (!parse_trans(transa, &ta) || !parse_trans(transb, &tb))
         return MIMIC_EINVAL;
@@ -390,16 +433,24 @@ mimic_status mimic_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t
         return MIMIC_EINVAL;
     if (!extent_ok(ta ? K : M, lda) || !extent_ok(tb ? N : K, ldb) || !extent_ok(M, ldc))
         return MIMIC_EINVAL;
+    const mimic_gemm_post_kind kind = post ? post->kind : MIMIC_GEMM_POST_NONE;
+    if (kind != MIMIC_GEMM_POST_NONE && kind != MIMIC_GEMM_POST_RELU &&
+        kind != MIMIC_GEMM_POST_MASK)
+        return MIMIC_EINVAL;
+    if (kind == MIMIC_GEMM_POST_MASK && (post->ldm < max64(1, N) || !extent_ok(M, post->ldm)))
+        return MIMIC_EINVAL;
     if (M == 0 || N == 0)
         return MIMIC_OK;
-    if (!C)
+    if (!C || (kind == MIMIC_GEMM_POST_MASK && !post->mask))
         return MIMIC_EINVAL;
     const int reads_ab = K > 0 && alpha != 0.0f;
     if (reads_ab && (!A || !B))
         return MIMIC_EINVAL;
     const mimic_prof_call pc = mimic_prof_begin();
-    const mimic_status st = mimic_gemm_run(mimic_kernels_active(), ta, tb, M, N, K, alpha, A,
-                                           lda, B, ldb, beta, C, ldc);
+    const mimic_status st = mimic_gemm_run_post(
+        mimic_kernels_active(), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+        kind != MIMIC_GEMM_POST_NONE, kind == MIMIC_GEMM_POST_MASK ? post->mask : NULL,
+        kind == MIMIC_GEMM_POST_MASK ? post->ldm : 0);
     mimic_prof_end(&pc, MIMIC_PROF_GEMM, 2.0 * (double)M * (double)N * (double)K);
     return st;
 }

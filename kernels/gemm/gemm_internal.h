@@ -13,6 +13,13 @@ mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, in
                             int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                             const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
+// The same, then C[i][j] = m[i][j] > 0 ? C[i][j] : 0 on each tile as it is finished, with
+// m = mask (row stride ldm) or, if mask is NULL, C itself (a ReLU). keep == 0: nothing after.
+mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_b, int64_t M,
+                                 int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                                 const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                                 int keep, const float *mask, int64_t ldm);
+
 // Allocate the calling thread's packing buffers for a problem of this size up front, so that a
 // caller making several calls of that size can fail before writing any output.
 mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, int64_t K);
