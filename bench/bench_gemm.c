@@ -90,18 +90,32 @@ static gemm_case cases[NSHAPES * NLIBS];
 // Seconds each same-run ratio measurement may take (both libraries together).
 #define RATIO_SECONDS 0.2
 
+// A, B and C of shape s, filled; 0 (and the row skipped with an error) if out of memory.
+static int inputs_alloc(mb_state *st, gemm_shape s, gemm_inputs *g) {
+    *g = (gemm_inputs){s, bench_alloc_f32((size_t)(s.m * s.k)),
+                       bench_alloc_f32((size_t)(s.k * s.n)), bench_alloc_f32((size_t)(s.m * s.n))};
+    if (!g->a || !g->b || !g->c) {
+        mb_skip_with_error(st, "out of memory");
+        return 0;
+    }
+    bench_fill_f32(g->a, (size_t)(s.m * s.k), 1);
+    bench_fill_f32(g->b, (size_t)(s.k * s.n), 2);
+    bench_fill_f32(g->c, (size_t)(s.m * s.n), 3);
+    return 1;
+}
+
+static void inputs_free(gemm_inputs *g) {
+    free(g->a);
+    free(g->b);
+    free(g->c);
+}
+
 static void bench_sgemm(mb_state *st) {
     const gemm_case *gc = mb_context(st);
     const gemm_shape s = gc->shape;
-    gemm_inputs g = {s, bench_alloc_f32((size_t)(s.m * s.k)), bench_alloc_f32((size_t)(s.k * s.n)),
-                     bench_alloc_f32((size_t)(s.m * s.n))};
-    if (!g.a || !g.b || !g.c) {
-        mb_skip_with_error(st, "out of memory");
+    gemm_inputs g;
+    if (!inputs_alloc(st, s, &g))
         goto done;
-    }
-    bench_fill_f32(g.a, (size_t)(s.m * s.k), 1);
-    bench_fill_f32(g.b, (size_t)(s.k * s.n), 2);
-    bench_fill_f32(g.c, (size_t)(s.m * s.n), 3);
     // One untimed call: JIT (oneDNN), thread pools and first-touch page faults.
     if (gc->lib->fn(&g) != 0) {
         mb_skip_with_error(st, "sgemm failed");
@@ -144,9 +158,7 @@ static void bench_sgemm(mb_state *st) {
                    MB_COUNTER_DEFAULT);
     }
 done:
-    free(g.a);
-    free(g.b);
-    free(g.c);
+    inputs_free(&g);
 }
 
 // --- The ReLU post-op (mimic_sgemm_post) ---------------------------------------------------
@@ -192,14 +204,9 @@ static int relu_pass_openblas(const void *ctx) {
 
 static void bench_sgemm_relu(mb_state *st) {
     const gemm_shape s = *(const gemm_shape *)mb_context(st);
-    gemm_inputs g = {s, bench_alloc_f32((size_t)(s.m * s.k)), bench_alloc_f32((size_t)(s.k * s.n)),
-                     bench_alloc_f32((size_t)(s.m * s.n))};
-    if (!g.a || !g.b || !g.c) {
-        mb_skip_with_error(st, "out of memory");
+    gemm_inputs g;
+    if (!inputs_alloc(st, s, &g))
         goto done;
-    }
-    bench_fill_f32(g.a, (size_t)(s.m * s.k), 1);
-    bench_fill_f32(g.b, (size_t)(s.k * s.n), 2);
     if (relu_fused_mimic(&g) != 0) {
         mb_skip_with_error(st, "mimic_sgemm_post failed");
         goto done;
@@ -219,9 +226,7 @@ static void bench_sgemm_relu(mb_state *st) {
     mb_counter(st, "vs_openblas", bench_speed_ratio(relu_fused_mimic, relu_pass_openblas, &g,
                                                     RATIO_SECONDS), MB_COUNTER_DEFAULT);
 done:
-    free(g.a);
-    free(g.b);
-    free(g.c);
+    inputs_free(&g);
 }
 
 void bench_register_gemm(void) {
