@@ -142,6 +142,57 @@ static void test_chunked_conv_relu_pool(void **state)
     mimic_net_free(&all);
 }
 
+// conv -> ReLU -> pool -> pool (the conv-form student's 4x4 pool as two 2x2): the second
+// pool runs with the chunks too. One image at a time against the whole batch: the same
+// outputs, agreeing gradients, and gradients that match finite differences.
+static void build_pool4(mimic_net *net, int64_t stage_bytes)
+{
+    mimic_rng r;
+    mimic_rng_seed(&r, 19);
+    TC_STATUS(mimic_net_init(net, 2, 8, 8, B), MIMIC_OK);
+    net->stage_bytes = stage_bytes;
+    TC_STATUS(mimic_net_add_conv(net, 3, 3, 1, 1), MIMIC_OK);
+    TC_STATUS(mimic_net_add_relu(net), MIMIC_OK);
+    TC_STATUS(mimic_net_add_pool(net), MIMIC_OK);
+    TC_STATUS(mimic_net_add_pool(net), MIMIC_OK);
+    TC_STATUS(mimic_net_add_dense(net, 5, 1), MIMIC_OK);
+    TC_STATUS(mimic_net_finalize(net, &r), MIMIC_OK);
+    for (int64_t i = 0; i < net->layers[0].bias.n; i++)
+        net->layers[0].bias.w[i] = 0.1f * (float)(i % 3) - 0.1f;
+}
+
+static void test_chunked_second_pool(void **state)
+{
+    (void)state;
+    mimic_net one, all;
+    build_pool4(&one, 1);       // a chunk of one image
+    build_pool4(&all, 1 << 20); // the whole batch at once
+    TC_CHECK(one.layers[0].chunk == 1 && all.layers[0].chunk == B);
+    tc_rng r = tc_rng_seed(17);
+    float x[B * 2 * 64], g[B * 5];
+    tc_fill_uniform(&r, x, B * 2 * 64, -1.0f, 1.0f);
+    tc_fill_uniform(&r, g, B * 5, -1.0f, 1.0f);
+    TC_FOR_EACH_ISA(isa) {
+        const float *o1, *o2;
+        TC_STATUS(mimic_net_forward(&one, B, x, &o1), MIMIC_OK);
+        TC_STATUS(mimic_net_forward(&all, B, x, &o2), MIMIC_OK);
+        for (int i = 0; i < B * 5; i++)
+            tc_check_near1("output, chunk 1 vs batch", o1[i], o2[i], 1e-5 * (1.0 + fabs(o2[i])));
+        TC_STATUS(mimic_net_backward(&one, B, g), MIMIC_OK);
+        TC_STATUS(mimic_net_backward(&all, B, g), MIMIC_OK);
+        for (int64_t k = 0; k < one.layers[0].weight.n; k++) {
+            const float want = all.layers[0].weight.g[k];
+            tc_check_near1("conv weight gradient, chunk 1 vs batch", one.layers[0].weight.g[k],
+                           want, 1e-5 * (1.0 + fabs(want)));
+        }
+        check_param_fd_h(&one, x, g, &one.layers[0].weight, "conv weight", 1e-3f);
+        check_param_fd_h(&one, x, g, &one.layers[0].bias, "conv bias", 1e-3f);
+        check_param_fd(&one, x, g, &one.layers[4].dense.weight, "dense weight");
+    }
+    mimic_net_free(&one);
+    mimic_net_free(&all);
+}
+
 // dense -> ReLU -> dropout -> dense: in evaluation mode the dropout layer passes its input
 // through (the same outputs as the net without it, whose weights it shares: dropout draws
 // nothing at initialisation); in training mode a key fixes the draws, so the gradients match
@@ -362,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_shapes_and_gradients),
         cmocka_unit_test(test_chunked_conv_relu_pool),
         cmocka_unit_test(test_dense_relu_dense),
+        cmocka_unit_test(test_chunked_second_pool),
         cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_lr_scale),
         cmocka_unit_test(test_clip_scale),

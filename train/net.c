@@ -126,6 +126,13 @@ static int conv_relu_pool(const mimic_net *net, int i)
            is_kind(net, i + 2, MIMIC_LAYER_POOL);
 }
 
+// Whether a second pool follows such a conv's pool (a 4x4 pool as two 2x2): it runs with the
+// chunks as well, so the first pool's output and its gradient are read while in cache.
+static int second_pool(const mimic_net *net, int i)
+{
+    return conv_relu_pool(net, i) && is_kind(net, i + 3, MIMIC_LAYER_POOL);
+}
+
 // Bytes of conv output per chunk by default: the chunk's output and its lowering panels stay
 // in the cores' L2 (2 MB each on the machines measured; docs/distill.md).
 #define STAGE_BYTES (1 << 20)
@@ -153,6 +160,11 @@ mimic_status mimic_net_finalize(mimic_net *net, mimic_rng *rng)
                 l->stage = malloc((size_t)(l->chunk * out_size(l)) * sizeof(float));
                 l->part = malloc((size_t)(l->weight.n + l->bias.n) * sizeof(float));
                 st = l->stage && l->part ? MIMIC_OK : MIMIC_ENOMEM;
+                if (st == MIMIC_OK && second_pool(net, i)) {
+                    // The first pool's output size: a quarter of the conv's.
+                    l->pool_grad = malloc((size_t)(l->chunk * out_size(l) / 4) * sizeof(float));
+                    st = l->pool_grad ? MIMIC_OK : MIMIC_ENOMEM;
+                }
             }
         } else if (l->kind == MIMIC_LAYER_DENSE) {
             st = mimic_dense_init(&l->dense, l->in_c, l->out_c, l->has_bias);
@@ -190,6 +202,7 @@ void mimic_net_free(mimic_net *net)
         free(l->mask);
         free(l->stage);
         free(l->part);
+        free(l->pool_grad);
         free(net->act[i + 1]);
         free(net->grad[i]);
     }
@@ -252,7 +265,8 @@ static mimic_status layer_forward(mimic_layer *l, int64_t batch, const float *x,
 static mimic_status conv_relu_pool_forward(mimic_net *net, int i, int64_t batch, const float *x)
 {
     mimic_layer *l = &net->layers[i], *pool = &net->layers[i + 2];
-    const int64_t in = in_size(l), out = out_size(pool);
+    const mimic_layer *pool2 = second_pool(net, i) ? &net->layers[i + 3] : NULL;
+    const int64_t in = in_size(l), out = out_size(pool), out2 = pool2 ? out_size(pool2) : 0;
     mimic_status st = MIMIC_OK;
     for (int64_t b = 0; b < batch && st == MIMIC_OK; b += l->chunk) {
         l->conv.n = batch - b < l->chunk ? batch - b : l->chunk;
@@ -262,6 +276,10 @@ static mimic_status conv_relu_pool_forward(mimic_net *net, int i, int64_t batch,
             st = mimic_maxpool2_forward(l->conv.n, pool->in_c, pool->in_h, pool->in_w,
                                         l->stage, net->act[i + 3] + b * out,
                                         pool->argmax + b * out);
+        if (st == MIMIC_OK && pool2)
+            st = mimic_maxpool2_forward(l->conv.n, pool2->in_c, pool2->in_h, pool2->in_w,
+                                        net->act[i + 3] + b * out, net->act[i + 4] + b * out2,
+                                        pool2->argmax + b * out2);
     }
     return st;
 }
@@ -271,20 +289,28 @@ static mimic_status conv_relu_pool_forward(mimic_net *net, int i, int64_t batch,
 // and bias gradients are added in chunk order: the same bits for any thread count. With
 // relu_in, x is a ReLU's output and dx becomes d loss / d that ReLU's input, masked by x > 0
 // chunk by chunk while the chunk's dx is still in cache (not in a pass over the batch).
+// With a second pool, dy is d loss / d its output, taken back through it chunk by chunk.
 static mimic_status conv_relu_pool_backward(mimic_net *net, int i, int64_t batch,
                                             const float *x, const float *dy, float *dx,
                                             int relu_in)
 {
     mimic_layer *l = &net->layers[i];
     const mimic_layer *pool = &net->layers[i + 2];
+    const mimic_layer *pool2 = second_pool(net, i) ? &net->layers[i + 3] : NULL;
     const int64_t in = in_size(l), out = out_size(pool), nw = l->weight.n, nb = l->bias.n;
+    const int64_t out2 = pool2 ? out_size(pool2) : 0;
     mimic_status st = MIMIC_OK;
     for (int64_t b = 0; b < batch && st == MIMIC_OK; b += l->chunk) {
         l->conv.n = batch - b < l->chunk ? batch - b : l->chunk;
         const int first = b == 0;
-        st = mimic_relu_maxpool2_backward(l->conv.n, pool->in_c, pool->in_h, pool->in_w,
-                                          pool->argmax + b * out, net->act[i + 3] + b * out,
-                                          dy + b * out, l->stage);
+        const float *dpool = pool2 ? l->pool_grad : dy + b * out;
+        if (pool2)
+            st = mimic_maxpool2_backward(l->conv.n, pool2->in_c, pool2->in_h, pool2->in_w,
+                                         pool2->argmax + b * out2, dy + b * out2, l->pool_grad);
+        if (st == MIMIC_OK)
+            st = mimic_relu_maxpool2_backward(l->conv.n, pool->in_c, pool->in_h, pool->in_w,
+                                              pool->argmax + b * out, net->act[i + 3] + b * out,
+                                              dpool, l->stage);
         if (st == MIMIC_OK)
             st = mimic_conv2d_bwd_weights(&l->conv, x + b * in, l->stage,
                                           first ? l->weight.g : l->part,
@@ -313,7 +339,7 @@ mimic_status mimic_net_forward(mimic_net *net, int64_t batch, const float *x, co
         mimic_status st;
         if (conv_relu_pool(net, i)) {
             st = conv_relu_pool_forward(net, i, batch, in);
-            i += 2;
+            i += second_pool(net, i) ? 3 : 2;
         } else if (l->kind == MIMIC_LAYER_CONV && is_kind(net, i + 1, MIMIC_LAYER_RELU)) {
             // Conv then ReLU: the ReLU is applied as the conv writes its output, saving a
             // pass over the largest activations; the ReLU's output buffer receives it (the
@@ -378,14 +404,16 @@ mimic_status mimic_net_backward(mimic_net *net, int64_t batch, const float *dout
     for (int i = net->n_layers - 1; i >= 0; i--) {
         const mimic_layer *l = &net->layers[i];
         mimic_status st;
-        if (conv_relu_pool(net, i - 2)) {
-            const float *x = i == 2 ? net->input : net->act[i - 2];
-            float *dx = i == 2 ? NULL : net->grad[i - 2];
+        // The conv's index: its pool is layer i, or (with a second pool) layer i - 1.
+        const int conv = second_pool(net, i - 3) ? i - 3 : i - 2;
+        if (conv_relu_pool(net, conv) && (conv == i - 2) != second_pool(net, conv)) {
+            const float *x = conv == 0 ? net->input : net->act[conv];
+            float *dx = conv == 0 ? NULL : net->grad[conv];
             // A ReLU before the conv (whose output x is): its backward goes with the chunks.
-            const int relu_in = i >= 4 && is_kind(net, i - 3, MIMIC_LAYER_RELU);
-            st = conv_relu_pool_backward(net, i - 2, batch, x, dy, dx, relu_in);
+            const int relu_in = conv >= 2 && is_kind(net, conv - 1, MIMIC_LAYER_RELU);
+            st = conv_relu_pool_backward(net, conv, batch, x, dy, dx, relu_in);
             dy = dx;
-            i -= 2 + relu_in;
+            i = conv - relu_in;
         } else if (l->kind == MIMIC_LAYER_POOL && i >= 2 &&
                    is_kind(net, i - 1, MIMIC_LAYER_RELU)) {
             // ReLU then pool: one pass writes d loss / d ReLU input.

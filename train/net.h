@@ -34,9 +34,11 @@ typedef struct {
     int masked;                  // DROPOUT: whether the last forward pass dropped (training)
     // CONV followed by ReLU and a pool: the three run a few images (`chunk`) at a time, the
     // conv's output staying in `stage` (in cache) instead of a batch-sized pass through
-    // memory; `part` takes a chunk's weight and bias gradients before they are summed.
+    // memory; `part` takes a chunk's weight and bias gradients before they are summed. A
+    // second pool right after runs with the chunks too; `pool_grad` then holds a chunk's
+    // gradient between the two pools' backward passes.
     int64_t chunk;
-    float *stage, *part;
+    float *stage, *part, *pool_grad;
 } mimic_layer;
 
 typedef struct {
