@@ -171,7 +171,7 @@ static void test_distill_invalid_options(void **state)
 {
     (void)state;
     const char *out = "test_train_never_created";
-    for (int which = 0; which < 10; which++) {
+    for (int which = 0; which < 11; which++) {
         mimic_distill_options o;
         mimic_distill_defaults(&o, 1);
         o.out_dir = out;
@@ -187,6 +187,7 @@ static void test_distill_invalid_options(void **state)
         case 6: o.label_weight_decay = 0.2f; break;
         case 7: o.weight_decay = NAN; break;
         case 8: o.conv_label_weight_decay = -1.0f; break;
+        case 9: o.conv_label_epochs = -1; break;
         default: o.forms = 0; break;
         }
         char err[256] = "";

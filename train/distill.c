@@ -293,6 +293,13 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
+// Epochs of the label students of a form (0: the 784 form, 1: the conv form).
+static int label_epochs_of(const mimic_distill_options *o, int form)
+{
+    const int e = form ? o->conv_label_epochs : o->label_epochs;
+    return e > 0 ? e : o->student_epochs;
+}
+
 // The settings each phase's result depends on (not the thread count: results are the same
 // bits for any).
 static uint64_t teacher_settings(const mimic_distill_options *o)
@@ -850,8 +857,7 @@ static int fill_json(FILE *f, const void *ctx)
                "\"teacher_dropout\": %g, \"label_dropout\": %g, \"mimic_dropout\": %g, "
                "\"teacher_logits\": \"%s\"},\n",
             (unsigned long long)o->seed, (long long)o->batch, o->teacher_epochs,
-            o->student_epochs, o->label_epochs > 0 ? o->label_epochs : o->student_epochs,
-            o->conv_label_epochs > 0 ? o->conv_label_epochs : o->student_epochs,
+            o->student_epochs, label_epochs_of(o, 0), label_epochs_of(o, 1),
             (long long)o->train_limit, (long long)o->test_limit, (double)o->lr,
             (double)o->label_lr, (double)o->l2_lr, (double)o->kd_lr, (double)o->student_lr_ref,
             (double)o->momentum, (double)o->weight_decay, (double)o->label_weight_decay,
@@ -924,10 +930,8 @@ static mimic_status write_report(const mimic_distill_options *o, const model *m,
              "%s, %s, %d threads, commit %s; batch %lld, teacher %d epochs, students %d "
              "(labels: 784 form %d, conv form %d), T = %g",
              info.cpu_model, mimic_isa_name(info.active), info.threads, MIMIC_GIT_COMMIT,
-             (long long)o->batch, o->teacher_epochs, o->student_epochs,
-             o->label_epochs > 0 ? o->label_epochs : o->student_epochs,
-             o->conv_label_epochs > 0 ? o->conv_label_epochs : o->student_epochs,
-             (double)o->temperature);
+             (long long)o->batch, o->teacher_epochs, o->student_epochs, label_epochs_of(o, 0),
+             label_epochs_of(o, 1), (double)o->temperature);
     snprintf(path, sizeof path, "%s/distill-seed%llu.html", o->out_dir,
              (unsigned long long)o->seed);
     const mimic_report r = {title, subtitle, rm, count, rk, MIMIC_PROF_KINDS + 1, both.seconds};
@@ -999,9 +1003,6 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
     m[0].epochs = o->teacher_epochs;
     st = build_teacher(&m[0].net, o->batch, o->teacher_dropout, &init);
     const int64_t target = mimic_net_param_count(&m[0].net);
-    const int label_epochs[2] = {
-        o->label_epochs > 0 ? o->label_epochs : o->student_epochs,
-        o->conv_label_epochs > 0 ? o->conv_label_epochs : o->student_epochs};
     int student_epochs = o->student_epochs; // the phase's: its longest-training student's
     int count = 1;
     for (int form = 0; form < 2 && st == MIMIC_OK; form++) {
@@ -1026,7 +1027,7 @@ mimic_status mimic_distill_run(const mimic_distill_options *o, char *err, size_t
             s->weight_decay = l != LOSS_LABELS ? o->mimic_weight_decay
                               : form ? o->conv_label_weight_decay
                                      : o->label_weight_decay;
-            s->epochs = l == LOSS_LABELS ? label_epochs[form] : o->student_epochs;
+            s->epochs = l == LOSS_LABELS ? label_epochs_of(o, form) : o->student_epochs;
             student_epochs = s->epochs > student_epochs ? s->epochs : student_epochs;
             mimic_rng r = form_init;
             st = build_student(&s->net, form, o, hidden,

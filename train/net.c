@@ -133,6 +133,15 @@ static int second_pool(const mimic_net *net, int i)
     return conv_relu_pool(net, i) && is_kind(net, i + 3, MIMIC_LAYER_POOL);
 }
 
+// The conv whose chunked block (conv, ReLU, pool, perhaps a second pool) ends at layer i, or
+// -1 if no such block ends there.
+static int block_conv(const mimic_net *net, int i)
+{
+    if (second_pool(net, i - 3))
+        return i - 3;
+    return conv_relu_pool(net, i - 2) && !second_pool(net, i - 2) ? i - 2 : -1;
+}
+
 // Bytes of conv output per chunk by default: the chunk's output and its lowering panels stay
 // in the cores' L2 (2 MB each on the machines measured; docs/distill.md).
 #define STAGE_BYTES (1 << 20)
@@ -404,9 +413,8 @@ mimic_status mimic_net_backward(mimic_net *net, int64_t batch, const float *dout
     for (int i = net->n_layers - 1; i >= 0; i--) {
         const mimic_layer *l = &net->layers[i];
         mimic_status st;
-        // The conv's index: its pool is layer i, or (with a second pool) layer i - 1.
-        const int conv = second_pool(net, i - 3) ? i - 3 : i - 2;
-        if (conv_relu_pool(net, conv) && (conv == i - 2) != second_pool(net, conv)) {
+        const int conv = block_conv(net, i);
+        if (conv >= 0) {
             const float *x = conv == 0 ? net->input : net->act[conv];
             float *dx = conv == 0 ? NULL : net->grad[conv];
             // A ReLU before the conv (whose output x is): its backward goes with the chunks.
