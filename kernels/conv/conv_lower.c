@@ -1,6 +1,5 @@
 // The forward and backward-data lowerings: im2col + GEMM (+ bias, ReLU) and GEMM + col2im,
 // one image (or row chunk) per unit of work, units spread over threads.
-#include <omp.h>
 #include <string.h>
 
 #include "arch/profile.h"
@@ -12,14 +11,10 @@ void mimic_conv_gemm(const conv_plan *pl, int trans_a, int64_t M, int64_t N, int
                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                      int64_t ldc)
 {
-    // The GEMM's worksharing loops are orphaned: called from a thread of the convolution's
-    // team they would bind to that team and split this one GEMM across threads that are
-    // each running their own. A nested team of one gives them a team of their own.
-    if (!omp_in_parallel()) {
-        (void)mimic_gemm_run(pl->k, trans_a, 0, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-#pragma omp parallel num_threads(1)
+    // From a thread of the convolution's team the GEMM runs on that thread alone
+    // (mimic_gemm_run: no worksharing inside another team). It used to open a nested team
+    // of one for that: on 2 threads the first layer's forward (a K = 9 product per image)
+    // then spent a third of its time in libgomp.
     (void)mimic_gemm_run(pl->k, trans_a, 0, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 

@@ -127,6 +127,7 @@ typedef struct {
     mimic_transpose_fn transpose;
     int64_t MR, NR, kc_max, mc_max, nc_max;
     int trans_a, trans_b, direct_a, direct_b, b_reads_nr;
+    int solo; // on the calling thread alone, inside another team: no worksharing, no barriers
     int64_t M, N, K, lda, ldb, ldc;
     float alpha, beta;
     const float *A, *B;
@@ -148,12 +149,22 @@ static void post_tile(mimic_keep_pos_fn keep, const float *mask, int64_t ldm, fl
 }
 
 // This thread's share [*lo, *hi) of [first, end), one contiguous range per thread of the team.
-static void team_range(int64_t first, int64_t end, int64_t *lo, int64_t *hi)
+static void team_range(const gemm_plan *pl, int64_t first, int64_t end, int64_t *lo,
+                       int64_t *hi)
 {
-    const int64_t team = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t team = pl->solo ? 1 : omp_get_num_threads();
+    const int64_t t = pl->solo ? 0 : omp_get_thread_num();
     const int64_t per = (end - first + team - 1) / team;
     *lo = min64(end, first + t * per);
     *hi = min64(end, *lo + per);
+}
+
+// The team's barrier (none for a solo product).
+static void team_barrier(const gemm_plan *pl)
+{
+    if (!pl->solo) {
+#pragma omp barrier
+    }
 }
 
 // Rows of A in place for the tile at row i (mi valid rows), from column pc: rows past mi
@@ -173,21 +184,21 @@ static void pack_b_block(const gemm_plan *pl, int64_t jc, int64_t nb, int64_t pc
                          int64_t jp0, int64_t jp1)
 {
     const int64_t NR = pl->NR;
+    int64_t lo, hi;
+    team_range(pl, jp0, jp1, &lo, &hi);
     if (pl->trans_b) {
-#pragma omp for schedule(static)
-        for (int64_t jp = jp0; jp < jp1; jp++)
+        for (int64_t jp = lo; jp < hi; jp++)
             mimic_gemm_pack_bt_panel(pl->transpose, (size_t)kb, (size_t)min64(NR, nb - jp * NR),
                                      pl->B, (size_t)pl->ldb, (size_t)pc, (size_t)(jc + jp * NR),
                                      (size_t)NR, pl->bpack + jp * NR * kb);
+        team_barrier(pl);
         return;
     }
-    int64_t lo, hi;
-    team_range(jp0, jp1, &lo, &hi);
     if (lo < hi)
         mimic_gemm_pack_b_rows((size_t)kb, (size_t)(hi - lo), (size_t)min64(nb - hi * NR + NR, NR),
                                pl->B + pc * pl->ldb + jc + lo * NR, (size_t)pl->ldb, (size_t)NR,
                                pl->bpack + lo * NR * kb);
-#pragma omp barrier
+    team_barrier(pl);
 }
 
 // Pack the mb x kb block of op(A) at (ic, pc), split over the team: each thread one contiguous
@@ -197,12 +208,41 @@ static void pack_a_block(const gemm_plan *pl, int64_t ic, int64_t mb, int64_t pc
 {
     const int64_t MR = pl->MR;
     int64_t lo, hi;
-    team_range(0, m_panels, &lo, &hi);
+    team_range(pl, 0, m_panels, &lo, &hi);
     if (lo < hi)
         mimic_gemm_pack_a(pl->transpose, pl->trans_a, (size_t)(min64(mb, hi * MR) - lo * MR),
                           (size_t)kb, pl->alpha, pl->A, (size_t)pl->lda, (size_t)(ic + lo * MR),
                           (size_t)pc, (size_t)MR, pl->apack + lo * MR * kb);
-#pragma omp barrier
+    team_barrier(pl);
+}
+
+// Where gemm_blocks is: the NC block at jc, the KC slice at pc (kb deep), the MC block at ic.
+typedef struct {
+    int64_t jc, pc, ic, kb, first_packed;
+    float beta;
+} block_step;
+
+// Tile (jp, ip) of the current blocks: the microkernel on B's panel jp (packed, or in place
+// below first_packed) and A's panel ip, then the post-op after the last KC slice.
+static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, int64_t ip)
+{
+    const int64_t MR = pl->MR, NR = pl->NR, kb = st->kb, pc = st->pc;
+    const int64_t i = st->ic + ip * MR, j = st->jc + jp * NR;
+    const int packed = jp >= st->first_packed;
+    const float *b = packed ? pl->bpack + jp * NR * kb : pl->B + pc * pl->ldb + j;
+    const size_t bs = (size_t)(packed ? NR : pl->ldb);
+    const size_t mi = (size_t)min64(MR, pl->M - i), ni = (size_t)min64(NR, pl->N - j);
+    float *c = pl->C + i * pl->ldc + j;
+    if (pl->direct_a) {
+        int64_t offs[GEMM_MAX_MR];
+        a_row_offsets(offs, MR, i, (int64_t)mi, pl->lda, pc);
+        pl->ukernel_aoff(mi, ni, (size_t)kb, pl->A, offs, b, bs, c, (size_t)pl->ldc, st->beta);
+    } else {
+        pl->ukernel(mi, ni, (size_t)kb, pl->apack + ip * MR * kb, b, bs, c, (size_t)pl->ldc,
+                    st->beta);
+    }
+    if (pl->keep && pc + kb == pl->K)
+        post_tile(pl->keep, pl->mask, pl->ldm, pl->C, pl->ldc, i, j, (int64_t)mi, (int64_t)ni);
 }
 
 // The NC / KC / MC loops. Every thread of the calling team walks the same loops; the work
@@ -227,28 +267,17 @@ static void gemm_blocks(const gemm_plan *pl)
                 const int64_t m_panels = (mb + MR - 1) / MR;
                 if (!pl->direct_a)
                     pack_a_block(pl, ic, mb, pc, kb, m_panels);
+                const block_step st = {jc, pc, ic, kb, first_packed, beta_k};
+                if (pl->solo) {
+                    for (int64_t jp = 0; jp < n_panels; jp++)
+                        for (int64_t ip = 0; ip < m_panels; ip++)
+                            block_tile(pl, &st, jp, ip);
+                } else {
 #pragma omp for collapse(2) schedule(static)
-                for (int64_t jp = 0; jp < n_panels; jp++)
-                    for (int64_t ip = 0; ip < m_panels; ip++) {
-                        const int64_t i = ic + ip * MR, j = jc + jp * NR;
-                        const int packed = jp >= first_packed;
-                        const float *b = packed ? pl->bpack + jp * NR * kb : pl->B + pc * pl->ldb + j;
-                        const size_t bs = (size_t)(packed ? NR : pl->ldb);
-                        const size_t mi = (size_t)min64(MR, M - i), ni = (size_t)min64(NR, N - j);
-                        float *c = pl->C + i * pl->ldc + j;
-                        if (pl->direct_a) {
-                            int64_t offs[GEMM_MAX_MR];
-                            a_row_offsets(offs, MR, i, (int64_t)mi, pl->lda, pc);
-                            pl->ukernel_aoff(mi, ni, (size_t)kb, pl->A, offs, b, bs, c,
-                                             (size_t)pl->ldc, beta_k);
-                        } else {
-                            pl->ukernel(mi, ni, (size_t)kb, pl->apack + ip * MR * kb, b, bs, c,
-                                        (size_t)pl->ldc, beta_k);
-                        }
-                        if (pl->keep && pc + kb == K)
-                            post_tile(pl->keep, pl->mask, pl->ldm, pl->C, pl->ldc, i, j,
-                                      (int64_t)mi, (int64_t)ni);
-                    }
+                    for (int64_t jp = 0; jp < n_panels; jp++)
+                        for (int64_t ip = 0; ip < m_panels; ip++)
+                            block_tile(pl, &st, jp, ip);
+                }
             }
         }
     }
@@ -315,7 +344,7 @@ static mimic_status gemm_dot(const mimic_gemm_ukernel *g, int64_t M, int64_t N, 
         return MIMIC_ENOMEM;
     for (int64_t j = 0; j < N; j++)
         memcpy(bd + j * ldd, B + j * ldb, (size_t)K * sizeof(float));
-    const int threads = mimic_threads_get();
+    const int threads = omp_in_parallel() ? 1 : mimic_threads_get();
     const int team = threads > 1 && (double)M * N * K >= GEMM_PARALLEL_MIN_FLOPS ? threads : 1;
 #pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
     for (int64_t t = 0; t < tiles; t++) {
@@ -373,8 +402,12 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         (!trans_b && M <= GEMM_DIRECT_B_MAX_M && b_bytes <= half_l2) ||
         (!trans_b && M <= GEMM_DIRECT_B_L2_MAX_M && ldb % GEMM_L1_ALIAS_FLOATS != 0 &&
          b_bytes <= l2);
+    // Called from a thread of another team (a convolution's), the product runs on that
+    // thread alone: its loops must not bind to that team, whose threads run products of
+    // their own.
+    const int solo = omp_in_parallel();
     const int threads = mimic_threads_get();
-    const int serial = threads == 1 || (double)M * N * K < GEMM_PARALLEL_MIN_FLOPS;
+    const int serial = solo || threads == 1 || (double)M * N * K < GEMM_PARALLEL_MIN_FLOPS;
     // One KC slice with nothing to pack, on one thread: the tiles straight away.
     if (serial && direct_a && direct_b && K <= bl.kc && (k->gemm->b_reads_nr || N % NR == 0)) {
         gemm_in_place(k->gemm, M, N, K, A, lda, B, ldb, beta, C, ldc, keep_fn, mask, ldm);
@@ -394,6 +427,7 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .direct_a = direct_a,
         .direct_b = direct_b,
         .b_reads_nr = k->gemm->b_reads_nr,
+        .solo = solo,
         .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
         .alpha = alpha, .beta = beta,
         .A = A, .B = B, .C = C,

@@ -8,7 +8,8 @@
 #include "arch/kernels.h"
 
 // C = alpha*op(A)*op(B) + beta*C for already-validated arguments (M, N >= 1, K >= 0,
-// trans_a/trans_b are 0 or 1). MIMIC_ENOMEM leaves C untouched.
+// trans_a/trans_b are 0 or 1). MIMIC_ENOMEM leaves C untouched. Called inside a parallel
+// region, it runs on the calling thread alone (as a team of one), the same bits.
 mimic_status mimic_gemm_run(const mimic_kernels *k, int trans_a, int trans_b, int64_t M,
                             int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                             const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
