@@ -1,6 +1,8 @@
 // mimic_sgemm against the double reference and dnnl_sgemm, for every ISA the CPU runs: an edge
 // list of shapes, long and thin shapes, a seeded random sweep, NaN/Inf contracts, leading
 // dimensions, unaligned pointers, cache-block crossing sizes and thread-count determinism.
+#include <omp.h>
+
 #include "common.h"
 #include "ref.h"
 #ifdef MIMIC_TEST_HAVE_DNNL
@@ -393,6 +395,49 @@ static void test_gemm_threads(void **state) {
     }
 }
 
+static void sgemm_inside_team(int64_t m, int64_t n, int64_t k);
+
+// Called from each thread of the caller's own OpenMP team, mimic_sgemm runs on that thread
+// alone: the same bits as a call outside any team, each thread's product its own (its loops
+// must not bind to the caller's team, where each thread runs a different product).
+static void test_gemm_inside_team(void **state) {
+    (void)state;
+    // Blocked loops below the size that gets a team of its own, and past it.
+    const int64_t shapes[][3] = {{100, 130, 90}, {160, 150, 170}};
+    for (int s = 0; s < 2; s++)
+        sgemm_inside_team(shapes[s][0], shapes[s][1], shapes[s][2]);
+}
+
+static void sgemm_inside_team(int64_t m, int64_t n, int64_t k) {
+    tc_rng r = tc_rng_seed(7);
+    float *A = tc_alloc((size_t)(m * k)), *B = tc_alloc((size_t)(k * n));
+    float *want = tc_alloc((size_t)(2 * m * n)), *got = tc_alloc((size_t)(2 * m * n));
+    tc_fill_uniform(&r, A, (size_t)(m * k), -1, 1);
+    tc_fill_uniform(&r, B, (size_t)(k * n), -1, 1);
+    if (mimic_threads_set(2) != 2)
+        TC_FAIL("mimic_threads_set(2) != 2");
+    TC_FOR_EACH_ISA(isa) {
+        tc_ctx("sgemm %lldx%lldx%lld from each thread of a team of 2", (long long)m,
+               (long long)n, (long long)k);
+        for (int t = 0; t < 2; t++) // thread t's product: alpha 1 or -0.5
+            TC_STATUS(mimic_sgemm('N', 'N', m, n, k, t ? -0.5f : 1.0f, A, k, B, n, 0.0f,
+                                  want + t * m * n, n),
+                      MIMIC_OK);
+        int status[2] = {-1, -1};
+#pragma omp parallel num_threads(2)
+        {
+            const int t = omp_get_thread_num();
+            status[t] = (int)mimic_sgemm('N', 'N', m, n, k, t ? -0.5f : 1.0f, A, k, B, n, 0.0f,
+                                         got + t * m * n, n);
+        }
+        TC_STATUS((mimic_status)status[0], MIMIC_OK);
+        TC_STATUS((mimic_status)status[1], MIMIC_OK);
+        tc_check_bitwise("C of each thread vs outside the team", got, want, (size_t)(2 * m * n));
+    }
+    mimic_threads_set(0);
+    free(A), free(B), free(want), free(got);
+}
+
 // mimic_sgemm_post = mimic_sgemm, then the ReLU (or the mask) as a pass of its own, to the bit,
 // on every path of the driver: the dot tiles (B^T, few columns), the in-place tiles on one
 // thread, the blocked loops over one and several KC slices (the post-op only after the last),
@@ -499,6 +544,7 @@ int main(void) {
         cmocka_unit_test(test_gemm_random),        cmocka_unit_test(test_gemm_nan_contracts),
         cmocka_unit_test(test_gemm_big),           cmocka_unit_test(test_gemm_skinny),
         cmocka_unit_test(test_gemm_threads),       cmocka_unit_test(test_gemm_small_c),
+        cmocka_unit_test(test_gemm_inside_team),
         cmocka_unit_test(test_gemm_post),          cmocka_unit_test(test_gemm_post_invalid),
     };
     return cmocka_run_group_tests_name("gemm", tests, tc_group_setup, tc_group_teardown);

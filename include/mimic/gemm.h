@@ -19,7 +19,9 @@ extern "C" {
 /// beta == 0 writes C without reading it (NaN or Inf already in C does not leak);
 /// alpha == 0 or K == 0 scales C by beta and does not read A or B.
 /// M == 0 or N == 0 is a valid no-op. Pointers may be NULL only where nothing is read or
-/// written through them. Results do not depend on the thread count.
+/// written through them. Results do not depend on the thread count. Called from inside an
+/// OpenMP parallel region (say, one product per thread of the caller's team), it runs on the
+/// calling thread alone, with the same bits.
 /// @return MIMIC_OK, MIMIC_EINVAL (C untouched) or MIMIC_ENOMEM (C untouched).
 mimic_status mimic_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha,
                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
