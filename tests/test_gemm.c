@@ -395,19 +395,6 @@ static void test_gemm_threads(void **state) {
     }
 }
 
-static void sgemm_inside_team(int64_t m, int64_t n, int64_t k);
-
-// Called from each thread of the caller's own OpenMP team, mimic_sgemm runs on that thread
-// alone: the same bits as a call outside any team, each thread's product its own (its loops
-// must not bind to the caller's team, where each thread runs a different product).
-static void test_gemm_inside_team(void **state) {
-    (void)state;
-    // Blocked loops below the size that gets a team of its own, and past it.
-    const int64_t shapes[][3] = {{100, 130, 90}, {160, 150, 170}};
-    for (int s = 0; s < 2; s++)
-        sgemm_inside_team(shapes[s][0], shapes[s][1], shapes[s][2]);
-}
-
 static void sgemm_inside_team(int64_t m, int64_t n, int64_t k) {
     tc_rng r = tc_rng_seed(7);
     float *A = tc_alloc((size_t)(m * k)), *B = tc_alloc((size_t)(k * n));
@@ -436,6 +423,17 @@ static void sgemm_inside_team(int64_t m, int64_t n, int64_t k) {
     }
     mimic_threads_set(0);
     free(A), free(B), free(want), free(got);
+}
+
+// Called from each thread of the caller's own OpenMP team, mimic_sgemm runs on that thread
+// alone: the same bits as a call outside any team, each thread's product its own (its loops
+// must not bind to the caller's team, where each thread runs a different product).
+static void test_gemm_inside_team(void **state) {
+    (void)state;
+    // Blocked loops below the size that gets a team of its own, and past it.
+    const int64_t shapes[][3] = {{100, 130, 90}, {160, 150, 170}};
+    for (int s = 0; s < 2; s++)
+        sgemm_inside_team(shapes[s][0], shapes[s][1], shapes[s][2]);
 }
 
 // mimic_sgemm_post = mimic_sgemm, then the ReLU (or the mask) as a pass of its own, to the bit,

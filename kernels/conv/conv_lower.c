@@ -12,9 +12,7 @@ void mimic_conv_gemm(const conv_plan *pl, int trans_a, int64_t M, int64_t N, int
                      int64_t ldc)
 {
     // From a thread of the convolution's team the GEMM runs on that thread alone
-    // (mimic_gemm_run: no worksharing inside another team). It used to open a nested team
-    // of one for that: on 2 threads the first layer's forward (a K = 9 product per image)
-    // then spent a third of its time in libgomp.
+    // (mimic_gemm_run: no worksharing inside another team, and no nested team to open).
     (void)mimic_gemm_run(pl->k, trans_a, 0, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 

@@ -248,7 +248,8 @@ static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, in
 // The NC / KC / MC loops. Every thread of the calling team walks the same loops; the work
 // inside each step is split by orphaned `omp for`s (serial when called outside a parallel
 // region, so small problems pay for no thread team), whose barriers order packing before
-// use. Each element of C sees the same sequence of operations whatever the thread count.
+// use; a solo product (called inside another team) walks them alone, with no worksharing.
+// Each element of C sees the same sequence of operations whatever the thread count.
 static void gemm_blocks(const gemm_plan *pl)
 {
     const int64_t MR = pl->MR, NR = pl->NR, M = pl->M, N = pl->N, K = pl->K;
@@ -335,7 +336,7 @@ static int use_dot(const mimic_gemm_ukernel *g, int trans_a, int trans_b, int64_
 // call's sum whatever the team.
 static mimic_status gemm_dot(const mimic_gemm_ukernel *g, int64_t M, int64_t N, int64_t K,
                              float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-                             float beta, float *C, int64_t ldc)
+                             float beta, float *C, int64_t ldc, int solo)
 {
     const int64_t mr = g->dot_mr, nr = g->dot_nr, tiles = (M + mr - 1) / mr;
     const int64_t ldd = (K + 15) / 16 * 16;
@@ -344,7 +345,7 @@ static mimic_status gemm_dot(const mimic_gemm_ukernel *g, int64_t M, int64_t N, 
         return MIMIC_ENOMEM;
     for (int64_t j = 0; j < N; j++)
         memcpy(bd + j * ldd, B + j * ldb, (size_t)K * sizeof(float));
-    const int threads = omp_in_parallel() ? 1 : mimic_threads_get();
+    const int threads = solo ? 1 : mimic_threads_get();
     const int team = threads > 1 && (double)M * N * K >= GEMM_PARALLEL_MIN_FLOPS ? threads : 1;
 #pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
     for (int64_t t = 0; t < tiles; t++) {
@@ -371,13 +372,17 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
                                  int keep, const float *mask, int64_t ldm)
 {
     const mimic_keep_pos_fn keep_fn = keep ? k->conv.keep_pos : NULL;
+    // Called from a thread of another team (a convolution's), the product runs on that
+    // thread alone: its loops must not bind to that team, whose threads run products of
+    // their own.
+    const int solo = omp_in_parallel();
     // The paths without tiles of their own: the post-op as a pass over C afterwards.
     if (K == 0 || alpha == 0.0f || use_dot(k->gemm, trans_a, trans_b, N, K)) {
         mimic_status st = MIMIC_OK;
         if (K == 0 || alpha == 0.0f)
             scale_c(M, N, beta, C, ldc);
         else
-            st = gemm_dot(k->gemm, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            st = gemm_dot(k->gemm, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, solo);
         if (st == MIMIC_OK && keep_fn)
             post_tile(keep_fn, mask, ldm, C, ldc, 0, 0, M, N);
         return st;
@@ -402,10 +407,6 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         (!trans_b && M <= GEMM_DIRECT_B_MAX_M && b_bytes <= half_l2) ||
         (!trans_b && M <= GEMM_DIRECT_B_L2_MAX_M && ldb % GEMM_L1_ALIAS_FLOATS != 0 &&
          b_bytes <= l2);
-    // Called from a thread of another team (a convolution's), the product runs on that
-    // thread alone: its loops must not bind to that team, whose threads run products of
-    // their own.
-    const int solo = omp_in_parallel();
     const int threads = mimic_threads_get();
     const int serial = solo || threads == 1 || (double)M * N * K < GEMM_PARALLEL_MIN_FLOPS;
     // One KC slice with nothing to pack, on one thread: the tiles straight away.
