@@ -31,11 +31,13 @@ typedef void (*mimic_gemm_aoff_fn)(size_t mr, size_t nr, size_t kc, const float 
                                    float *c, size_t ldc, float beta);
 
 // The dot-product tile (kernels/gemm/gemm_dot_template.h): C[i][j] = alpha * sum_p
-// a[i*lda + p] * b[j*ldb + p] + beta * C[i][j] for i < mr <= dot_mr, j < nr <= dot_nr, K along
-// the vector lanes and nothing packed (op(A) = A, op(B) = B^T with few columns).
+// a[i*lda + p] * b[j][p] + beta * C[i][j] for i < mr <= dot_mr, j < nr <= dot_nr, K along
+// the vector lanes and nothing packed (op(A) = A, op(B) = B^T with few columns, its rows
+// anywhere); pf, if not NULL, names dot_mr * k floats (the caller's next rows of A) to
+// prefetch while it runs.
 typedef void (*mimic_gemm_dot_fn)(size_t mr, size_t nr, size_t k, const float *a, size_t lda,
-                                  const float *b, size_t ldb, float *c, size_t ldc, float alpha,
-                                  float beta);
+                                  const float *const *b, float *c, size_t ldc, float alpha,
+                                  float beta, const float *pf);
 
 typedef struct {
     mimic_gemm_ukernel_fn fn;

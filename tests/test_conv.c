@@ -180,6 +180,8 @@ static const conv_case k_cases[] = {
     {2, 1, 6, 12, 6, 1, 7, 1, 2, 0, 3},     // dot tiles: 1x7 (S > a tile's columns), stride 1x2
     {3, 4, 7, 6, 9, 3, 1, 2, 1, 1, 0},      // dot tiles: C = 4, 3x1, stride 2x1
     {2, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1},   // dot tiles: the teacher's first layer
+    {2, 1, 28, 28, 64, 5, 5, 1, 1, 2, 2},   // dot tiles: the conv student's 5x5 (26 taps)
+    {2, 3, 9, 11, 6, 5, 5, 1, 1, 2, 2},     // dot tiles: C*R*S = 75, the largest on them
 };
 
 static void test_conv_cases(void **state) {

@@ -100,20 +100,50 @@ static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, enum form form
     free(tol);
 }
 
+// The dot tile again on the same operands, with a prefetch pointer (pf: a buffer of
+// dot_mr * k floats) and then one column at a time: every element must be bitwise the sum
+// of the first call (the convolution's weight gradients rely on it: docs/conv.md).
+static void check_dot_same_sums(const mimic_gemm_ukernel *uk, size_t m, size_t n, size_t k,
+                                const float *a, size_t ld, const float *const *rows,
+                                const float *c, size_t ldc, float alpha)
+{
+    const size_t MR = (size_t)uk->dot_mr;
+    float *pf = tc_alloc(MR * k + 16), *c2 = tc_alloc(MR * ldc), *c3 = tc_alloc(MR * ldc);
+    uk->dot(m, n, k, a, ld, rows, c2, ldc, alpha, 0.0f, pf);
+    for (size_t j = 0; j < n; j++)
+        uk->dot(m, 1, k, a, ld, rows + j, c3 + j, ldc, alpha, 0.0f, NULL);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            tc_ctx("%s dot tile m=%zu n=%zu k=%zu: C[%zu][%zu] with pf / alone", uk->name, m, n, k,
+                   i, j);
+            assert_memory_equal(&c2[i * ldc + j], &c[i * ldc + j], sizeof(float));
+            assert_memory_equal(&c3[i * ldc + j], &c[i * ldc + j], sizeof(float));
+        }
+    free(pf);
+    free(c2);
+    free(c3);
+}
+
 // One call of the dot-product tile on m x n of depth k: rows of A and B padded by NaN past k
 // (must not be read), rows past m and n NaN (must not be read: the tile repeats the last valid
-// row), beta == 0 over a NaN C, C outside the tile left alone.
+// row), beta == 0 over a NaN C, C outside the tile left alone. B's rows are taken through the
+// table in reverse order, at odd offsets (unaligned), as the convolution's taps are.
 static void check_dot(const mimic_gemm_ukernel *uk, tc_rng *rng, size_t m, size_t n, size_t k,
                       float alpha, float beta)
 {
     const size_t MR = (size_t)uk->dot_mr, NR = (size_t)uk->dot_nr, ld = k + 5, ldc = NR + 2;
-    float *a = tc_alloc(MR * ld), *b = tc_alloc(NR * ld), *c = tc_alloc(MR * ldc + TC_GUARD);
+    float *a = tc_alloc(MR * ld), *b = tc_alloc(NR * ld + 3), *c = tc_alloc(MR * ldc + TC_GUARD);
     double *want = tc_dalloc(m * n), *tol = tc_dalloc(m * n);
+    const float *rows[16];
+    for (size_t j = 0; j < NR; j++)
+        rows[j] = b + (NR - 1 - j) * ld + j % 4;
+    for (size_t i = 0; i < NR * ld + 3; i++)
+        b[i] = NAN;
     for (size_t p = 0; p < ld; p++) {
         for (size_t i = 0; i < MR; i++)
             a[i * ld + p] = i < m && p < k ? tc_rng_float(rng, -1.0f, 1.0f) : NAN;
-        for (size_t j = 0; j < NR; j++)
-            b[j * ld + p] = j < n && p < k ? tc_rng_float(rng, -1.0f, 1.0f) : NAN;
+        for (size_t j = 0; j < n && p < k; j++)
+            ((float *)rows[j])[p] = tc_rng_float(rng, -1.0f, 1.0f);
     }
     tc_fill_sentinel(c, MR * ldc + TC_GUARD);
     for (size_t i = 0; i < m; i++)
@@ -123,8 +153,8 @@ static void check_dot(const mimic_gemm_ukernel *uk, tc_rng *rng, size_t m, size_
         for (size_t j = 0; j < n; j++) {
             double sum = 0.0, mag = 0.0;
             for (size_t p = 0; p < k; p++) {
-                sum += (double)a[i * ld + p] * b[j * ld + p];
-                mag += fabs((double)a[i * ld + p] * b[j * ld + p]);
+                sum += (double)a[i * ld + p] * rows[j][p];
+                mag += fabs((double)a[i * ld + p] * rows[j][p]);
             }
             const double c0 = beta == 0.0f ? 0.0 : (double)beta * c[i * ldc + j];
             want[i * n + j] = (double)alpha * sum + c0;
@@ -132,11 +162,13 @@ static void check_dot(const mimic_gemm_ukernel *uk, tc_rng *rng, size_t m, size_
         }
     tc_ctx("%s dot tile m=%zu n=%zu k=%zu alpha=%g beta=%g", uk->name, m, n, k, (double)alpha,
            (double)beta);
-    uk->dot(m, n, k, a, ld, b, ld, c, ldc, alpha, beta);
+    uk->dot(m, n, k, a, ld, rows, c, ldc, alpha, beta, NULL);
     tc_check_near("C tile", c, ldc, want, m, n, (tc_tol){.tol = tol});
     for (size_t i = 0; i < MR; i++)
         tc_check_sentinel("C right of the tile", c + i * ldc + n, i < m ? ldc - n : 0);
     tc_check_sentinel("C below the tile", c + m * ldc, (MR - m) * ldc + TC_GUARD);
+    if (beta == 0.0f)
+        check_dot_same_sums(uk, m, n, k, a, ld, rows, c, ldc, alpha);
     free(a);
     free(b);
     free(c);

@@ -181,11 +181,13 @@ static double tile_fill(const conv_plan *pl, int64_t M, int64_t N)
 // pointwise. Pointwise: diff_wei (K x C) = diff_dst * image^T, or its transpose
 // image * diff_dst^T when C is so small against NR that it fills the microkernel's rows far
 // better than its columns; the transposed plan takes whole images, a few side by side.
-// Backward-weights with at most this many taps (C*R*S: the first layer's 9) runs on the GEMM's
-// dot-product tiles, the reduction over output pixels in the vector lanes: the microkernel's
-// A-offset form filled 9 of its 16 rows there, and diff_dst had to be transposed for it
-// (conv_fused_weights.c).
-#define CONV_DOT_WEIGHTS_MAX_CRS 12
+// Backward-weights with at most this many taps (C*R*S: the first layer's 9, the conv
+// student's 25) runs on the GEMM's dot-product tiles, the reduction over output pixels in the
+// vector lanes (conv_fused_weights.c): the microkernel's A-offset form fills few of its rows
+// there and needs diff_dst transposed. Measured (docs/conv.md, batch 128, 28x28, 1 thread,
+// AVX-512, dot against A-offset): C=1 5x5 K=64 1.7x, C=3 3x3 1.10x, C=1 7x7 1.16x, C=3 5x5
+// 1.16x, C=8 3x3 0.97x, C=16 3x3 0.91x, C=32 3x3 0.86x; AVX2 and scalar gain more below 75.
+#define CONV_DOT_WEIGHTS_MAX_CRS 75
 
 static void plan_bwd_weights(conv_plan *pl)
 {

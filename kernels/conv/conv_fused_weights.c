@@ -58,83 +58,83 @@ void mimic_conv_fused_weights(const conv_plan *pl, const float *src, const float
         }
 }
 
-// How many taps from t (at most nr) lie evenly spaced, *step > 0 apart: one dot-product tile
-// reads them as the rows of its B (a kernel row's S taps).
-static int64_t tap_run(const int64_t *offs, int64_t t, int64_t crs, int64_t nr, int64_t *step)
-{
-    *step = t + 1 < crs ? offs[t + 1] - offs[t] : 0;
-    if (*step <= 0 || nr < 2) {
-        *step = 0;
-        return 1;
-    }
-    int64_t n = 2;
-    while (n < nr && t + n < crs && offs[t + n] - offs[t + n - 1] == *step)
-        n++;
-    return n;
-}
-
-// The dot path's scratch (MIMIC_WS_CONV_TMP): the taps' offsets, the K x crs sums at
-// *acc_at, the shifted planes at *shifted_at, each group of S + 1 planes of `rows` x Q floats
-// (rows of the largest slab). Returns the floats it takes.
+// The dot path's scratch (MIMIC_WS_CONV_TMP): the taps' row pointers (crs + 1: the ones
+// plane last), the K x crs sums at *acc_at, the shifted planes at *shifted_at, stride_h * C * S
+// planes of `rows` x Q floats each (rows of the largest slab) `*plane` floats apart, then the
+// plane of ones. Returns the floats it takes.
 static int64_t dot_layout(const conv_plan *pl, int64_t *acc_at, int64_t *shifted_at,
-                          int64_t *rows)
+                          int64_t *rows, int64_t *plane)
 {
     const mimic_conv2d *sh = &pl->sh;
     *rows = mimic_conv_slab_rows(pl, pl->rows);
-    *acc_at = round_up(2 * pl->crs, 16);
+    *plane = round_up(*rows * pl->q, 16); // whole cache lines: a tap of kernel row 0 is aligned
+    const int64_t ptr_floats = (int64_t)((size_t)(pl->crs + 1) * sizeof(float *) / sizeof(float));
+    *acc_at = round_up(ptr_floats, 16);
     *shifted_at = *acc_at + round_up(sh->k * pl->crs, 16);
-    return *shifted_at + sh->stride_h * sh->c * (sh->s + 1) * *rows * pl->q;
+    return *shifted_at + (sh->stride_h * sh->c * sh->s + 1) * *plane;
 }
 
 size_t mimic_conv_dot_weights_floats(const conv_plan *pl)
 {
-    int64_t acc_at, shifted_at, rows;
-    return (size_t)dot_layout(pl, &acc_at, &shifted_at, &rows);
+    int64_t acc_at, shifted_at, rows, plane;
+    return (size_t)dot_layout(pl, &acc_at, &shifted_at, &rows, &plane);
 }
 
 // The slab's planes re-cut with rows of exactly Q floats, one copy per kernel column s:
-// shifted[((a*C + c)*(S + 1) + s)*rows*Q + t*Q + q] = slab row t of phase (a, s % stride_w),
-// channel c, column q + s / stride_w. Tap (c, r, s) of output (p, q) then reads element
-// p*Q + q of plane (r % stride_h, c, s) from row r / stride_h on: the same index as the
-// output pixel in diff_dst, so both run contiguously through a whole slab. Slot s = S of each
-// (a, c) keeps the planes' spacing uniform; that of (0, 0) holds ones (written once per call):
-// after the S taps of the first kernel row it is one more evenly spaced "tap", whose weight
-// gradient is the bias gradient. offs[t] gets where tap t starts; `rows` is a plane's rows.
-static void shift_slab(const conv_plan *pl, const float *slab, int64_t out_rows, int64_t rows,
-                       float *shifted, int64_t *offs)
+// plane (a, c, s) = shifted + ((a*C + c)*S + s)*plane holds slab row t of phase
+// (a, s % stride_w), channel c, from column s / stride_w, at t*Q. Tap (c, r, s) of output
+// (p, q) then reads element p*Q + q of plane (r % stride_h, c, s) from row r / stride_h on: the
+// same index as the output pixel in diff_dst, so both run contiguously through a whole slab.
+// tap[t] gets where tap t starts.
+static void shift_slab(const conv_plan *pl, const float *slab, int64_t out_rows, int64_t plane,
+                       float *shifted, const float **tap)
 {
     const mimic_conv2d *sh = &pl->sh;
     const int64_t Q = pl->q, slab_rows = mimic_conv_slab_rows(pl, out_rows);
-    const int64_t plane = slab_rows * pl->wp;
+    const int64_t slab_plane = slab_rows * pl->wp;
     const int64_t C = sh->c, R = sh->r, S = sh->s, sw = sh->stride_w;
     for (int64_t a = 0; a < sh->stride_h; a++)
         for (int64_t c = 0; c < C; c++)
             for (int64_t s = 0; s < S; s++)
-                pl->k->conv.pad_rows(shifted + ((a * C + c) * (S + 1) + s) * rows * Q, Q,
-                                     slab + ((a * sw + s % sw) * C + c) * plane + s / sw, pl->wp,
-                                     slab_rows, Q, 1, 0, 0);
+                pl->k->conv.pad_rows(shifted + ((a * C + c) * S + s) * plane, Q,
+                                     slab + ((a * sw + s % sw) * C + c) * slab_plane + s / sw,
+                                     pl->wp, slab_rows, Q, 1, 0, 0);
     for (int64_t c = 0; c < C; c++)
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++)
-                offs[(c * R + r) * S + s] =
-                    ((r % sh->stride_h * C + c) * (S + 1) + s) * rows * Q + r / sh->stride_h * Q;
+                tap[(c * R + r) * S + s] =
+                    shifted + ((r % sh->stride_h * C + c) * S + s) * plane + r / sh->stride_h * Q;
 }
 
-// acc[i*crs + j] (= or +=) tile[i*4 + j] for i < mr, j < n; the bias column adds into bias.
-static void add_tile(const float *tile, int64_t mr, int64_t n, float beta, float *acc,
-                     int64_t crs, double *bias)
+// acc[i*crs + j] (= or +=) tile[i*ld + j] for i < mr, j < n; column n adds into bias.
+static void add_tile(const float *tile, int64_t ld, int64_t mr, int64_t n, float beta,
+                     float *acc, int64_t crs, double *bias)
 {
     for (int64_t i = 0; i < mr; i++) {
         for (int64_t j = 0; j < n; j++)
-            acc[i * crs + j] = beta == 0.0f ? tile[i * 4 + j] : acc[i * crs + j] + tile[i * 4 + j];
-        bias[i] += tile[i * 4 + n];
+            acc[i * crs + j] = beta == 0.0f ? tile[i * ld + j] : acc[i * crs + j] + tile[i * ld + j];
+        bias[i] += tile[i * ld + n];
     }
 }
 
+// The rows of diff_dst read after output channels [k0, k0 + MR) of rows [p0, p1) of image
+// n: the next channels', else the next piece's first ones (NULL after the group's last).
+static const float *next_rows(const conv_plan *pl, const float *diff_dst, int64_t n, int64_t n1,
+                              int64_t p1, int64_t k0, int64_t MR, const float *a)
+{
+    if (k0 + MR < pl->sh.k)
+        return a + MR * pl->pq;
+    if (p1 < pl->p)
+        return diff_dst + n * pl->sh.k * pl->pq + p1 * pl->q;
+    return n + 1 < n1 ? diff_dst + (n + 1) * pl->sh.k * pl->pq : NULL;
+}
+
 // Backward-weights on the dot-product tiles: acc (K x crs) = sum over the group's images of
-// diff_dst[k][j] * shifted[offs[t] + j] over the slab's output pixels j, in the vector lanes,
-// dot_mr channels at a time against runs of evenly spaced taps. The bias gradient comes with
-// the first run, through its ones plane, when the tile has a column to spare.
+// diff_dst[k][j] * tap_t[j] over the slab's output pixels j, in the vector lanes, dot_mr
+// channels at a time against all taps and (with the bias) the ones plane, cut into calls of
+// at most dot_nr taps, as even as they go. The first call of each channel block prefetches
+// the next block's rows of diff_dst: each block streams them once from L2 or memory, the
+// other calls find them in L1.
 void mimic_conv_dot_weights(const conv_plan *pl, const float *src, const float *diff_dst,
                             int64_t n0, int64_t n1, float *part, double *bias)
 {
@@ -142,46 +142,38 @@ void mimic_conv_dot_weights(const conv_plan *pl, const float *src, const float *
     const int64_t MR = uk->dot_mr, NR = uk->dot_nr, K = pl->sh.k, crs = pl->crs, Q = pl->q;
     float *slab = mimic_workspace(MIMIC_WS_CONV_COL, pl->col_floats);
     float *tmp = mimic_workspace(MIMIC_WS_CONV_TMP, pl->tmp_floats);
-    int64_t acc_at, shifted_at, planes; // planes: rows of a shifted plane
-    dot_layout(pl, &acc_at, &shifted_at, &planes);
-    int64_t *offs = (int64_t *)tmp;
+    int64_t acc_at, shifted_at, rows, plane;
+    const int64_t ones_at = dot_layout(pl, &acc_at, &shifted_at, &rows, &plane) - plane;
+    const float **tap = (const float **)(void *)tmp;
     float *acc = tmp + acc_at; // the group's diff_wei, transposed into part
-    float *shifted = tmp + shifted_at;
-    float *ones = shifted + pl->sh.s * planes * Q; // slot S of (0, 0)
-    float tile[16 * 4];
-    for (int64_t j = 0; j < planes * Q; j++)
+    float *shifted = tmp + shifted_at, *ones = tmp + ones_at;
+    const int64_t taps = crs + (bias != NULL), calls = (taps + NR - 1) / NR;
+    float tile[16 * 16];
+    for (int64_t j = 0; j < rows * Q; j++)
         ones[j] = 1.0f;
+    tap[crs] = ones;
     for (int64_t n = n0; n < n1; n++)
         for (int64_t p0 = 0; p0 < pl->p; p0 += pl->rows) {
             const int64_t p1 = min64(p0 + pl->rows, pl->p), len = (p1 - p0) * Q;
             const float *dd = diff_dst + n * K * pl->pq + p0 * Q;
             const float beta = n == n0 && p0 == 0 ? 0.0f : 1.0f;
             MIMIC_PROF_LOWER(mimic_conv_slab(pl, src + n * pl->sh.c * pl->hw, p0, p1, slab);
-                             shift_slab(pl, slab, p1 - p0, planes, shifted, offs));
+                             shift_slab(pl, slab, p1 - p0, plane, shifted, tap));
             for (int64_t k0 = 0; k0 < K; k0 += MR) {
                 const int64_t mr = min64(MR, K - k0);
                 const float *a = dd + k0 * pl->pq;
-                int64_t step, t = 0;
-                if (bias) { // the first run and the ones plane after it
-                    const int64_t nt = tap_run(offs, 0, crs, NR, &step), pl_step = planes * Q;
-                    if (nt == pl->sh.s && nt < NR && (nt == 1 || step == pl_step)) {
-                        uk->dot((size_t)mr, (size_t)nt + 1, (size_t)len, a, (size_t)pl->pq,
-                                shifted + offs[0], (size_t)pl_step, tile, 4, 1.0f, 0.0f);
-                        add_tile(tile, mr, nt, beta, acc + k0 * crs, crs, bias + k0);
-                        t = nt;
+                const float *pf = next_rows(pl, diff_dst, n, n1, p1, k0, MR, a);
+                for (int64_t call = 0; call < calls; call++) {
+                    const int64_t t0 = call * taps / calls, t1 = (call + 1) * taps / calls;
+                    if (t1 > crs) { // the bias column: through the tile, summed in double
+                        uk->dot((size_t)mr, (size_t)(t1 - t0), (size_t)len, a, (size_t)pl->pq,
+                                tap + t0, tile, (size_t)NR, 1.0f, 0.0f, call ? NULL : pf);
+                        add_tile(tile, NR, mr, crs - t0, beta, acc + k0 * crs + t0, crs, bias + k0);
                     } else {
-                        uk->dot((size_t)mr, 1, (size_t)len, a, (size_t)pl->pq, ones, 0, tile, 4,
-                                1.0f, 0.0f);
-                        for (int64_t i = 0; i < mr; i++)
-                            bias[k0 + i] += tile[i * 4];
+                        uk->dot((size_t)mr, (size_t)(t1 - t0), (size_t)len, a, (size_t)pl->pq,
+                                tap + t0, acc + k0 * crs + t0, (size_t)crs, 1.0f, beta,
+                                call ? NULL : pf);
                     }
-                }
-                while (t < crs) {
-                    const int64_t nt = tap_run(offs, t, crs, NR, &step);
-                    uk->dot((size_t)mr, (size_t)nt, (size_t)len, a, (size_t)pl->pq,
-                            shifted + offs[t], (size_t)step, acc + k0 * crs + t, (size_t)crs,
-                            1.0f, beta);
-                    t += nt;
                 }
             }
         }

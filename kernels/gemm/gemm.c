@@ -343,8 +343,11 @@ static mimic_status gemm_dot(const mimic_gemm_ukernel *g, int64_t M, int64_t N, 
     float *bd = mimic_workspace(MIMIC_WS_GEMM_B, (size_t)(N * ldd));
     if (!bd)
         return MIMIC_ENOMEM;
-    for (int64_t j = 0; j < N; j++)
+    const float *rows[GEMM_DOT_MAX_N];
+    for (int64_t j = 0; j < N; j++) {
         memcpy(bd + j * ldd, B + j * ldb, (size_t)K * sizeof(float));
+        rows[j] = bd + j * ldd;
+    }
     const int threads = solo ? 1 : mimic_threads_get();
     const int team = threads > 1 && (double)M * N * K >= GEMM_PARALLEL_MIN_FLOPS ? threads : 1;
 #pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
@@ -352,8 +355,7 @@ static mimic_status gemm_dot(const mimic_gemm_ukernel *g, int64_t M, int64_t N, 
         const int64_t i = t * mr;
         for (int64_t j = 0; j < N; j += nr)
             g->dot((size_t)min64(mr, M - i), (size_t)min64(nr, N - j), (size_t)K, A + i * lda,
-                   (size_t)lda, bd + j * ldd, (size_t)ldd, C + i * ldc + j, (size_t)ldc, alpha,
-                   beta);
+                   (size_t)lda, rows + j, C + i * ldc + j, (size_t)ldc, alpha, beta, NULL);
     }
     return MIMIC_OK;
 }

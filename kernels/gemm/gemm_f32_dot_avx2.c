@@ -9,6 +9,7 @@
 #define VLEN 8
 #define DOT_MR 4
 #define DOT_NR 3
+#define DOT_A_FIRST 0
 #define DOT_FN mimic_gemm_f32_dot_4x3__avx2
 #define v_zero() _mm256_setzero_ps()
 #define v_load(p) _mm256_loadu_ps(p)
@@ -16,6 +17,7 @@
     _mm256_maskload_ps((p), _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(r)),                        \
                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)))
 #define v_fma(a, b, acc) _mm256_fmadd_ps((a), (b), (acc))
+#define v_keep(x) ((void)0)
 
 // Lane sums of four vectors: interleaved adds within each 128-bit lane, then the two lanes.
 static inline void v_sum4(__m256 a, __m256 b, __m256 c, __m256 d, float out[4])

@@ -1,5 +1,6 @@
-// NEON dot-product GEMM tile, 4x4: 16 q-register accumulators of the 32; the K tail through a
-// zero-filled copy. The body is gemm_dot_template.h.
+// NEON dot-product GEMM tile, 4x6: 24 q-register accumulators, the 4 A vectors and one B
+// vector (29 of the 32), the AVX-512 tile's shape, sized by the register file (no AArch64
+// hardware here to measure it on); the K tail through a zero-filled copy. The body is gemm_dot_template.h.
 #include <arm_neon.h>
 #include <string.h>
 
@@ -8,11 +9,13 @@
 #define V float32x4_t
 #define VLEN 4
 #define DOT_MR 4
-#define DOT_NR 4
-#define DOT_FN mimic_gemm_f32_dot_4x4__neon
+#define DOT_NR 6
+#define DOT_A_FIRST 1
+#define DOT_FN mimic_gemm_f32_dot_4x6__neon
 #define v_zero() vdupq_n_f32(0.0f)
 #define v_load(p) vld1q_f32(p)
 #define v_fma(a, b, acc) vfmaq_f32((acc), (a), (b))
+#define v_keep(x) ((void)0)
 
 static inline float32x4_t v_load_tail(const float *p, size_t r)
 {

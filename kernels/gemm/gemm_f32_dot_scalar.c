@@ -12,9 +12,11 @@ typedef float v4f __attribute__((vector_size(16)));
 #define VLEN 4
 #define DOT_MR 4
 #define DOT_NR 2
+#define DOT_A_FIRST 0
 #define DOT_FN mimic_gemm_f32_dot_4x2__scalar
 #define v_zero() ((v4f){0.0f, 0.0f, 0.0f, 0.0f})
 #define v_fma(a, b, acc) ((acc) + (a) * (b))
+#define v_keep(x) ((void)0)
 
 static inline v4f v_load(const float *p)
 {

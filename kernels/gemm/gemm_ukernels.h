@@ -14,8 +14,9 @@
               const int64_t *b_offs, float *c, size_t ldc, float beta);                        \
     void aoff(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs,           \
               const float *b, size_t b_stride, float *c, size_t ldc, float beta);              \
-    void dot(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,        \
-             size_t ldb, float *c, size_t ldc, float alpha, float beta);
+    void dot(size_t m, size_t n, size_t k, const float *a, size_t lda,                        \
+             const float *const *b, float *c, size_t ldc, float alpha, float beta,              \
+             const float *pf);
 #include "kernels/gemm/gemm_ukernels.inc"
 #undef MIMIC_UKERNEL
 
