@@ -34,19 +34,6 @@ static inline void copy_row(float *dst, const float *src, int64_t n)
     }
 }
 
-// copy_row, free to read src[n, n + over) and to write anything to dst[n, n + over): the tail
-// as one full vector when it fits there (vmaskmovps stores are slow on AMD Zen).
-static inline void copy_row_over(float *dst, const float *src, int64_t n, int64_t over)
-{
-    const int64_t full = n / 8 * 8;
-    if (full < n && full + 8 - n <= over) {
-        copy_row(dst, src, full);
-        _mm256_storeu_ps(dst + full, _mm256_loadu_ps(src + full));
-        return;
-    }
-    copy_row(dst, src, n);
-}
-
 static inline void zero_row(float *dst, int64_t n)
 {
     int64_t i = 0;
@@ -54,16 +41,6 @@ static inline void zero_row(float *dst, int64_t n)
         _mm256_storeu_ps(dst + i, _mm256_setzero_ps());
     if (i < n)
         _mm256_maskstore_ps(dst + i, lanes(n - i), _mm256_setzero_ps());
-}
-
-// zero_row, free to write anything to dst[n, n + over): one full vector when it fits there.
-static inline void zero_row_over(float *dst, int64_t n, int64_t over)
-{
-    if (n > 0 && n <= 8 && 8 - n <= over) {
-        _mm256_storeu_ps(dst, _mm256_setzero_ps());
-        return;
-    }
-    zero_row(dst, n);
 }
 
 static inline void gather_row(float *dst, const float *src, int64_t n, int64_t stride)

@@ -17,10 +17,11 @@ static inline __mmask16 lanes(int64_t r)
 }
 
 // Stores aligned to 64 bytes (a masked head first): a misaligned 64-byte store writes two
-// cache lines.
+// cache lines. Not for a short row (a slab's 28 or 14 floats): there the head was one more
+// masked store and branch for no line saved.
 static inline void copy_row(float *dst, const float *src, int64_t n)
 {
-    int64_t i = (int64_t)((64 - (uintptr_t)dst % 64) % 64 / sizeof(float));
+    int64_t i = n < 64 ? 0 : (int64_t)((64 - (uintptr_t)dst % 64) % 64 / sizeof(float));
     if (i > n)
         i = n;
     if (i > 0) {
@@ -35,55 +36,26 @@ static inline void copy_row(float *dst, const float *src, int64_t n)
         _mm512_storeu_ps(dst + i + 32, v2);
         _mm512_storeu_ps(dst + i + 48, v3);
     }
-    for (; i < n; i += 16) {
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+    if (i < n) {
         const __mmask16 k = lanes(n - i);
         _mm512_mask_storeu_ps(dst + i, k, _mm512_maskz_loadu_ps(k, src + i));
     }
 }
 
-// copy_row, free to read src[n, n + over) and to write anything to dst[n, n + over): a short
-// row's tail is one full vector when it fits there. Masked stores cost far more than plain
-// ones on AMD Zen 5: a slab of 32 channels of 28 x 28 took 6.0 us per image row by row
-// with masked tails, 1.3 us with full vectors (docs/conv.md).
-static inline void copy_row_over(float *dst, const float *src, int64_t n, int64_t over)
-{
-    if (n >= 64) {
-        copy_row(dst, src, n);
-        return;
-    }
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
-    if (i < n) {
-        if (i + 16 - n <= over)
-            _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
-        else
-            _mm512_mask_storeu_ps(dst + i, lanes(n - i), _mm512_maskz_loadu_ps(lanes(n - i), src + i));
-    }
-}
-
-// A few elements (the padding columns of a row) are cheaper as plain stores.
+// Masked stores, however few the elements: the plain-store loop that a slab row's one or two
+// padding columns took before, GCC compiled into a call of memset (docs/conv.md).
 static inline void zero_row(float *dst, int64_t n)
 {
-    if (n <= 4) {
-        for (int64_t i = 0; i < n; i++)
-            dst[i] = 0.0f;
+    if (n <= 0)
+        return;
+    if (n < 16) {
+        _mm512_mask_storeu_ps(dst, (__mmask16)((1u << n) - 1u), _mm512_setzero_ps());
         return;
     }
     for (int64_t i = 0; i < n; i += 16)
         _mm512_mask_storeu_ps(dst + i, lanes(n - i), _mm512_setzero_ps());
-}
-
-// zero_row, free to write anything to dst[n, n + over): one full vector when it fits there
-// (a slab row's left padding, which its data then overwrites; GCC turns zero_row's few-element
-// loop into a call of memset).
-static inline void zero_row_over(float *dst, int64_t n, int64_t over)
-{
-    if (n > 0 && n <= 16 && 16 - n <= over) {
-        _mm512_storeu_ps(dst, _mm512_setzero_ps());
-        return;
-    }
-    zero_row(dst, n);
 }
 
 // Stride 2: the even lanes of two consecutive vectors. Reads stop at src[2*(n-1)].

@@ -24,13 +24,6 @@ static inline void copy_row(float *dst, const float *src, int64_t n)
         dst[i] = src[i];
 }
 
-// copy_row; NEON has no masked stores to avoid, so the room past n goes unused.
-static inline void copy_row_over(float *dst, const float *src, int64_t n, int64_t over)
-{
-    (void)over;
-    copy_row(dst, src, n);
-}
-
 static inline void zero_row(float *dst, int64_t n)
 {
     int64_t i = 0;
@@ -38,13 +31,6 @@ static inline void zero_row(float *dst, int64_t n)
         vst1q_f32(dst + i, vdupq_n_f32(0.0f));
     for (; i < n; i++)
         dst[i] = 0.0f;
-}
-
-// zero_row; the room past n goes unused.
-static inline void zero_row_over(float *dst, int64_t n, int64_t over)
-{
-    (void)over;
-    zero_row(dst, n);
 }
 
 static inline void gather_row(float *dst, const float *src, int64_t n, int64_t stride)

@@ -12,24 +12,10 @@ static inline void copy_row(float *dst, const float *src, int64_t n)
         memcpy(dst, src, (size_t)n * sizeof(float));
 }
 
-// copy_row (memcpy); the room past n goes unused.
-static inline void copy_row_over(float *dst, const float *src, int64_t n, int64_t over)
-{
-    (void)over;
-    copy_row(dst, src, n);
-}
-
 static inline void zero_row(float *dst, int64_t n)
 {
     if (n > 0)
         memset(dst, 0, (size_t)n * sizeof(float));
-}
-
-// zero_row; the room past n goes unused.
-static inline void zero_row_over(float *dst, int64_t n, int64_t over)
-{
-    (void)over;
-    zero_row(dst, n);
 }
 
 static inline void gather_row(float *dst, const float *src, int64_t n, int64_t stride)

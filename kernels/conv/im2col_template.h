@@ -6,11 +6,6 @@
 // The primitives an ISA file defines first (n >= 0 elements, no aliasing):
 //   MIMIC_CONV_ISA                                   the suffix: scalar, avx2, avx512, neon
 //   void copy_row(float *dst, const float *src, int64_t n)          dst[i] = src[i]
-//   void copy_row_over(float *dst, const float *src, int64_t n, int64_t over)
-//                                    copy_row, and may read src[n, n + over) and write
-//                                    anything to dst[n, n + over)
-//   void zero_row_over(float *dst, int64_t n, int64_t over)
-//                                    zero_row, and may write anything to dst[n, n + over)
 //   void zero_row(float *dst, int64_t n)                            dst[i] = 0
 //   void gather_row(float *dst, const float *src, int64_t n, int64_t stride)
 //                                    dst[i] = src[i*stride], stride >= 2, reads no further
@@ -142,20 +137,15 @@ void FN(col2im)(const mimic_conv2d *sh, int64_t Q, int64_t p0, int64_t p1, const
 
 // ---------------------------------------------------------------- padded rows
 
-// pad_rows at stride 1. A row's copy may run on into what this call writes after it (the
-// row's right padding, and the rows after it when they lie end to end) and read on into the
-// source rows after it: the end of a short row is then a plain store, not a masked one. Its
-// own loop: inside pad_rows' the compiler kept the row state on the stack (4.8 against
-// 1.3 us for a 32-channel 28 x 28 slab).
+// pad_rows at stride 1, a loop of its own: inside pad_rows' the compiler kept the row state on
+// the stack (docs/conv.md).
 static void pad_rows_unit(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows,
                           int64_t n, int64_t left, int64_t right)
 {
-    const int end_to_end = ldd == left + n + right;
     for (int64_t i = 0; i < rows; i++, dst += ldd, src += lds) {
-        const int64_t rest = rows - 1 - i, dst_room = right + (end_to_end ? rest * ldd : 0);
-        zero_row_over(dst, left, n + dst_room);
-        copy_row_over(dst + left, src, n, dst_room < rest * lds ? dst_room : rest * lds);
-        zero_row_over(dst + left + n, right, dst_room - right);
+        zero_row(dst, left);
+        copy_row(dst + left, src, n);
+        zero_row(dst + left + n, right);
     }
 }
 
