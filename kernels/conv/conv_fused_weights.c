@@ -47,13 +47,22 @@ void mimic_conv_fused_weights(const conv_plan *pl, const float *src, const float
             MIMIC_PROF_LOWER(mimic_conv_slab(pl, src + n * pl->sh.c * pl->hw, p0, p1, slab));
             transpose_diff_dst(pl, diff_dst + n * K * pl->pq, p0, p1, kp, ddT);
             mimic_conv_slab_offsets(pl, p1 - p0, crs_pad, offs);
+            const int next = p0 == 0 && n + 1 < n1; // the next image's input and diff_dst
+            conv_prefetch pf;
+            conv_prefetch_init(&pf, next ? src + (n + 1) * pl->sh.c * pl->hw : NULL,
+                               pl->sh.c * pl->hw, next ? diff_dst + (n + 1) * K * pl->pq : NULL,
+                               K * pl->pq,
+                               (cols + FUSED_WEIGHTS_CHUNK - 1) / FUSED_WEIGHTS_CHUNK *
+                                   ((K + NR - 1) / NR) * ((crs + MR - 1) / MR));
             for (int64_t j0 = 0; j0 < cols; j0 += FUSED_WEIGHTS_CHUNK, beta = 1.0f) {
                 const int64_t jl = min64(FUSED_WEIGHTS_CHUNK, cols - j0);
                 for (int64_t k0 = 0; k0 < K; k0 += NR)
-                    for (int64_t i0 = 0; i0 < crs; i0 += MR)
+                    for (int64_t i0 = 0; i0 < crs; i0 += MR) {
+                        conv_prefetch_step(&pf);
                         uk->aoff((size_t)min64(MR, crs - i0), (size_t)min64(NR, K - k0), (size_t)jl,
                                  slab + j0, offs + i0, ddT + j0 * kp + k0, (size_t)kp,
                                  part + i0 * K + k0, (size_t)K, beta);
+                    }
             }
         }
 }
