@@ -176,6 +176,12 @@ static void a_row_offsets(int64_t *offs, int64_t MR, int64_t i, int64_t mi, int6
         offs[r] = (i + min64(r, mi - 1)) * lda + pc;
 }
 
+// op(A) with at most this many rows: the pack of op(B) = B prefetches its rows ahead. Measured
+// (docs/gemm.md, 1 thread, AVX-512): 32x100352x288 0.69-0.73x -> 0.81-0.83x oneDNN,
+// 64x25088x576 0.65x -> 0.72-0.74x, the 1x1 ResNet convolution (M = 64) 0.69-0.72x ->
+// 0.79-0.82x; 1024^3 0.95x -> 0.92x and 256^3 0.87-0.89x -> 0.84-0.85x with it, so not there.
+#define GEMM_PACK_B_PREFETCH_MAX_M 64
+
 // Pack panels [jp0, jp1) of the kb x nb block of op(B) at (pc, jc), split over the team.
 // op(B) = B is copied row by row across the thread's panels: each row of B is then read as
 // one contiguous run (the hardware prefetcher streams it) instead of NR floats from each of
@@ -197,7 +203,7 @@ static void pack_b_block(const gemm_plan *pl, int64_t jc, int64_t nb, int64_t pc
     if (lo < hi)
         mimic_gemm_pack_b_rows((size_t)kb, (size_t)(hi - lo), (size_t)min64(nb - hi * NR + NR, NR),
                                pl->B + pc * pl->ldb + jc + lo * NR, (size_t)pl->ldb, (size_t)NR,
-                               pl->bpack + lo * NR * kb);
+                               pl->M <= GEMM_PACK_B_PREFETCH_MAX_M, pl->bpack + lo * NR * kb);
     team_barrier(pl);
 }
 

@@ -39,8 +39,10 @@ void mimic_gemm_pack_bt_panel(mimic_transpose_fn tr, size_t kb, size_t nb, const
 
 // Pack `panels` NR-column panels of op(B) = B (row p of the block at b + p*ldb), all but the
 // last nr wide and the last `last` (1..nr) wide, zero-padded: panel t gets
-// dst[t*nr*kb + p*nr + j]. Reads each row of the block once, front to back.
+// dst[t*nr*kb + p*nr + j]. Reads each row of the block once, front to back; with prefetch,
+// the rows a few ahead are prefetched on the way (for a skinny op(A), whose few rows leave
+// the pack of B streaming from memory a large share of the product: docs/gemm.md).
 void mimic_gemm_pack_b_rows(size_t kb, size_t panels, size_t last, const float *b, size_t ldb,
-                            size_t nr, float *dst);
+                            size_t nr, int prefetch, float *dst);
 
 #endif

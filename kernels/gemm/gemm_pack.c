@@ -93,14 +93,41 @@ void mimic_gemm_pack_bt_panel(mimic_transpose_fn tr, size_t kb, size_t nb, const
             dst[p * nr + j] = 0.0f;
 }
 
-void mimic_gemm_pack_b_rows(size_t kb, size_t panels, size_t last, const float *b, size_t ldb,
-                            size_t nr, float *dst)
+// n floats, n one of the tiles' NR: a constant size, so the compiler moves them inline
+// instead of calling memcpy for every 32 to 128 bytes.
+static inline void copy_panel_row(float *d, const float *s, size_t n)
 {
+    switch (n) {
+    case 32:
+        memcpy(d, s, 32 * sizeof(float));
+        break;
+    case 16:
+        memcpy(d, s, 16 * sizeof(float));
+        break;
+    case 8:
+        memcpy(d, s, 8 * sizeof(float));
+        break;
+    default:
+        memcpy(d, s, n * sizeof(float));
+    }
+}
+
+// How many rows of B ahead the copy prefetches, when asked: each row's run is one block's
+// panels, a few KB, too short for the hardware prefetcher to get ahead of.
+#define PACK_B_PREFETCH_ROWS 4
+
+void mimic_gemm_pack_b_rows(size_t kb, size_t panels, size_t last, const float *b, size_t ldb,
+                            size_t nr, int prefetch, float *dst)
+{
+    const size_t run = (panels - 1) * nr + last; // floats of each row
     for (size_t p = 0; p < kb; p++) {
         const float *src = b + p * ldb;
         float *d = dst + p * nr;
+        if (prefetch && p + PACK_B_PREFETCH_ROWS < kb)
+            for (size_t j = 0; j < run; j += 16)
+                __builtin_prefetch(src + PACK_B_PREFETCH_ROWS * ldb + j, 0, 3);
         for (size_t t = 0; t + 1 < panels; t++)
-            memcpy(d + t * nr * kb, src + t * nr, nr * sizeof(float));
+            copy_panel_row(d + t * nr * kb, src + t * nr, nr);
         float *dl = d + (panels - 1) * nr * kb;
         memcpy(dl, src + (panels - 1) * nr, last * sizeof(float));
         for (size_t j = last; j < nr; j++)
