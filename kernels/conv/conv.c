@@ -186,7 +186,8 @@ static double tile_fill(const conv_plan *pl, int64_t M, int64_t N)
 // vector lanes (conv_fused_weights.c): the microkernel's A-offset form fills few of its rows
 // there and needs diff_dst transposed. Measured (docs/conv.md, batch 128, 28x28, 1 thread,
 // AVX-512, dot against A-offset): C=1 5x5 K=64 1.7x, C=3 3x3 1.10x, C=1 7x7 1.16x, C=3 5x5
-// 1.16x, C=8 3x3 0.97x, C=16 3x3 0.91x, C=32 3x3 0.86x; AVX2 and scalar gain more below 75.
+// 1.16x, C=8 3x3 0.97x, C=16 3x3 0.91x, C=32 3x3 0.86x; AVX2 (batch 32) C=1 5x5 1.37x,
+// C=3 3x3 1.06x, C=3 5x5 1.08x, C=8 3x3 0.97x; scalar 1.6-2.3x up to C=8 3x3.
 #define CONV_DOT_WEIGHTS_MAX_CRS 75
 
 static void plan_bwd_weights(conv_plan *pl)

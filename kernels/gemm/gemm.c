@@ -179,7 +179,7 @@ static void a_row_offsets(int64_t *offs, int64_t MR, int64_t i, int64_t mi, int6
 // op(A) with at most this many rows: the pack of op(B) = B prefetches its rows ahead. Measured
 // (docs/gemm.md, 1 thread, AVX-512): 32x100352x288 0.61-0.73x -> 0.78-0.83x oneDNN,
 // 64x25088x576 0.60-0.65x -> 0.72-0.75x, the 1x1 ResNet convolution (M = 64) 0.68-0.72x ->
-// 0.79-0.82x; 1024^3 0.95x -> 0.92x and 256^3 0.87-0.89x -> 0.84-0.85x with it, so not there.
+// 0.78-0.84x; 1024^3 0.95x -> 0.92x and 256^3 0.87-0.89x -> 0.84-0.85x with it, so not there.
 #define GEMM_PACK_B_PREFETCH_MAX_M 64
 
 // Pack panels [jp0, jp1) of the kb x nb block of op(B) at (pc, jc), split over the team.
