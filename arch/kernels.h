@@ -78,6 +78,15 @@ typedef void (*mimic_bias_act_fn)(float *y, size_t ldy, const float *x, size_t l
 // ReLU's output m, on a block of rows.
 typedef void (*mimic_keep_pos_fn)(float *y, size_t ldy, const float *m, size_t ldm, size_t rows,
                                   size_t n);
+// y[i*ldy + j] = act(sum_{t < taps} w[i*ldw + t] * tap[t][j] + b_i) for i < rows, j < n (b_i
+// and act as in bias_act; with neither bias nor relu the sum is stored as it is): the forward
+// convolution with few taps over shifted input planes whose pixel index is the output's
+// (conv_fused.c), no im2col buffer and no pass over the output after it. Each sum starts from
+// 0 and runs over the taps in order, as the GEMM tile sums a column of its K; reads
+// tap[t][0..n) only.
+typedef void (*mimic_fwd_taps_fn)(float *y, size_t ldy, const float *w, size_t ldw,
+                                  const float *const *tap, size_t taps, size_t rows, size_t n,
+                                  const float *bias, int relu);
 
 typedef struct {
     mimic_im2col_fn im2col;
@@ -86,6 +95,7 @@ typedef struct {
     mimic_pad_rows_fn pad_rows;
     mimic_bias_act_fn bias_act;
     mimic_keep_pos_fn keep_pos;
+    mimic_fwd_taps_fn fwd_taps;
     const char *name;
 } mimic_conv_kernels;
 

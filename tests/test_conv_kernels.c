@@ -254,6 +254,61 @@ static void test_transpose(void **state)
         }
 }
 
+// fwd_taps against a naive loop: rows 1-9 (the TAPS_MR blocks and their tails), widths 0-200
+// (whole tiles of every ISA, partial tiles, masked last vectors), 1, 9 and 25 taps, bias or
+// none, ReLU or not. Small integers, so every sum is exact and the check bitwise; each tap is a
+// buffer of exactly n floats at an odd address (ASan catches a read past it), and the gaps
+// between the output's rows keep their sentinel.
+static void test_fwd_taps(void **state)
+{
+    (void)state;
+    tc_rng rng = tc_rng_seed(17);
+    enum { MAX_ROWS = 9, MAX_TAPS = 25, MAX_N = 200 };
+    const size_t ldy = MAX_N + 3, ldw = MAX_TAPS + 2;
+    float *w = tc_alloc(MAX_ROWS * ldw), *y = tc_alloc(MAX_ROWS * ldy);
+    float *want = tc_alloc(MAX_ROWS * ldy), bias[MAX_ROWS];
+    fill_ints(&rng, w, MAX_ROWS * ldw);
+    fill_ints(&rng, bias, MAX_ROWS);
+    const size_t taps_cases[] = {1, 9, 25}, rows_cases[] = {1, 3, 4, 5, 8, 9};
+    for (size_t n = 0; n <= MAX_N; n += n < 40 ? 1 : 7) {
+        float *base[MAX_TAPS];
+        const float *tap[MAX_TAPS];
+        for (size_t t = 0; t < MAX_TAPS; t++) {
+            base[t] = tc_alloc_off(n, 1);
+            fill_ints(&rng, base[t], n);
+            tap[t] = base[t];
+        }
+        for (size_t ti = 0; ti < 3; ti++)
+            for (size_t ri = 0; ri < 6; ri++)
+                for (int mode = 0; mode < 4; mode++) {
+                    const size_t taps = taps_cases[ti], rows = rows_cases[ri];
+                    const int relu = mode & 1, with_bias = mode >> 1;
+                    tc_fill_sentinel(want, MAX_ROWS * ldy);
+                    for (size_t i = 0; i < rows; i++)
+                        for (size_t j = 0; j < n; j++) {
+                            float v = 0.0f;
+                            for (size_t t = 0; t < taps; t++)
+                                v += w[i * ldw + t] * tap[t][j];
+                            v += with_bias ? bias[i] : 0.0f;
+                            want[i * ldy + j] = relu && v < 0.0f ? 0.0f : v;
+                        }
+                    TC_FOR_EACH_ISA(isa)
+                    {
+                        const mimic_kernels *k = mimic_kernels_for(isa);
+                        tc_ctx("%s fwd_taps rows=%zu n=%zu taps=%zu relu=%d bias=%d",
+                               k->conv.name, rows, n, taps, relu, with_bias);
+                        tc_fill_sentinel(y, MAX_ROWS * ldy);
+                        k->conv.fwd_taps(y, ldy, w, ldw, tap, taps, rows, n,
+                                         with_bias ? bias : NULL, relu);
+                        tc_check_bitwise("fwd_taps", y, want, MAX_ROWS * ldy);
+                    }
+                }
+        for (size_t t = 0; t < MAX_TAPS; t++)
+            tc_free_off(base[t], 1);
+    }
+    free(w), free(y), free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_keep_pos),
         cmocka_unit_test(test_pad_rows),
         cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_fwd_taps),
     };
     return cmocka_run_group_tests_name("conv_kernels", tests, tc_group_setup, tc_group_teardown);
 }

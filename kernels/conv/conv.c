@@ -85,10 +85,11 @@ static int64_t rows_within_cap(const conv_plan *pl, int64_t width)
 // Any stride: the fused lowering by offsets into a padded slab applies (conv_fused.c,
 // conv_fused_weights.c). Pointwise convolutions keep the plain GEMM, which reads the image in
 // place. The forward needs at least CONV_FUSED_MIN_CRS rows of the column matrix: below that
-// the microkernel's calls are too short for their fixed costs, and the per-image GEMM is
-// kept (the first layer, C*R*S = 9: 1.4 ms per image against 1.6-1.9 fused, batch 128).
-// Backward-weights takes it at any C*R*S (the first layer: 1.9-2.0 ms against 2.6-2.8 ms
-// by the transposed per-image plan).
+// the microkernel's calls are too short for their fixed costs and the round trip of its
+// output tile through bias_act (the first layer, C*R*S = 9, Intel Xeon: 1.6-1.9 ms fused
+// against 1.4 ms by per-image im2col + GEMM), and the forward over taps takes it (Zen 5,
+// AVX-512, 1 thread: 0.43-0.45 ms against 0.59-0.60 ms by im2col + GEMM; docs/conv.md). Backward-weights takes it at any C*R*S (the first
+// layer: 1.9-2.0 ms against 2.6-2.8 ms by the transposed per-image plan).
 #define CONV_FUSED_MIN_CRS 32
 
 static int fused_ok(const conv_plan *pl, int64_t min_crs)
@@ -122,36 +123,44 @@ static void plan_slab(conv_plan *pl, int64_t extra)
     pl->rows = max64(1, min64(pl->p, (limit_floats() - ctx) / per_row));
 }
 
-// Forward (and backward-data as a convolution): the fused lowering, units of whole images
-// (or slabs of rows, under the cap, or to give every thread work when the batch is smaller
-// than the team: an output is the same sum however the rows are cut), or one image (or row
-// chunk) per GEMM.
+// Units of a slab lowering: whole images, or slabs of rows under the cap (with `extra` floats
+// per slab column and output row besides the slab), or to give every thread work when the
+// batch is smaller than the team (an output is the same sum however the rows are cut).
+static void plan_slab_units(conv_plan *pl, int64_t extra)
+{
+    const int64_t n = max64(1, pl->sh.n);
+    const int t = mimic_threads_get();
+    plan_slab(pl, extra);
+    pl->blocks = (pl->p + pl->rows - 1) / pl->rows;
+    if (n * pl->blocks < t) {
+        pl->rows = max64(1, (pl->p + (t + n - 1) / n - 1) / ((t + n - 1) / n));
+        pl->blocks = (pl->p + pl->rows - 1) / pl->rows;
+    }
+    pl->col_floats = mimic_conv_slab_floats(pl, pl->rows);
+    pl->threads = units_threads(n * pl->blocks);
+}
+
+// Forward (and backward-data as a convolution): the fused lowering (C*R*S >= 32), the
+// forward over taps below it, the GEMM on the image in place for pointwise convolutions.
 static void plan_fwd(conv_plan *pl)
 {
     if (fused_ok(pl, CONV_FUSED_MIN_CRS)) {
-        const int64_t MR = pl->k->gemm->mr, NR = pl->k->gemm->nr, n = max64(1, pl->sh.n);
-        const int t = mimic_threads_get();
+        const int64_t MR = pl->k->gemm->mr, NR = pl->k->gemm->nr;
         pl->fused = 1;
         pl->kc = fused_kc(pl);
-        plan_slab(pl, 0);
-        pl->blocks = (pl->p + pl->rows - 1) / pl->rows;
-        if (n * pl->blocks < t) {
-            pl->rows = max64(1, (pl->p + (t + n - 1) / n - 1) / ((t + n - 1) / n));
-            pl->blocks = (pl->p + pl->rows - 1) / pl->rows;
-        }
-        pl->col_floats = mimic_conv_slab_floats(pl, pl->rows);
+        plan_slab_units(pl, 0);
         pl->tmp_floats = (size_t)(round_up(pl->sh.k, MR) * NR + 2 * round_up(pl->crs, MR));
-        pl->threads = units_threads(n * pl->blocks);
         return;
     }
     if (pl->pointwise) {
         pl->threads = units_threads(pl->sh.n);
         return;
     }
-    pl->rows = rows_within_cap(pl, pl->crs);
-    const int64_t chunks = (pl->p + pl->rows - 1) / pl->rows;
-    pl->col_floats = (size_t)(pl->crs * pl->rows * pl->q);
-    pl->threads = units_threads(pl->sh.n * chunks);
+    const int64_t planes = pl->sh.stride_h * pl->sh.c * pl->sh.s; // shifted planes per slab
+    pl->taps = 1;
+    plan_slab_units(pl, planes);
+    pl->tmp_floats = (size_t)(round_up(mimic_conv_tap_table_floats(pl->crs), 16) +
+                              planes * mimic_conv_shifted_plane(pl));
 }
 
 static void plan_bwd_data(conv_plan *pl)
@@ -377,6 +386,8 @@ static size_t plan_bytes(const conv_plan *pl, size_t gemm)
 // buffer and the GEMM's packing.
 static size_t fwd_bytes(const conv_plan *pl)
 {
+    if (pl->taps)
+        return plan_bytes(pl, 0);
     if (!pl->fused)
         return plan_bytes(pl, gemm_floats(pl->k, pl->sh.k, pl->rows * pl->q, pl->crs));
     return plan_bytes(pl, 0) + (size_t)(mimic_conv_k_padded(pl) * pl->crs) * sizeof(float);

@@ -66,6 +66,72 @@ void mimic_conv_slab_offsets(const conv_plan *pl, int64_t rows, int64_t pad_to, 
         offs[k] = 0;
 }
 
+// mimic_conv_shift_slab: the slab's planes re-cut with rows of exactly Q floats, one copy per
+// kernel column s:
+// plane (a, c, s) = shifted + ((a*C + c)*S + s)*plane holds slab row t of phase
+// (a, s % stride_w), channel c, from column s / stride_w, at t*Q. Tap (c, r, s) of output
+// (p, q) then reads element p*Q + q of plane (r % stride_h, c, s) from row r / stride_h on: the
+// same index as the output pixel in dst and diff_dst, so both run contiguously through a whole
+// slab. tap[t] gets where tap t starts.
+void mimic_conv_shift_slab(const conv_plan *pl, const float *slab, int64_t out_rows, int64_t plane,
+                           float *shifted, const float **tap)
+{
+    const mimic_conv2d *sh = &pl->sh;
+    const int64_t Q = pl->q, slab_rows = mimic_conv_slab_rows(pl, out_rows);
+    const int64_t slab_plane = slab_rows * pl->wp;
+    const int64_t C = sh->c, R = sh->r, S = sh->s, sw = sh->stride_w;
+    for (int64_t a = 0; a < sh->stride_h; a++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t s = 0; s < S; s++)
+                pl->k->conv.pad_rows(shifted + ((a * C + c) * S + s) * plane, Q,
+                                     slab + ((a * sw + s % sw) * C + c) * slab_plane + s / sw,
+                                     pl->wp, slab_rows, Q, 1, 0, 0);
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t s = 0; s < S; s++)
+                tap[(c * R + r) * S + s] =
+                    shifted + ((r % sh->stride_h * C + c) * S + s) * plane + r / sh->stride_h * Q;
+}
+
+
+// ---------------------------------------------------------------- forward with few taps
+
+typedef struct {
+    const conv_plan *pl;
+    const float *src, *wei, *bias;
+    int relu;
+    float *dst;
+} taps_ctx;
+
+// Unit u: output rows [p0, p1) of image u / blocks: the slab, its shifted planes, then every
+// output channel's pixels of those rows straight into dst.
+static void taps_unit(const void *ctx, int64_t u)
+{
+    const taps_ctx *a = ctx;
+    const conv_plan *pl = a->pl;
+    const int64_t n = u / pl->blocks, p0 = u % pl->blocks * pl->rows,
+                  p1 = min64(p0 + pl->rows, pl->p);
+    float *slab = mimic_workspace(MIMIC_WS_CONV_COL, pl->col_floats);
+    float *tmp = mimic_workspace(MIMIC_WS_CONV_TMP, pl->tmp_floats);
+    const float **tap = (const float **)(void *)tmp;
+    float *shifted = tmp + round_up(mimic_conv_tap_table_floats(pl->crs), 16);
+    MIMIC_PROF_LOWER(mimic_conv_slab(pl, a->src + n * pl->sh.c * pl->hw, p0, p1, slab);
+                     mimic_conv_shift_slab(pl, slab, p1 - p0, mimic_conv_shifted_plane(pl),
+                                           shifted, tap));
+    pl->k->conv.fwd_taps(a->dst + n * pl->sh.k * pl->pq + p0 * pl->q, (size_t)pl->pq, a->wei,
+                         (size_t)pl->crs, tap, (size_t)pl->crs, (size_t)pl->sh.k,
+                         (size_t)((p1 - p0) * pl->q), a->bias, a->relu);
+}
+
+mimic_status mimic_conv_taps_run(const conv_plan *pl, const float *src, const float *wei,
+                                 const float *bias, int relu, float *dst)
+{
+    const taps_ctx a = {pl, src, wei, bias, relu, dst};
+    return mimic_conv_run_units(pl, pl->sh.n * pl->blocks, 0, 0, 0, taps_unit, &a);
+}
+
+// ---------------------------------------------------------------- forward by offsets
+
 typedef struct {
     const conv_plan *pl;
     const float *src, *apack, *bias;

@@ -68,17 +68,16 @@ void mimic_conv_fused_weights(const conv_plan *pl, const float *src, const float
 }
 
 // The dot path's scratch (MIMIC_WS_CONV_TMP): the taps' row pointers (crs + 1: the ones
-// plane last), the K x crs sums at *acc_at, the shifted planes at *shifted_at, stride_h * C * S
-// planes of `rows` x Q floats each (rows of the largest slab) `*plane` floats apart, then the
-// plane of ones. Returns the floats it takes.
+// plane last), the K x crs sums at *acc_at, the shifted planes at *shifted_at
+// (mimic_conv_shift_slab, `*plane` floats apart, for slabs of up to pl->rows output rows), then
+// the plane of ones of `rows` x Q floats. Returns the floats it takes.
 static int64_t dot_layout(const conv_plan *pl, int64_t *acc_at, int64_t *shifted_at,
                           int64_t *rows, int64_t *plane)
 {
     const mimic_conv2d *sh = &pl->sh;
     *rows = mimic_conv_slab_rows(pl, pl->rows);
-    *plane = round_up(*rows * pl->q, 16); // whole cache lines: a tap of kernel row 0 is aligned
-    const int64_t ptr_floats = (int64_t)((size_t)(pl->crs + 1) * sizeof(float *) / sizeof(float));
-    *acc_at = round_up(ptr_floats, 16);
+    *plane = mimic_conv_shifted_plane(pl);
+    *acc_at = round_up(mimic_conv_tap_table_floats(pl->crs + 1), 16);
     *shifted_at = *acc_at + round_up(sh->k * pl->crs, 16);
     return *shifted_at + (sh->stride_h * sh->c * sh->s + 1) * *plane;
 }
@@ -87,32 +86,6 @@ size_t mimic_conv_dot_weights_floats(const conv_plan *pl)
 {
     int64_t acc_at, shifted_at, rows, plane;
     return (size_t)dot_layout(pl, &acc_at, &shifted_at, &rows, &plane);
-}
-
-// The slab's planes re-cut with rows of exactly Q floats, one copy per kernel column s:
-// plane (a, c, s) = shifted + ((a*C + c)*S + s)*plane holds slab row t of phase
-// (a, s % stride_w), channel c, from column s / stride_w, at t*Q. Tap (c, r, s) of output
-// (p, q) then reads element p*Q + q of plane (r % stride_h, c, s) from row r / stride_h on: the
-// same index as the output pixel in diff_dst, so both run contiguously through a whole slab.
-// tap[t] gets where tap t starts.
-static void shift_slab(const conv_plan *pl, const float *slab, int64_t out_rows, int64_t plane,
-                       float *shifted, const float **tap)
-{
-    const mimic_conv2d *sh = &pl->sh;
-    const int64_t Q = pl->q, slab_rows = mimic_conv_slab_rows(pl, out_rows);
-    const int64_t slab_plane = slab_rows * pl->wp;
-    const int64_t C = sh->c, R = sh->r, S = sh->s, sw = sh->stride_w;
-    for (int64_t a = 0; a < sh->stride_h; a++)
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t s = 0; s < S; s++)
-                pl->k->conv.pad_rows(shifted + ((a * C + c) * S + s) * plane, Q,
-                                     slab + ((a * sw + s % sw) * C + c) * slab_plane + s / sw,
-                                     pl->wp, slab_rows, Q, 1, 0, 0);
-    for (int64_t c = 0; c < C; c++)
-        for (int64_t r = 0; r < R; r++)
-            for (int64_t s = 0; s < S; s++)
-                tap[(c * R + r) * S + s] =
-                    shifted + ((r % sh->stride_h * C + c) * S + s) * plane + r / sh->stride_h * Q;
 }
 
 // acc[i*crs + j] (= or +=) tile[i*ld + j] for i < mr, j < n; column n adds into bias.
@@ -167,7 +140,7 @@ void mimic_conv_dot_weights(const conv_plan *pl, const float *src, const float *
             const float *dd = diff_dst + n * K * pl->pq + p0 * Q;
             const float beta = n == n0 && p0 == 0 ? 0.0f : 1.0f;
             MIMIC_PROF_LOWER(mimic_conv_slab(pl, src + n * pl->sh.c * pl->hw, p0, p1, slab);
-                             shift_slab(pl, slab, p1 - p0, plane, shifted, tap));
+                             mimic_conv_shift_slab(pl, slab, p1 - p0, plane, shifted, tap));
             for (int64_t k0 = 0; k0 < K; k0 += MR) {
                 const int64_t mr = min64(MR, K - k0);
                 const float *a = dd + k0 * pl->pq;

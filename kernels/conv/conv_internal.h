@@ -26,6 +26,7 @@ typedef struct {
     int fused;          // by offsets into a padded slab (conv_fused.c, conv_fused_weights.c),
                         // no column matrix
     int dot_weights;    // fused backward-weights by the GEMM's dot-product tiles (few taps)
+    int taps;           // forward by the conv table's fwd_taps over shifted planes (few taps)
     int64_t kc;         // fused forward: depth of one K slice of the microkernel
     int64_t wp;         // fused: the slab's row length: W + pad_w at stride 1 (rows share
                         // their padding), else ceil((W + 2*pad_w) / stride_w)
@@ -125,6 +126,31 @@ void mimic_conv_slab(const conv_plan *pl, const float *img, int64_t p0, int64_t 
 // offs[(c*R + r)*S + s] = where tap (c, r, s) of output j = 0 reads in a slab of `rows`
 // output rows; entries [C*R*S, pad_to) are 0. Output (p, q) of the slab is j = p*wp + q.
 void mimic_conv_slab_offsets(const conv_plan *pl, int64_t rows, int64_t pad_to, int64_t *offs);
+
+// Floats of a table of n tap pointers.
+static inline int64_t mimic_conv_tap_table_floats(int64_t n)
+{
+    return (int64_t)((size_t)n * sizeof(float *) / sizeof(float));
+}
+
+// Floats from one shifted plane to the next: rows of the largest slab (pl->rows output rows)
+// times Q, rounded up to whole cache lines (a tap of kernel row 0 is aligned).
+static inline int64_t mimic_conv_shifted_plane(const conv_plan *pl)
+{
+    return round_up(mimic_conv_slab_rows(pl, pl->rows) * pl->q, 16);
+}
+
+// A slab of out_rows output rows re-cut into stride_h * C * S planes of rows of exactly Q
+// floats, `plane` floats apart from `shifted` on (conv_fused.c); tap[(c*R + r)*S + s] gets
+// where tap (c, r, s) of output pixel 0 reads: output pixel p*Q + q reads element p*Q + q
+// from there, the index of the output (and of diff_dst).
+void mimic_conv_shift_slab(const conv_plan *pl, const float *slab, int64_t out_rows, int64_t plane,
+                           float *shifted, const float **tap);
+
+// The forward with few taps (pl->taps): per slab, the shifted planes, then fwd_taps straight
+// into dst with the bias and ReLU.
+mimic_status mimic_conv_taps_run(const conv_plan *pl, const float *src, const float *wei,
+                                 const float *bias, int relu, float *dst);
 
 // The fused forward: the microkernel reads the rows of the column matrix in place, as
 // offsets into each image's padded slab.

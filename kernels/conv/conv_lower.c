@@ -1,5 +1,5 @@
-// The forward and backward-data lowerings: im2col + GEMM (+ bias, ReLU) and GEMM + col2im,
-// one image (or row chunk) per unit of work, units spread over threads.
+// The pointwise forward (the GEMM on the image in place, + bias, ReLU) and the backward-data
+// lowering GEMM + col2im, one image per unit of work, units spread over threads.
 #include <string.h>
 
 #include "arch/profile.h"
@@ -68,27 +68,16 @@ typedef struct {
     float *dst;
 } fwd_ctx;
 
-// Unit u: image u / chunks, output rows of chunk u % chunks, straight into dst.
-static void fwd_unit(const void *ctx, int64_t u)
+// Unit n: a pointwise convolution of image n, the GEMM on the image in place, straight into
+// dst, then the bias and ReLU while the image's output is in L2.
+static void fwd_unit(const void *ctx, int64_t n)
 {
     const fwd_ctx *a = ctx;
     const conv_plan *pl = a->pl;
-    const int64_t chunks = (pl->p + pl->rows - 1) / pl->rows;
-    const int64_t n = u / chunks, p0 = u % chunks * pl->rows;
-    const int64_t p1 = p0 + pl->rows < pl->p ? p0 + pl->rows : pl->p, cols = (p1 - p0) * pl->q;
-    const float *img = a->src + n * pl->sh.c * pl->hw;
-    float *out = a->dst + n * pl->sh.k * pl->pq + p0 * pl->q;
-    const float *B = img;
-    int64_t ldb = pl->pq;
-    if (!pl->pointwise) {
-        float *col = mimic_workspace(MIMIC_WS_CONV_COL, pl->col_floats);
-        MIMIC_PROF_LOWER(pl->k->conv.im2col(&pl->sh, pl->q, p0, p1, img, col, cols));
-        B = col;
-        ldb = cols;
-    }
-    // beta = 0, then the bias: each output is the same sum however the work is cut up.
-    mimic_conv_gemm(pl, 0, pl->sh.k, cols, pl->crs, a->wei, pl->crs, B, ldb, 0.0f, out, pl->pq);
-    bias_act(pl, out, pl->sh.k, cols, pl->pq, a->bias, a->relu);
+    float *out = a->dst + n * pl->sh.k * pl->pq;
+    mimic_conv_gemm(pl, 0, pl->sh.k, pl->pq, pl->crs, a->wei, pl->crs,
+                    a->src + n * pl->sh.c * pl->hw, pl->pq, 0.0f, out, pl->pq);
+    bias_act(pl, out, pl->sh.k, pl->pq, pl->pq, a->bias, a->relu);
 }
 
 mimic_status mimic_conv_fwd_run(const conv_plan *pl, const float *src, const float *wei,
@@ -96,10 +85,10 @@ mimic_status mimic_conv_fwd_run(const conv_plan *pl, const float *src, const flo
 {
     if (pl->fused)
         return mimic_conv_fused_run(pl, src, wei, bias, relu, dst);
+    if (pl->taps)
+        return mimic_conv_taps_run(pl, src, wei, bias, relu, dst);
     const fwd_ctx a = {pl, src, wei, bias, relu, dst};
-    const int64_t chunks = (pl->p + pl->rows - 1) / pl->rows;
-    return mimic_conv_run_units(pl, pl->sh.n * chunks, pl->sh.k, pl->rows * pl->q, pl->crs,
-                                fwd_unit, &a);
+    return mimic_conv_run_units(pl, pl->sh.n, pl->sh.k, pl->pq, pl->crs, fwd_unit, &a);
 }
 
 // ---------------------------------------------------------------- backward data

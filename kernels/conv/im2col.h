@@ -17,7 +17,10 @@
     void mimic_bias_act__##isa(float *y, size_t ldy, const float *x, size_t ldx, size_t rows,      \
                                size_t n, const float *bias, int relu);                            \
     void mimic_keep_pos__##isa(float *y, size_t ldy, const float *m, size_t ldm, size_t rows,      \
-                               size_t n);
+                               size_t n);                                                         \
+    void mimic_fwd_taps__##isa(float *y, size_t ldy, const float *w, size_t ldw,                   \
+                               const float *const *tap, size_t taps, size_t rows, size_t n,       \
+                               const float *bias, int relu);
 
 // The table entry of one ISA (a mimic_conv_kernels initializer).
 #define MIMIC_CONV_TABLE(isa)                                                                      \
@@ -25,7 +28,7 @@
         .im2col = mimic_im2col__##isa, .col2im = mimic_col2im__##isa,                              \
         .transpose = mimic_transpose__##isa, .pad_rows = mimic_pad_rows__##isa,                    \
         .bias_act = mimic_bias_act__##isa, .keep_pos = mimic_keep_pos__##isa,                      \
-        .name = "im2col__" #isa                                                                    \
+        .fwd_taps = mimic_fwd_taps__##isa, .name = "im2col__" #isa                                 \
     }
 
 MIMIC_CONV_DECLARE(scalar)

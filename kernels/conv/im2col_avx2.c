@@ -120,6 +120,26 @@ static inline vf v_keep_pos(vf y, vf m)
     return _mm256_and_ps(y, _mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ));
 }
 
+// fwd_taps: 4 rows x 3 vectors (24 pixels) = 12 accumulators, the tap's 3 vectors and a
+// broadcast weight: the 16 registers.
+#define TAPS_MR 4
+#define TAPS_NV 3
+
+static inline vf v_zero(void)
+{
+    return _mm256_setzero_ps();
+}
+
+static inline vf v_set1(float x)
+{
+    return _mm256_set1_ps(x);
+}
+
+static inline vf v_fma(vf a, vf b, vf c)
+{
+    return _mm256_fmadd_ps(a, b, c);
+}
+
 #include "kernels/conv/im2col_template.h"
 
 // One full 8x8 block.

@@ -141,6 +141,26 @@ static inline vf v_keep_pos(vf y, vf m)
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ), y);
 }
 
+// fwd_taps: 4 rows x 6 vectors (96 pixels) = 24 accumulators, the tap's 6 vectors and a
+// broadcast weight: 31 of the 32 registers.
+#define TAPS_MR 4
+#define TAPS_NV 6
+
+static inline vf v_zero(void)
+{
+    return _mm512_setzero_ps();
+}
+
+static inline vf v_set1(float x)
+{
+    return _mm512_set1_ps(x);
+}
+
+static inline vf v_fma(vf a, vf b, vf c)
+{
+    return _mm512_fmadd_ps(a, b, c);
+}
+
 #include "kernels/conv/im2col_template.h"
 
 // A rows x cols block (both <= 16) of src, transposed into dst: rows past `rows` read as

@@ -101,6 +101,26 @@ static inline vf v_keep_pos(vf y, vf m)
         vandq_u32(vreinterpretq_u32_f32(y), vcgtq_f32(m, vdupq_n_f32(0.0f))));
 }
 
+// fwd_taps: 4 rows x 6 vectors (24 pixels) = 24 accumulators, the tap's 6 vectors and a
+// broadcast weight, of the 32 registers.
+#define TAPS_MR 4
+#define TAPS_NV 6
+
+static inline vf v_zero(void)
+{
+    return vdupq_n_f32(0.0f);
+}
+
+static inline vf v_set1(float x)
+{
+    return vdupq_n_f32(x);
+}
+
+static inline vf v_fma(vf a, vf b, vf c)
+{
+    return vfmaq_f32(c, a, b);
+}
+
 #include "kernels/conv/im2col_template.h"
 
 // One full 4x4 block.

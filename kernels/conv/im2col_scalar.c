@@ -65,6 +65,25 @@ static inline vf v_keep_pos(vf y, vf m)
     return m > 0.0f ? y : 0.0f;
 }
 
+// fwd_taps: 4 rows x 4 pixels; multiply then add, as the scalar GEMM tile writes it.
+#define TAPS_MR 4
+#define TAPS_NV 4
+
+static inline vf v_zero(void)
+{
+    return 0.0f;
+}
+
+static inline vf v_set1(float x)
+{
+    return x;
+}
+
+static inline vf v_fma(vf a, vf b, vf c)
+{
+    return c + a * b;
+}
+
 #include "kernels/conv/im2col_template.h"
 
 // Blocks of 8x8 keep both the rows read and the rows written within a few cache lines.

@@ -1,7 +1,7 @@
 // im2col and col2im written once over a few row primitives; each ISA file (im2col_<isa>.c)
 // defines them and includes this file, which then defines mimic_im2col__<isa> and
-// mimic_col2im__<isa> (and pad_rows, bias_act, keep_pos). Not a normal header: it is included once per
-// ISA file.
+// mimic_col2im__<isa> (and pad_rows, bias_act, keep_pos, fwd_taps). Not a normal header: it is
+// included once per ISA file.
 //
 // The primitives an ISA file defines first (n >= 0 elements, no aliasing):
 //   MIMIC_CONV_ISA                                   the suffix: scalar, avx2, avx512, neon
@@ -18,6 +18,9 @@
 //   void v_store_bits(float *p, vf v, uint32_t bits)   p[l] = lane l where bit l is set
 //   vf v_bias_act(vf x, float b, int relu)             x + b, then max(0, .) with NaN kept if relu
 //   vf v_keep_pos(vf y, vf m)                          lane l = y[l] where m[l] > 0, else 0
+// and, for fwd_taps, a TAPS_MR x TAPS_NV tile of vectors sized to the register file:
+//   vf v_zero(void); vf v_set1(float x)                all lanes 0, all lanes x
+//   vf v_fma(vf a, vf b, vf c)                         c + a * b, as the ISA's GEMM tile rounds it
 //
 // Every source address formed is inside the image: the padding is never read, it is written
 // as zeros (im2col) or skipped (col2im).
@@ -191,5 +194,101 @@ void FN(keep_pos)(float *y, size_t ldy, const float *m, size_t ldm, size_t rows,
             v_store_bits(y + full,
                          v_keep_pos(v_loadz_bits(tail, y + full), v_loadz_bits(tail, m + full)),
                          tail);
+    }
+}
+
+// ---------------------------------------------------------------- forward over taps
+
+// Output rows [0, m) (m <= TAPS_MR; rows past m repeat the last valid one and are not
+// stored) of pixels [j, j + nv*VL) (the last vector masked by `tail` if not 0): TAPS_MR x nv
+// accumulators, each tap's nv vectors loaded once and multiplied by TAPS_MR broadcast weights.
+// Each sum starts from 0 and runs over the taps in order, the bias added after: the bits of
+// the GEMM (beta = 0) then bias_act that this replaces.
+static inline __attribute__((always_inline)) void
+taps_tile(const int nv, uint32_t tail, size_t m, const float *w, size_t ldw,
+          const float *const *tap, size_t taps, size_t j, const float *bias, int relu, float *y,
+          size_t ldy)
+{
+    const float *wr[TAPS_MR];
+    for (int i = 0; i < TAPS_MR; i++)
+        wr[i] = w + ((size_t)i < m ? (size_t)i : m - 1) * ldw;
+    vf acc[TAPS_MR][TAPS_NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < TAPS_MR; i++)
+#pragma GCC unroll 16
+        for (int v = 0; v < nv; v++)
+            acc[i][v] = v_zero();
+    for (size_t t = 0; t < taps; t++) {
+        const float *b = tap[t] + j;
+        vf vb[TAPS_NV];
+#pragma GCC unroll 16
+        for (int v = 0; v < nv; v++)
+            vb[v] = tail && v == nv - 1 ? v_loadz_bits(tail, b + v * VL) : v_load(b + v * VL);
+#pragma GCC unroll 16
+        for (int i = 0; i < TAPS_MR; i++) {
+            const vf a = v_set1(wr[i][t]);
+#pragma GCC unroll 16
+            for (int v = 0; v < nv; v++)
+                acc[i][v] = v_fma(a, vb[v], acc[i][v]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < TAPS_MR; i++) {
+        if ((size_t)i >= m)
+            break;
+        float *yi = y + (size_t)i * ldy + j;
+        const float b = bias ? bias[i] : 0.0f;
+#pragma GCC unroll 16
+        for (int v = 0; v < nv; v++) {
+            const vf o = bias || relu ? v_bias_act(acc[i][v], b, relu) : acc[i][v];
+            if (tail && v == nv - 1)
+                v_store_bits(yi + v * VL, o, tail);
+            else
+                v_store(yi + v * VL, o);
+        }
+    }
+}
+
+// TAPS_MR output rows at a time, each over every tile of pixels: the rows are written one
+// after the other, in runs the width of the tile, while the taps (a few KiB) stay in L1.
+void FN(fwd_taps)(float *y, size_t ldy, const float *w, size_t ldw, const float *const *tap,
+                  size_t taps, size_t rows, size_t n, const float *bias, int relu)
+{
+    const size_t tile = (size_t)TAPS_NV * VL, full = n / tile * tile, rest = n - full;
+    const uint32_t tail = (uint32_t)((1u << (rest % VL)) - 1u); // 0: the last vector is whole
+    for (size_t i = 0; i < rows; i += TAPS_MR) {
+        const size_t m = rows - i < TAPS_MR ? rows - i : TAPS_MR;
+        const float *wi = w + i * ldw, *bi = bias ? bias + i : NULL;
+        float *yi = y + i * ldy;
+        for (size_t j = 0; j < full; j += tile)
+            taps_tile(TAPS_NV, 0, m, wi, ldw, tap, taps, j, bi, relu, yi, ldy);
+        switch ((rest + VL - 1) / VL) {
+#define TAPS_CASE(NV)                                                                              \
+    case NV:                                                                                       \
+        taps_tile(NV, tail, m, wi, ldw, tap, taps, full, bi, relu, yi, ldy);                       \
+        break;
+            TAPS_CASE(1) // up to TAPS_NV vectors: the last one partial
+#if TAPS_NV > 1
+            TAPS_CASE(2)
+#endif
+#if TAPS_NV > 2
+            TAPS_CASE(3)
+#endif
+#if TAPS_NV > 3
+            TAPS_CASE(4)
+#endif
+#if TAPS_NV > 4
+            TAPS_CASE(5)
+#endif
+#if TAPS_NV > 5
+            TAPS_CASE(6)
+#endif
+#if TAPS_NV > 6
+#error "im2col_template.h: TAPS_NV > 6 needs more cases"
+#endif
+#undef TAPS_CASE
+        default:
+            break;
+        }
     }
 }
