@@ -38,9 +38,14 @@ static inline __m256i column_mask(size_t n, size_t first)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), lanes);
 }
 
+// rows (4 or 6, a constant): the rows computed. Four for m <= 4: an M of 32 leaves a last
+// panel of 2 rows, 64 one of 4, which the full tile computes at the cost of 6. Four rows take
+// 4 cycles per k step (their 8 FMAs, or the FMA latency for fewer rows) against the full
+// tile's 6: AVX2 layer 2 forward and backward-data 0.79-0.80x -> 0.82-0.84x oneDNN, layer 3
+// backward-data 0.71 -> 0.74x (docs/conv.md).
 static inline __attribute__((always_inline)) void
-tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
-     size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta)
+tile(const int rows, size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs,
+     const float *b, size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta)
 {
     // The C tile is read (beta != 0) and written only after the k loop: start fetching it now
     // so those accesses do not stall on memory.
@@ -66,8 +71,10 @@ tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const
         FMA_ROW(1);
         FMA_ROW(2);
         FMA_ROW(3);
-        FMA_ROW(4);
-        FMA_ROW(5);
+        if (rows > 4) {
+            FMA_ROW(4);
+            FMA_ROW(5);
+        }
         if (a_offs) {
             arow0++, arow1++, arow2++, arow3++, arow4++, arow5++;
         } else {
@@ -91,7 +98,10 @@ void mimic_gemm_f32_ukernel_6x16__avx2(size_t m, size_t n, size_t kc, const floa
                                        const float *b, size_t b_stride, float *c, size_t ldc,
                                        float beta)
 {
-    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta);
+    if (m <= 4)
+        tile(4, m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta);
+    else
+        tile(MR, m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta);
 }
 
 void mimic_gemm_f32_ukernel_6x16_boff__avx2(size_t m, size_t n, size_t kc, const float *a,
@@ -99,7 +109,10 @@ void mimic_gemm_f32_ukernel_6x16_boff__avx2(size_t m, size_t n, size_t kc, const
                                             size_t ldc, float beta)
 {
     MIMIC_UKERNEL_OFFSETS(b_offs);
-    tile(m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta);
+    if (m <= 4)
+        tile(4, m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta);
+    else
+        tile(MR, m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta);
 }
 
 void mimic_gemm_f32_ukernel_6x16_aoff__avx2(size_t m, size_t n, size_t kc, const float *a,
@@ -107,5 +120,8 @@ void mimic_gemm_f32_ukernel_6x16_aoff__avx2(size_t m, size_t n, size_t kc, const
                                             float *c, size_t ldc, float beta)
 {
     MIMIC_UKERNEL_OFFSETS(a_offs);
-    tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
+    if (m <= 4)
+        tile(4, m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
+    else
+        tile(MR, m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
 }
