@@ -390,8 +390,9 @@ static void test_conv_small_cap(void **state) {
         {6, 17, 11, 9, 5, 3, 3, 2, 2, 1, 1},   // stride 2: bwd_data by col2im
         {7, 4, 6, 5, 3, 1, 1, 1, 1, 0, 0},     // pointwise
         {5, 3, 13, 12, 6, 7, 7, 2, 1, 3, 2},   // 7x7
+        {5, 2, 13, 11, 4, 3, 3, 2, 3, 1, 0},   // forward with few taps, strided, in row chunks
     };
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         mimic_conv2d s = to_shape(&cases[i]);
         size_t before[3], after[3];
         for (int pass = 0; pass < 3; pass++)
@@ -423,9 +424,10 @@ static void test_conv_threads_bitwise(void **state) {
         {6, 8, 10, 9, 7, 3, 3, 1, 1, 1, 1},
         {5, 6, 11, 9, 5, 3, 3, 2, 2, 1, 1},
         {4, 5, 6, 7, 3, 1, 1, 1, 1, 0, 0},
+        {6, 2, 10, 9, 7, 3, 3, 1, 1, 1, 1}, // the forward with few taps (C*R*S = 18)
     };
     const int saved = mimic_threads_get();
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         tc_rng rng = tc_rng_seed(800 + (uint64_t)i);
         mimic_conv2d s = to_shape(&cases[i]);
         int64_t P, Q;
