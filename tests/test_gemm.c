@@ -357,13 +357,17 @@ static void test_gemm_threads(void **state) {
     big_dims(&M, &N, &K);
     int64_t sm, sn, sk;
     skinny_dims(&sm, &sn, &sk);
-    // The last two go to the dot-product tiles (B^T with few columns), rows split over threads.
-    const int64_t shapes[][4] = {{M, N, K, 0},     {97, 83, 300, 0},   {5, 1000, 7, 0},
-                                 {1000, 5, 33, 0}, {sm, sn, sk, 0},    {128, 256, 1300, 0},
-                                 {301, 10, 1024, 1}, {1000, 3, 700, 1}, {120, 3000, 100, 0},
-                                 {128, 200, 300, 1}};
+    // {301, 10, 1024, 1} and {1000, 3, 700, 1} go to the dot-product tiles (B^T with few
+    // columns), rows split over threads. One MC block with A packed once (gemm_blocks_owned):
+    // the skinny shape, {40, 2000, 1100, 1} and {64, 1500, 700, 0} (several NC blocks, a
+    // shorter last one, several KC slices: each thread packs its own panels, and a thread ahead
+    // must not pack over panels another still reads; 3 threads cut the panels unevenly).
+    const int64_t shapes[][4] = {{M, N, K, 0},       {97, 83, 300, 0},   {5, 1000, 7, 0},
+                                 {1000, 5, 33, 0},   {sm, sn, sk, 0},    {128, 256, 1300, 0},
+                                 {301, 10, 1024, 1}, {1000, 3, 700, 1},  {120, 3000, 100, 0},
+                                 {128, 200, 300, 1}, {40, 2000, 1100, 1}, {64, 1500, 700, 0}};
     tc_rng r = tc_rng_seed(99);
-    for (int s = 0; s < 10; s++) {
+    for (int s = 0; s < 12; s++) {
         int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
         const char tb = shapes[s][3] ? 'T' : 'N';
         const int64_t ldb = shapes[s][3] ? k : n;
@@ -385,6 +389,11 @@ static void test_gemm_threads(void **state) {
                 TC_FAIL("mimic_threads_set(2) != 2");
             TC_STATUS(mimic_sgemm('N', tb, m, n, k, 1.0f, A, k, B, ldb, 1.0f, C2, n), MIMIC_OK);
             tc_check_bitwise("C with 2 threads vs 1 thread", C2, C1, (size_t)(m * n));
+            memcpy(C2, C0, (size_t)(m * n) * sizeof *C2);
+            if (mimic_threads_set(3) != 3)
+                TC_FAIL("mimic_threads_set(3) != 3");
+            TC_STATUS(mimic_sgemm('N', tb, m, n, k, 1.0f, A, k, B, ldb, 1.0f, C2, n), MIMIC_OK);
+            tc_check_bitwise("C with 3 threads vs 1 thread", C2, C1, (size_t)(m * n));
         }
         mimic_threads_set(0);
         free(A);

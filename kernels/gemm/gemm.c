@@ -50,6 +50,16 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
     }
 }
 
+// A of one MC block is packed whole, once, when it takes at most this many floats (1 MiB):
+// gemm_blocks_owned.
+#define GEMM_A_ONCE_MAX_FLOATS (256 * 1024)
+
+// Whether op(A) (M x K) is one MC block that fits the packed-once buffer.
+static int a_once_fits(mimic_gemm_blocking bl, int64_t MR, int64_t M, int64_t K)
+{
+    return M <= bl.mc && (M + MR - 1) / MR * MR * K <= GEMM_A_ONCE_MAX_FLOATS;
+}
+
 // The packing buffers for blocking `bl` of k's microkernel.
 static mimic_status reserve_blocked(const mimic_kernels *k, mimic_gemm_blocking bl, int64_t M,
                                     int64_t N, int64_t K)
@@ -58,7 +68,8 @@ static mimic_status reserve_blocked(const mimic_kernels *k, mimic_gemm_blocking 
     const int64_t kc = min64(bl.kc, K);
     const int64_t mc_pad = (min64(bl.mc, M) + MR - 1) / MR * MR;
     const int64_t nc_pad = (min64(bl.nc, N) + NR - 1) / NR * NR;
-    if (!mimic_workspace(MIMIC_WS_GEMM_A, (size_t)(kc * mc_pad)) ||
+    const int64_t a_floats = a_once_fits(bl, MR, M, K) ? mc_pad * K : kc * mc_pad;
+    if (!mimic_workspace(MIMIC_WS_GEMM_A, (size_t)a_floats) ||
         !mimic_workspace(MIMIC_WS_GEMM_B, (size_t)(kc * nc_pad)))
         return MIMIC_ENOMEM;
     return MIMIC_OK;
@@ -127,6 +138,7 @@ typedef struct {
     mimic_transpose_fn transpose;
     int64_t MR, NR, kc_max, mc_max, nc_max;
     int trans_a, trans_b, direct_a, direct_b, b_reads_nr;
+    int a_once; // one MC block, A packed whole (every KC slice) once: gemm_blocks_owned
     int solo; // on the calling thread alone, inside another team: no worksharing, no barriers
     int64_t M, N, K, lda, ldb, ldc;
     float alpha, beta;
@@ -186,31 +198,37 @@ static void a_row_offsets(int64_t *offs, int64_t MR, int64_t i, int64_t mi, int6
 // op(B) = B is copied row by row across the thread's panels: each row of B is then read as
 // one contiguous run (the hardware prefetcher streams it) instead of NR floats from each of
 // kb rows far apart, which left skinny-M GEMMs (N = 100352) waiting on memory.
-static void pack_b_block(const gemm_plan *pl, int64_t jc, int64_t nb, int64_t pc, int64_t kb,
-                         int64_t jp0, int64_t jp1)
+// Panels [lo, hi) of the kb x nb block of op(B) at (pc, jc), by the calling thread: panel jp
+// at dst + (jp - lo) * NR * kb.
+static void pack_b_panels(const gemm_plan *pl, int64_t jc, int64_t nb, int64_t pc, int64_t kb,
+                          int64_t lo, int64_t hi, float *dst)
 {
     const int64_t NR = pl->NR;
-    int64_t lo, hi;
-    team_range(pl, jp0, jp1, &lo, &hi);
     if (pl->trans_b) {
         for (int64_t jp = lo; jp < hi; jp++)
             mimic_gemm_pack_bt_panel(pl->transpose, (size_t)kb, (size_t)min64(NR, nb - jp * NR),
                                      pl->B, (size_t)pl->ldb, (size_t)pc, (size_t)(jc + jp * NR),
-                                     (size_t)NR, pl->bpack + jp * NR * kb);
-        team_barrier(pl);
-        return;
-    }
-    if (lo < hi)
+                                     (size_t)NR, dst + (jp - lo) * NR * kb);
+    } else if (lo < hi) {
         mimic_gemm_pack_b_rows((size_t)kb, (size_t)(hi - lo), (size_t)min64(nb - hi * NR + NR, NR),
                                pl->B + pc * pl->ldb + jc + lo * NR, (size_t)pl->ldb, (size_t)NR,
-                               pl->M <= GEMM_PACK_B_PREFETCH_MAX_M, pl->bpack + lo * NR * kb);
+                               pl->M <= GEMM_PACK_B_PREFETCH_MAX_M, dst);
+    }
+}
+
+static void pack_b_block(const gemm_plan *pl, int64_t jc, int64_t nb, int64_t pc, int64_t kb,
+                         int64_t jp0, int64_t jp1)
+{
+    int64_t lo, hi;
+    team_range(pl, jp0, jp1, &lo, &hi);
+    pack_b_panels(pl, jc, nb, pc, kb, lo, hi, pl->bpack + lo * pl->NR * kb);
     team_barrier(pl);
 }
 
 // Pack the mb x kb block of op(A) at (ic, pc), split over the team: each thread one contiguous
 // range of panels, so op(A) = A^T is copied row by row of A across them (one run per row).
 static void pack_a_block(const gemm_plan *pl, int64_t ic, int64_t mb, int64_t pc, int64_t kb,
-                         int64_t m_panels)
+                         int64_t m_panels, float *apack)
 {
     const int64_t MR = pl->MR;
     int64_t lo, hi;
@@ -218,14 +236,17 @@ static void pack_a_block(const gemm_plan *pl, int64_t ic, int64_t mb, int64_t pc
     if (lo < hi)
         mimic_gemm_pack_a(pl->transpose, pl->trans_a, (size_t)(min64(mb, hi * MR) - lo * MR),
                           (size_t)kb, pl->alpha, pl->A, (size_t)pl->lda, (size_t)(ic + lo * MR),
-                          (size_t)pc, (size_t)MR, pl->apack + lo * MR * kb);
+                          (size_t)pc, (size_t)MR, apack + lo * MR * kb);
     team_barrier(pl);
 }
 
-// Where gemm_blocks is: the NC block at jc, the KC slice at pc (kb deep), the MC block at ic.
+// Where gemm_blocks is: the NC block at jc, the KC slice at pc (kb deep), the MC block at ic,
+// that block's packed A, and where packed panel jp of B is: bpack + (jp - b0) * NR * kb.
 typedef struct {
     int64_t jc, pc, ic, kb, first_packed;
     float beta;
+    const float *apack, *bpack;
+    int64_t b0;
 } block_step;
 
 // Tile (jp, ip) of the current blocks: the microkernel on B's panel jp (packed, or in place
@@ -235,7 +256,7 @@ static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, in
     const int64_t MR = pl->MR, NR = pl->NR, kb = st->kb, pc = st->pc;
     const int64_t i = st->ic + ip * MR, j = st->jc + jp * NR;
     const int packed = jp >= st->first_packed;
-    const float *b = packed ? pl->bpack + jp * NR * kb : pl->B + pc * pl->ldb + j;
+    const float *b = packed ? st->bpack + (jp - st->b0) * NR * kb : pl->B + pc * pl->ldb + j;
     const size_t bs = (size_t)(packed ? NR : pl->ldb);
     const size_t mi = (size_t)min64(MR, pl->M - i), ni = (size_t)min64(NR, pl->N - j);
     float *c = pl->C + i * pl->ldc + j;
@@ -244,11 +265,51 @@ static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, in
         a_row_offsets(offs, MR, i, (int64_t)mi, pl->lda, pc);
         pl->ukernel_aoff(mi, ni, (size_t)kb, pl->A, offs, b, bs, c, (size_t)pl->ldc, st->beta);
     } else {
-        pl->ukernel(mi, ni, (size_t)kb, pl->apack + ip * MR * kb, b, bs, c, (size_t)pl->ldc,
+        pl->ukernel(mi, ni, (size_t)kb, st->apack + ip * MR * kb, b, bs, c, (size_t)pl->ldc,
                     st->beta);
     }
     if (pl->keep && pc + kb == pl->K)
         post_tile(pl->keep, pl->mask, pl->ldm, pl->C, pl->ldc, i, j, (int64_t)mi, (int64_t)ni);
+}
+
+// The NC / KC loops of a product with one MC block whose A is packed whole, once (every KC
+// slice, mpad x kb floats each, one after the other) or read in place: nothing in the loops is
+// shared, so they need no barrier. Each thread packs the B panels of its own range of every
+// NC block and computes their tiles (every row panel), so it reads only what it packed. The
+// shared loops spent three barriers per NC block (libgomp 15 % of a 2-thread 32x100352x288 in
+// perf) and re-packed the same A for every block, half of it read from the other core's cache.
+// 2 threads: 32x100352x288 0.45x -> 0.57-0.59x oneDNN, 128x1024x784 0.58-0.60x -> 0.73-0.82x,
+// NT 128x3136x256 0.95x -> 1.18-1.27x (docs/gemm.md). Each tile is the same microkernel call
+// as in gemm_blocks: the same bits.
+static void gemm_blocks_owned(const gemm_plan *pl)
+{
+    const int64_t MR = pl->MR, NR = pl->NR, M = pl->M, N = pl->N, K = pl->K;
+    const int64_t m_panels = (M + MR - 1) / MR, mpad = m_panels * MR;
+    // Each thread's panels of every block are its share of a full block's, packed into its own
+    // part of the buffer (a full share of kc_max-deep panels): a thread on to the next KC
+    // slice or the next (last, shorter) block never packs over panels another still reads.
+    int64_t lo_full, hi_full;
+    team_range(pl, 0, (pl->nc_max + NR - 1) / NR, &lo_full, &hi_full);
+    float *bmine = pl->bpack + lo_full * NR * pl->kc_max;
+    if (!pl->direct_a)
+        for (int64_t pc = 0; pc < K; pc += pl->kc_max)
+            pack_a_block(pl, 0, M, pc, min64(pl->kc_max, K - pc), m_panels, pl->apack + mpad * pc);
+    for (int64_t jc = 0; jc < N; jc += pl->nc_max) {
+        const int64_t nb = min64(pl->nc_max, N - jc);
+        const int64_t n_panels = (nb + NR - 1) / NR;
+        const int64_t first_packed = !pl->direct_b ? 0 : pl->b_reads_nr ? n_panels : nb / NR;
+        const int64_t hi = min64(hi_full, n_panels), lo = min64(lo_full, hi);
+        for (int64_t pc = 0; pc < K; pc += pl->kc_max) {
+            const int64_t kb = min64(pl->kc_max, K - pc);
+            const block_step st = {jc, pc, 0, kb, first_packed, pc == 0 ? pl->beta : 1.0f,
+                                   pl->apack + mpad * pc, bmine, lo};
+            const int64_t plo = max64(lo, first_packed), phi = max64(hi, first_packed);
+            pack_b_panels(pl, jc, nb, pc, kb, plo, phi, bmine + (plo - lo) * NR * kb);
+            for (int64_t jp = lo; jp < hi; jp++)
+                for (int64_t ip = 0; ip < m_panels; ip++)
+                    block_tile(pl, &st, jp, ip);
+        }
+    }
 }
 
 // The NC / KC / MC loops. Every thread of the calling team walks the same loops; the work
@@ -258,6 +319,10 @@ static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, in
 // Each element of C sees the same sequence of operations whatever the thread count.
 static void gemm_blocks(const gemm_plan *pl)
 {
+    if (pl->a_once) {
+        gemm_blocks_owned(pl);
+        return;
+    }
     const int64_t MR = pl->MR, NR = pl->NR, M = pl->M, N = pl->N, K = pl->K;
     for (int64_t jc = 0; jc < N; jc += pl->nc_max) {
         const int64_t nb = min64(pl->nc_max, N - jc);
@@ -273,8 +338,8 @@ static void gemm_blocks(const gemm_plan *pl)
                 const int64_t mb = min64(pl->mc_max, M - ic);
                 const int64_t m_panels = (mb + MR - 1) / MR;
                 if (!pl->direct_a)
-                    pack_a_block(pl, ic, mb, pc, kb, m_panels);
-                const block_step st = {jc, pc, ic, kb, first_packed, beta_k};
+                    pack_a_block(pl, ic, mb, pc, kb, m_panels, pl->apack);
+                const block_step st = {jc, pc, ic, kb, first_packed, beta_k, pl->apack, pl->bpack, 0};
                 if (pl->solo) {
                     for (int64_t jp = 0; jp < n_panels; jp++)
                         for (int64_t ip = 0; ip < m_panels; ip++)
@@ -435,6 +500,7 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .trans_b = trans_b,
         .direct_a = direct_a,
         .direct_b = direct_b,
+        .a_once = direct_a ? M <= bl.mc : a_once_fits(bl, MR, M, K),
         .b_reads_nr = k->gemm->b_reads_nr,
         .solo = solo,
         .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
