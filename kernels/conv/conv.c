@@ -88,8 +88,9 @@ static int64_t rows_within_cap(const conv_plan *pl, int64_t width)
 // the microkernel's calls are too short for their fixed costs and the round trip of its
 // output tile through bias_act (the first layer, C*R*S = 9, Intel Xeon: 1.6-1.9 ms fused
 // against 1.4 ms by per-image im2col + GEMM), and the forward over taps takes it (Zen 5,
-// AVX-512, 1 thread: 0.43-0.45 ms against 0.59-0.60 ms by im2col + GEMM; docs/conv.md). Backward-weights takes it at any C*R*S (the first
-// layer: 1.9-2.0 ms against 2.6-2.8 ms by the transposed per-image plan).
+// AVX-512, 1 thread: 0.43-0.45 ms against 0.59-0.60 ms by im2col + GEMM; docs/conv.md).
+// Backward-weights takes it at any C*R*S (the first layer: 1.9-2.0 ms against 2.6-2.8 ms by
+// the transposed per-image plan).
 #define CONV_FUSED_MIN_CRS 32
 
 static int fused_ok(const conv_plan *pl, int64_t min_crs)

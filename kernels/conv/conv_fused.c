@@ -93,7 +93,6 @@ void mimic_conv_shift_slab(const conv_plan *pl, const float *slab, int64_t out_r
                     shifted + ((r % sh->stride_h * C + c) * S + s) * plane + r / sh->stride_h * Q;
 }
 
-
 // ---------------------------------------------------------------- forward with few taps
 
 typedef struct {

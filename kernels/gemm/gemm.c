@@ -240,6 +240,14 @@ static void pack_a_block(const gemm_plan *pl, int64_t ic, int64_t mb, int64_t pc
     team_barrier(pl);
 }
 
+// The first packed panel of an NC block nb columns wide (n_panels panels): with B in place,
+// its full panels, and its partial last one if the tile reads only nr columns, are read from B
+// itself; the rest is packed.
+static int64_t first_packed_panel(const gemm_plan *pl, int64_t nb, int64_t n_panels)
+{
+    return !pl->direct_b ? 0 : pl->b_reads_nr ? n_panels : nb / pl->NR;
+}
+
 // Where gemm_blocks is: the NC block at jc, the KC slice at pc (kb deep), the MC block at ic,
 // that block's packed A, and where packed panel jp of B is: bpack + (jp - b0) * NR * kb.
 typedef struct {
@@ -297,7 +305,7 @@ static void gemm_blocks_owned(const gemm_plan *pl)
     for (int64_t jc = 0; jc < N; jc += pl->nc_max) {
         const int64_t nb = min64(pl->nc_max, N - jc);
         const int64_t n_panels = (nb + NR - 1) / NR;
-        const int64_t first_packed = !pl->direct_b ? 0 : pl->b_reads_nr ? n_panels : nb / NR;
+        const int64_t first_packed = first_packed_panel(pl, nb, n_panels);
         const int64_t hi = min64(hi_full, n_panels), lo = min64(lo_full, hi);
         for (int64_t pc = 0; pc < K; pc += pl->kc_max) {
             const int64_t kb = min64(pl->kc_max, K - pc);
@@ -327,9 +335,7 @@ static void gemm_blocks(const gemm_plan *pl)
     for (int64_t jc = 0; jc < N; jc += pl->nc_max) {
         const int64_t nb = min64(pl->nc_max, N - jc);
         const int64_t n_panels = (nb + NR - 1) / NR;
-        // In place: B's full panels, and its partial last one if the tile reads only nr
-        // columns; the rest is packed.
-        const int64_t first_packed = !pl->direct_b ? 0 : pl->b_reads_nr ? n_panels : nb / NR;
+        const int64_t first_packed = first_packed_panel(pl, nb, n_panels);
         for (int64_t pc = 0; pc < K; pc += pl->kc_max) {
             const int64_t kb = min64(pl->kc_max, K - pc);
             const float beta_k = pc == 0 ? pl->beta : 1.0f;
@@ -339,7 +345,8 @@ static void gemm_blocks(const gemm_plan *pl)
                 const int64_t m_panels = (mb + MR - 1) / MR;
                 if (!pl->direct_a)
                     pack_a_block(pl, ic, mb, pc, kb, m_panels, pl->apack);
-                const block_step st = {jc, pc, ic, kb, first_packed, beta_k, pl->apack, pl->bpack, 0};
+                const block_step st = {jc, pc, ic, kb, first_packed, beta_k,
+                                       pl->apack, pl->bpack, 0};
                 if (pl->solo) {
                     for (int64_t jp = 0; jp < n_panels; jp++)
                         for (int64_t ip = 0; ip < m_panels; ip++)
