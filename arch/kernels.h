@@ -106,7 +106,10 @@ typedef struct {
     float ms, lse_s, mt, lse_t, inv_t, g_scale, p_scale, q_scale;
 } mimic_kd_row_args;
 
-// Every ISA computes exp with the algorithm of kernels/softmax/exp_scalar.h.
+// Every ISA computes exp with the algorithms of kernels/softmax/exp_scalar.h: mimic_expf's,
+// and for the online pass and exp_scale 2^t with t = (x - m) * (inv_t * log2(e)) (the factor
+// rounded once; inv_t = ln 2 as a float makes it exactly 1, so exp_scale(x, y, n, 0, ln 2, 1)
+// is 2^x, which test_exp sweeps).
 typedef struct {
     // Rows of n <= short_max (row stride n), each in one read: m_i = max_j x[j] (NaN
     // ignored), sum_i = sum_j exp((x[j] - m_i) * inv_t) (NaN for a row with NaN or +inf, or
@@ -128,7 +131,7 @@ typedef struct {
                      size_t *from);
     // y[j] = x[j] * s (y may be x)
     void (*scale)(const float *x, float *y, size_t n, float s);
-    // y[j] = exp((x[j] - m) * inv_t) * s
+    // y[j] = exp((x[j] - m) * inv_t) * s, in log2 units like max_sum
     void (*exp_scale)(const float *x, float *y, size_t n, float m, float inv_t, float s);
     // y[j] = (x[j] - m) * inv_t - c
     void (*shift_scale)(const float *x, float *y, size_t n, float m, float inv_t, float c);

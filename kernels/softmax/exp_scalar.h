@@ -27,6 +27,21 @@
 #define MIMIC_EXP_C2 1.6666665459e-1f
 #define MIMIC_EXP_C1 5.0000001201e-1f // e^r = 1 + r + r^2 * (C1 + C2 r + ... + C6 r^5)
 
+// 2^t = 2^n * 2^f with n = round(t), f = t - n in [-1/2, 1/2] (exact): the online pass's exp,
+// whose argument arrives in log2 units (the factor log2(e) folded into 1/T), so the range
+// reduction needs no split ln2. Degree-6 minimax polynomial for 2^f (relative error 0.14 ulp
+// on [-1/2, 1/2], fitted by linear programming on 20001 points); t in [EXP2_LO, EXP2_HI].
+#define MIMIC_EXP2_HI 128.0f  // 2^128 = +inf
+#define MIMIC_EXP2_LO -150.0f // 2^-150 rounds to 0
+#define MIMIC_EXP2_NORMAL_LO -126.0f
+#define MIMIC_EXP2_NORMAL_HI 127.0f
+#define MIMIC_EXP2_C1 6.931471807e-01f
+#define MIMIC_EXP2_C2 2.402265071e-01f
+#define MIMIC_EXP2_C3 5.550361150e-02f
+#define MIMIC_EXP2_C4 9.617655353e-03f
+#define MIMIC_EXP2_C5 1.339086774e-03f
+#define MIMIC_EXP2_C6 1.564093627e-04f
+
 static inline float mimic_bits_to_float(int32_t b)
 {
     float f;

@@ -7,8 +7,9 @@
 //   two shifts and a subtraction away.
 // and optionally (V_EXP_NORMAL) vf v_mul_pow2_normal(vf p, vf nr): p * 2^n for n in
 // [-126, 127], one normal factor, for v_exp_normal; with V_EXP_NORMAL_EACH also
-// int v_in_normal_range(vf x): every lane in [MIMIC_EXP_NORMAL_LO, MIMIC_EXP_NORMAL_HI], which
-// v_exp checks first (where the clamp and the two factors cost more than the check).
+// int v_in_range(vf x, float lo, float hi): every lane in [lo, hi], which v_exp and v_exp2
+// check first against their normal ranges (where the clamp and the two factors cost more than
+// the check).
 // The clamp passing NaN through makes NaN come out as NaN with no select; a clamped x >= HI
 // gives p * 2^128 = +inf and x <= LO gives p * 2^-150 -> 0, which is what the scalar selects
 // produce. FMA where the ISA has it (where mimic_expf rounds twice: no less accurate); the
@@ -51,11 +52,52 @@ static inline vf v_exp(vf vx)
 {
 #ifdef V_EXP_NORMAL_EACH
     // The ISA's short form whenever this vector's lanes all lie in its range.
-    if (v_in_normal_range(vx))
+    if (v_in_range(vx, MIMIC_EXP_NORMAL_LO, MIMIC_EXP_NORMAL_HI))
         return v_exp_normal(vx);
 #endif
     vf vnr, vn;
     const vf vp = exp_reduced(v_clamp(vx, v_set1(MIMIC_EXP_LO), v_set1(MIMIC_EXP_HI)), &vnr, &vn);
+    return v_mul_pow2(vp, vn, vnr);
+}
+
+
+// 2^t (exp_scalar.h's MIMIC_EXP2_*): n = round(t) and f = t - n (exact) by the same rounding
+// constant as exp_reduced, then the polynomial and v_mul_pow2; 8 multiply-adds against
+// v_exp's 12, the point of the online pass's log2 units.
+static inline vf exp2_reduced(vf vt, vf *vnr_out, vf *vn_out)
+{
+    const vf vround = v_set1(MIMIC_EXP_ROUND + 254.0f);
+    const vf vnr = v_add(vt, vround); // rounds to an integer
+    const vf vn = v_sub(vnr, vround);
+    const vf vf_ = v_sub(vt, vn);
+    vf vp = v_fma(v_set1(MIMIC_EXP2_C6), vf_, v_set1(MIMIC_EXP2_C5));
+    vp = v_fma(vp, vf_, v_set1(MIMIC_EXP2_C4));
+    vp = v_fma(vp, vf_, v_set1(MIMIC_EXP2_C3));
+    vp = v_fma(vp, vf_, v_set1(MIMIC_EXP2_C2));
+    vp = v_fma(vp, vf_, v_set1(MIMIC_EXP2_C1));
+    *vnr_out = vnr, *vn_out = vn;
+    return v_fma(vp, vf_, v_set1(1.0f));
+}
+
+#ifdef V_EXP_NORMAL
+// v_exp2 for t in [MIMIC_EXP2_NORMAL_LO, MIMIC_EXP2_NORMAL_HI] (and NaN).
+static inline vf v_exp2_normal(vf vt)
+{
+    vf vnr, vn;
+    const vf vp = exp2_reduced(vt, &vnr, &vn);
+    return v_mul_pow2_normal(vp, vnr);
+}
+#endif
+
+static inline vf v_exp2(vf vt)
+{
+#ifdef V_EXP_NORMAL_EACH
+    if (v_in_range(vt, MIMIC_EXP2_NORMAL_LO, MIMIC_EXP2_NORMAL_HI))
+        return v_exp2_normal(vt);
+#endif
+    vf vnr, vn;
+    const vf vp =
+        exp2_reduced(v_clamp(vt, v_set1(MIMIC_EXP2_LO), v_set1(MIMIC_EXP2_HI)), &vnr, &vn);
     return v_mul_pow2(vp, vn, vnr);
 }
 

@@ -180,9 +180,9 @@ static inline vf v_mul_pow2_normal(vf vp, vf vnr)
 // check (one movmskps on x86-64): v_exp takes the short form whenever its vector allows.
 // NaN lanes fail the check.
 #define V_EXP_NORMAL_EACH 1
-static inline int v_in_normal_range(vf x)
+static inline int v_in_range(vf x, float lo, float hi)
 {
-    const vi m = (x >= MIMIC_EXP_NORMAL_LO) & (x <= MIMIC_EXP_NORMAL_HI);
+    const vi m = (x >= lo) & (x <= hi);
 #if defined(__SSE__)
     return _mm_movemask_ps((__m128)m) == 0xf;
 #else
