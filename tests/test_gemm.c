@@ -350,6 +350,24 @@ static void test_gemm_small_c(void **state) {
     }
 }
 
+// Short K with C's rows a multiple of 4 KiB apart: the tiles go along the rows (rows_first in
+// gemm.c) on each path: one MC block (A packed once), several MC blocks in groups of panels
+// with a partial last group and panel, the in-place tiles of a small product, and A^T.
+static void test_gemm_aliased_rows(void **state) {
+    (void)state;
+    static const int64_t dims[][5] = {
+        // M, N, K, pad_c (ldc = N + pad_c), trans_a
+        {128, 1024, 10, 0, 0}, {300, 1000, 10, 24, 0}, {5, 64, 7, 960, 0},
+        {37, 2048, 32, 0, 1},  {257, 2030, 3, 18, 0},  {9, 1000, 33, 24, 0}};
+    for (int d = 0; d < 6; d++)
+        for (int v = 0; v < 3; v++) {
+            gemm_case g = {dims[d][4] ? 'T' : 'N', 'N', dims[d][0], dims[d][1], dims[d][2],
+                           v == 2 ? -0.5f : 1.0f, v == 1 ? 2.5f : 0.0f, 0, 0, dims[d][3],
+                           (size_t)(v % 2), v == 0};
+            check_gemm(&g, 7300 + (uint64_t)(d * 3 + v));
+        }
+}
+
 // Threads 1 and 2 give bit-identical results.
 static void test_gemm_threads(void **state) {
     (void)state;
@@ -362,12 +380,14 @@ static void test_gemm_threads(void **state) {
     // the skinny shape, {40, 2000, 1100, 1} and {64, 1500, 700, 0} (several NC blocks, a
     // shorter last one, several KC slices: each thread packs its own panels, and a thread ahead
     // must not pack over panels another still reads; 3 threads cut the panels unevenly).
+    // {300, 1024, 10, 0} and {128, 2048, 16, 0}: tiles along C's rows (4 KiB apart, short K).
     const int64_t shapes[][4] = {{M, N, K, 0},       {97, 83, 300, 0},   {5, 1000, 7, 0},
                                  {1000, 5, 33, 0},   {sm, sn, sk, 0},    {128, 256, 1300, 0},
                                  {301, 10, 1024, 1}, {1000, 3, 700, 1},  {120, 3000, 100, 0},
-                                 {128, 200, 300, 1}, {40, 2000, 1100, 1}, {64, 1500, 700, 0}};
+                                 {128, 200, 300, 1}, {40, 2000, 1100, 1}, {64, 1500, 700, 0},
+                                 {300, 1024, 10, 0}, {128, 2048, 16, 0}};
     tc_rng r = tc_rng_seed(99);
-    for (int s = 0; s < 12; s++) {
+    for (int s = 0; s < 14; s++) {
         int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
         const char tb = shapes[s][3] ? 'T' : 'N';
         const int64_t ldb = shapes[s][3] ? k : n;
@@ -551,7 +571,7 @@ int main(void) {
         cmocka_unit_test(test_gemm_random),        cmocka_unit_test(test_gemm_nan_contracts),
         cmocka_unit_test(test_gemm_big),           cmocka_unit_test(test_gemm_skinny),
         cmocka_unit_test(test_gemm_threads),       cmocka_unit_test(test_gemm_small_c),
-        cmocka_unit_test(test_gemm_inside_team),
+        cmocka_unit_test(test_gemm_inside_team),  cmocka_unit_test(test_gemm_aliased_rows),
         cmocka_unit_test(test_gemm_post),          cmocka_unit_test(test_gemm_post_invalid),
     };
     return cmocka_run_group_tests_name("gemm", tests, tc_group_setup, tc_group_teardown);

@@ -127,6 +127,22 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
 #define GEMM_SMALL_C_MAX_N 256
 #define GEMM_SMALL_C_MIN_K 64
 
+// C's rows this many floats apart or a multiple of it (4 KiB) fall on the same L1 sets, so a
+// column of tiles, 8 rows each, piles 2 * M of C's lines on two sets; where K is short the
+// tiles are bound by those stores (NN 128x1024x10: 11 GB/s of C, 3x slower than with rows
+// 4160 bytes apart). There the tiles go along the rows instead (each B panel from L2 rather
+// than L1): 1 thread, AVX-512, NN 128x1024x10 29-33 -> 16-21 us, 128x2048x10 90 -> 33 us,
+// 1024x1024x10 260 -> 205 us. At K >= 64 the order made no difference beyond the noise
+// (1024^3, 2048^3, 784x1024x128), and with other strides it gained nothing (128x5541x10 lost
+// 10 %) (docs/gemm.md).
+#define GEMM_ALIAS_LDC 1024
+#define GEMM_ROWS_FIRST_MAX_K 32
+
+static int rows_first(int64_t K, int64_t ldc)
+{
+    return K <= GEMM_ROWS_FIRST_MAX_K && ldc % GEMM_ALIAS_LDC == 0;
+}
+
 // Below this many multiply-adds a parallel region costs more than it saves (measured: 64^3
 // on 2 threads ran at 39 GFLOP/s against 84 on one; 128x1024x10 at 52 against 79).
 #define GEMM_PARALLEL_MIN_FLOPS (128 * 128 * 128)
@@ -139,6 +155,8 @@ typedef struct {
     int64_t MR, NR, kc_max, mc_max, nc_max;
     int trans_a, trans_b, direct_a, direct_b, b_reads_nr;
     int a_once; // one MC block, A packed whole (every KC slice) once: gemm_blocks_owned
+    int rows_first;     // short K, C's row stride aliasing in L1: tiles along the rows
+    int64_t row_group;  // in gemm_blocks, the panels (a block of B in half of L2) they span
     int solo; // on the calling thread alone, inside another team: no worksharing, no barriers
     int64_t M, N, K, lda, ldb, ldc;
     float alpha, beta;
@@ -280,6 +298,21 @@ static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, in
         post_tile(pl->keep, pl->mask, pl->ldm, pl->C, pl->ldc, i, j, (int64_t)mi, (int64_t)ni);
 }
 
+// Tile t of the n_panels x m_panels tiles of the current blocks in their order: B's panels
+// outer (each in L1 for its column of tiles), or with rows_first groups of row_group panels,
+// each group row by row.
+static void block_tile_at(const gemm_plan *pl, const block_step *st, int64_t t, int64_t n_panels,
+                          int64_t m_panels)
+{
+    if (!pl->rows_first) {
+        block_tile(pl, st, t / m_panels, t % m_panels);
+        return;
+    }
+    const int64_t first = t / (pl->row_group * m_panels) * pl->row_group;
+    const int64_t width = min64(pl->row_group, n_panels - first), r = t - first * m_panels;
+    block_tile(pl, st, first + r % width, r / width);
+}
+
 // The NC / KC loops of a product with one MC block whose A is packed whole, once (every KC
 // slice, mpad x kb floats each, one after the other) or read in place: nothing in the loops is
 // shared, so they need no barrier. Each thread packs the B panels of its own range of every
@@ -313,9 +346,15 @@ static void gemm_blocks_owned(const gemm_plan *pl)
                                    pl->apack + mpad * pc, bmine, lo};
             const int64_t plo = max64(lo, first_packed), phi = max64(hi, first_packed);
             pack_b_panels(pl, jc, nb, pc, kb, plo, phi, bmine + (plo - lo) * NR * kb);
-            for (int64_t jp = lo; jp < hi; jp++)
+            if (pl->rows_first) { // this thread's panels fit in half of L2 (nc_in_l2)
                 for (int64_t ip = 0; ip < m_panels; ip++)
-                    block_tile(pl, &st, jp, ip);
+                    for (int64_t jp = lo; jp < hi; jp++)
+                        block_tile(pl, &st, jp, ip);
+            } else {
+                for (int64_t jp = lo; jp < hi; jp++)
+                    for (int64_t ip = 0; ip < m_panels; ip++)
+                        block_tile(pl, &st, jp, ip);
+            }
         }
     }
 }
@@ -347,15 +386,14 @@ static void gemm_blocks(const gemm_plan *pl)
                     pack_a_block(pl, ic, mb, pc, kb, m_panels, pl->apack);
                 const block_step st = {jc, pc, ic, kb, first_packed, beta_k,
                                        pl->apack, pl->bpack, 0};
+                const int64_t tiles = n_panels * m_panels;
                 if (pl->solo) {
-                    for (int64_t jp = 0; jp < n_panels; jp++)
-                        for (int64_t ip = 0; ip < m_panels; ip++)
-                            block_tile(pl, &st, jp, ip);
+                    for (int64_t t = 0; t < tiles; t++)
+                        block_tile_at(pl, &st, t, n_panels, m_panels);
                 } else {
-#pragma omp for collapse(2) schedule(static)
-                    for (int64_t jp = 0; jp < n_panels; jp++)
-                        for (int64_t ip = 0; ip < m_panels; ip++)
-                            block_tile(pl, &st, jp, ip);
+#pragma omp for schedule(static)
+                    for (int64_t t = 0; t < tiles; t++)
+                        block_tile_at(pl, &st, t, n_panels, m_panels);
                 }
             }
         }
@@ -373,16 +411,20 @@ static void gemm_in_place(const mimic_gemm_ukernel *g, int64_t M, int64_t N, int
                           int64_t ldm)
 {
     const int64_t MR = g->mr, NR = g->nr;
-    for (int64_t j = 0; j < N; j += NR)
-        for (int64_t i = 0; i < M; i += MR) {
-            const size_t mi = (size_t)min64(MR, M - i), ni = (size_t)min64(NR, N - j);
-            int64_t offs[GEMM_MAX_MR];
-            a_row_offsets(offs, MR, i, (int64_t)mi, lda, 0);
-            g->aoff(mi, ni, (size_t)K, A, offs, B + j, (size_t)ldb, C + i * ldc + j, (size_t)ldc,
-                    beta);
-            if (keep)
-                post_tile(keep, mask, ldm, C, ldc, i, j, (int64_t)mi, (int64_t)ni);
-        }
+    // Tile t: B's panels outer, or along the rows where C's stride aliases (rows_first).
+    const int along = rows_first(K, ldc);
+    const int64_t tiles_n = (N + NR - 1) / NR, tiles_m = (M + MR - 1) / MR;
+    for (int64_t t = 0; t < tiles_n * tiles_m; t++) {
+        const int64_t j = (along ? t % tiles_n : t / tiles_m) * NR;
+        const int64_t i = (along ? t / tiles_n : t % tiles_m) * MR;
+        const size_t mi = (size_t)min64(MR, M - i), ni = (size_t)min64(NR, N - j);
+        int64_t offs[GEMM_MAX_MR];
+        a_row_offsets(offs, MR, i, (int64_t)mi, lda, 0);
+        g->aoff(mi, ni, (size_t)K, A, offs, B + j, (size_t)ldb, C + i * ldc + j, (size_t)ldc,
+                beta);
+        if (keep)
+            post_tile(keep, mask, ldm, C, ldc, i, j, (int64_t)mi, (int64_t)ni);
+    }
 }
 
 // With a single MC block of A, each packed B panel is used right after it is packed and never
@@ -508,6 +550,8 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .direct_a = direct_a,
         .direct_b = direct_b,
         .a_once = direct_a ? M <= bl.mc : a_once_fits(bl, MR, M, K),
+        .rows_first = rows_first(K, ldc),
+        .row_group = max64(1, (int64_t)half_l2 / ((int64_t)sizeof(float) * NR * min64(bl.kc, K))),
         .b_reads_nr = k->gemm->b_reads_nr,
         .solo = solo,
         .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
