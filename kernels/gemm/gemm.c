@@ -60,15 +60,22 @@ static int a_once_fits(mimic_gemm_blocking bl, int64_t MR, int64_t M, int64_t K)
     return M <= bl.mc && (M + MR - 1) / MR * MR * K <= GEMM_A_ONCE_MAX_FLOATS;
 }
 
-// The packing buffers for blocking `bl` of k's microkernel.
+// Rows of an MC block of mc rows, padded to whole panels.
+static int64_t mc_padded(int64_t mc, int64_t MR)
+{
+    return (mc + MR - 1) / MR * MR;
+}
+
+// The packing buffers for blocking `bl` of k's microkernel, for a team of `team` threads (each
+// packs its own MC blocks of A: gemm_blocks).
 static mimic_status reserve_blocked(const mimic_kernels *k, mimic_gemm_blocking bl, int64_t M,
-                                    int64_t N, int64_t K)
+                                    int64_t N, int64_t K, int64_t team)
 {
     const int64_t MR = k->gemm->mr, NR = k->gemm->nr;
     const int64_t kc = min64(bl.kc, K);
-    const int64_t mc_pad = (min64(bl.mc, M) + MR - 1) / MR * MR;
+    const int64_t mc_pad = mc_padded(min64(bl.mc, M), MR);
     const int64_t nc_pad = (min64(bl.nc, N) + NR - 1) / NR * NR;
-    const int64_t a_floats = a_once_fits(bl, MR, M, K) ? mc_pad * K : kc * mc_pad;
+    const int64_t a_floats = a_once_fits(bl, MR, M, K) ? mc_pad * K : team * kc * mc_pad;
     if (!mimic_workspace(MIMIC_WS_GEMM_A, (size_t)a_floats) ||
         !mimic_workspace(MIMIC_WS_GEMM_B, (size_t)(kc * nc_pad)))
         return MIMIC_ENOMEM;
@@ -77,7 +84,7 @@ static mimic_status reserve_blocked(const mimic_kernels *k, mimic_gemm_blocking 
 
 mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, int64_t K)
 {
-    return reserve_blocked(k, mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr), M, N, K);
+    return reserve_blocked(k, mimic_gemm_blocking_for(k->gemm->mr, k->gemm->nr), M, N, K, 1);
 }
 
 // Up to this many rows of C, B is read in place instead of packed, when it fits in half of L2:
@@ -298,19 +305,22 @@ static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, in
         post_tile(pl->keep, pl->mask, pl->ldm, pl->C, pl->ldc, i, j, (int64_t)mi, (int64_t)ni);
 }
 
-// Tile t of the n_panels x m_panels tiles of the current blocks in their order: B's panels
-// outer (each in L1 for its column of tiles), or with rows_first groups of row_group panels,
-// each group row by row.
-static void block_tile_at(const gemm_plan *pl, const block_step *st, int64_t t, int64_t n_panels,
-                          int64_t m_panels)
+// Tiles [jlo, jhi) x [0, m_panels) of the current blocks: B's panels outer (each in L1 for its
+// column of tiles), or with rows_first, groups of row_group panels (a block of B in half of L2)
+// each row by row.
+static void block_tiles(const gemm_plan *pl, const block_step *st, int64_t jlo, int64_t jhi,
+                        int64_t m_panels)
 {
     if (!pl->rows_first) {
-        block_tile(pl, st, t / m_panels, t % m_panels);
+        for (int64_t jp = jlo; jp < jhi; jp++)
+            for (int64_t ip = 0; ip < m_panels; ip++)
+                block_tile(pl, st, jp, ip);
         return;
     }
-    const int64_t first = t / (pl->row_group * m_panels) * pl->row_group;
-    const int64_t width = min64(pl->row_group, n_panels - first), r = t - first * m_panels;
-    block_tile(pl, st, first + r % width, r / width);
+    for (int64_t g = jlo; g < jhi; g += pl->row_group)
+        for (int64_t ip = 0; ip < m_panels; ip++)
+            for (int64_t jp = g; jp < min64(jhi, g + pl->row_group); jp++)
+                block_tile(pl, st, jp, ip);
 }
 
 // The NC / KC loops of a product with one MC block whose A is packed whole, once (every KC
@@ -346,24 +356,20 @@ static void gemm_blocks_owned(const gemm_plan *pl)
                                    pl->apack + mpad * pc, bmine, lo};
             const int64_t plo = max64(lo, first_packed), phi = max64(hi, first_packed);
             pack_b_panels(pl, jc, nb, pc, kb, plo, phi, bmine + (plo - lo) * NR * kb);
-            if (pl->rows_first) { // this thread's panels fit in half of L2 (nc_in_l2)
-                for (int64_t ip = 0; ip < m_panels; ip++)
-                    for (int64_t jp = lo; jp < hi; jp++)
-                        block_tile(pl, &st, jp, ip);
-            } else {
-                for (int64_t jp = lo; jp < hi; jp++)
-                    for (int64_t ip = 0; ip < m_panels; ip++)
-                        block_tile(pl, &st, jp, ip);
-            }
+            block_tiles(pl, &st, lo, hi, m_panels);
         }
     }
 }
 
-// The NC / KC / MC loops. Every thread of the calling team walks the same loops; the work
-// inside each step is split by orphaned `omp for`s (serial when called outside a parallel
-// region, so small problems pay for no thread team), whose barriers order packing before
-// use; a solo product (called inside another team) walks them alone, with no worksharing.
-// Each element of C sees the same sequence of operations whatever the thread count.
+// The NC / KC / MC loops. The team packs each block of B together (a barrier after it), then
+// each thread takes its own share of C's rows (of A's row panels), packs their A, MC rows at a
+// time, into its own part of the A buffer and computes all their tiles against the block of
+// B; a barrier before B is packed again. So no thread reads A packed by another, and an MC
+// block costs no barrier (the loops before split each block's packing and tiles between the
+// threads, three barriers per block: TN 3136x256x128, 2 threads, ... docs/gemm.md). Every
+// tile starts at a row that is a multiple of MR, as before, and is the same microkernel call
+// on the same packed operands: the same bits whatever the thread count. A solo product
+// (called inside another team) walks them alone.
 static void gemm_blocks(const gemm_plan *pl)
 {
     if (pl->a_once) {
@@ -371,6 +377,11 @@ static void gemm_blocks(const gemm_plan *pl)
         return;
     }
     const int64_t MR = pl->MR, NR = pl->NR, M = pl->M, N = pl->N, K = pl->K;
+    int64_t plo, phi;
+    team_range(pl, 0, (M + MR - 1) / MR, &plo, &phi);
+    const int64_t row_lo = plo * MR, row_hi = min64(M, phi * MR);
+    const int64_t t = pl->solo ? 0 : omp_get_thread_num();
+    float *amine = pl->apack + t * mc_padded(pl->mc_max, MR) * pl->kc_max;
     for (int64_t jc = 0; jc < N; jc += pl->nc_max) {
         const int64_t nb = min64(pl->nc_max, N - jc);
         const int64_t n_panels = (nb + NR - 1) / NR;
@@ -379,23 +390,16 @@ static void gemm_blocks(const gemm_plan *pl)
             const int64_t kb = min64(pl->kc_max, K - pc);
             const float beta_k = pc == 0 ? pl->beta : 1.0f;
             pack_b_block(pl, jc, nb, pc, kb, first_packed, n_panels);
-            for (int64_t ic = 0; ic < M; ic += pl->mc_max) {
-                const int64_t mb = min64(pl->mc_max, M - ic);
-                const int64_t m_panels = (mb + MR - 1) / MR;
+            for (int64_t ic = row_lo; ic < row_hi; ic += pl->mc_max) {
+                const int64_t mb = min64(pl->mc_max, row_hi - ic);
                 if (!pl->direct_a)
-                    pack_a_block(pl, ic, mb, pc, kb, m_panels, pl->apack);
-                const block_step st = {jc, pc, ic, kb, first_packed, beta_k,
-                                       pl->apack, pl->bpack, 0};
-                const int64_t tiles = n_panels * m_panels;
-                if (pl->solo) {
-                    for (int64_t t = 0; t < tiles; t++)
-                        block_tile_at(pl, &st, t, n_panels, m_panels);
-                } else {
-#pragma omp for schedule(static)
-                    for (int64_t t = 0; t < tiles; t++)
-                        block_tile_at(pl, &st, t, n_panels, m_panels);
-                }
+                    mimic_gemm_pack_a(pl->transpose, pl->trans_a, (size_t)mb, (size_t)kb,
+                                      pl->alpha, pl->A, (size_t)pl->lda, (size_t)ic, (size_t)pc,
+                                      (size_t)MR, amine);
+                const block_step st = {jc, pc, ic, kb, first_packed, beta_k, amine, pl->bpack, 0};
+                block_tiles(pl, &st, 0, n_panels, (mb + MR - 1) / MR);
             }
+            team_barrier(pl); // the next block of B goes where this one is still read
         }
     }
 }
@@ -559,7 +563,7 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .A = A, .B = B, .C = C,
         .keep = keep_fn, .mask = mask, .ldm = ldm,
     };
-    if (reserve_blocked(k, bl, M, N, K) != MIMIC_OK)
+    if (reserve_blocked(k, bl, M, N, K, serial ? 1 : threads) != MIMIC_OK)
         return MIMIC_ENOMEM;
     pl.apack = mimic_workspace(MIMIC_WS_GEMM_A, 0);
     pl.bpack = mimic_workspace(MIMIC_WS_GEMM_B, 0);
