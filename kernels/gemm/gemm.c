@@ -66,16 +66,16 @@ static int64_t mc_padded(int64_t mc, int64_t MR)
     return (mc + MR - 1) / MR * MR;
 }
 
-// The packing buffers for blocking `bl` of k's microkernel, for a team of `team` threads (each
-// packs its own MC blocks of A: gemm_blocks).
+// The packing buffers for blocking `bl` of k's microkernel, with room for `a_copies` packed
+// blocks of A (one per thread where each packs its own: gemm_blocks, a_own).
 static mimic_status reserve_blocked(const mimic_kernels *k, mimic_gemm_blocking bl, int64_t M,
-                                    int64_t N, int64_t K, int64_t team)
+                                    int64_t N, int64_t K, int64_t a_copies)
 {
     const int64_t MR = k->gemm->mr, NR = k->gemm->nr;
     const int64_t kc = min64(bl.kc, K);
     const int64_t mc_pad = mc_padded(min64(bl.mc, M), MR);
     const int64_t nc_pad = (min64(bl.nc, N) + NR - 1) / NR * NR;
-    const int64_t a_floats = a_once_fits(bl, MR, M, K) ? mc_pad * K : team * kc * mc_pad;
+    const int64_t a_floats = a_copies * (a_once_fits(bl, MR, M, K) ? mc_pad * K : kc * mc_pad);
     if (!mimic_workspace(MIMIC_WS_GEMM_A, (size_t)a_floats) ||
         !mimic_workspace(MIMIC_WS_GEMM_B, (size_t)(kc * nc_pad)))
         return MIMIC_ENOMEM;
@@ -150,6 +150,14 @@ static int rows_first(int64_t K, int64_t ldc)
     return K <= GEMM_ROWS_FIRST_MAX_K && ldc % GEMM_ALIAS_LDC == 0;
 }
 
+// In gemm_blocks_owned, teams of up to this many threads pack A each for itself (its own copy,
+// at most GEMM_A_ONCE_MAX_FLOATS each) when each thread has at least GEMM_A_OWN_MIN_COLS
+// columns of C to compute against it, instead of packing one copy together: no barrier, and
+// no thread reads the half another packed from the other core's cache. 2 threads, AVX-512:
+// NN 256^3 198-206 -> 228-236 GFLOP/s, 128x1024x784 248-255 -> 264-273 (docs/gemm.md).
+#define GEMM_A_OWN_MAX_TEAM 4
+#define GEMM_A_OWN_MIN_COLS 64
+
 // Below this many multiply-adds a parallel region costs more than it saves (measured: 64^3
 // on 2 threads ran at 39 GFLOP/s against 84 on one; 128x1024x10 at 52 against 79).
 #define GEMM_PARALLEL_MIN_FLOPS (128 * 128 * 128)
@@ -162,6 +170,7 @@ typedef struct {
     int64_t MR, NR, kc_max, mc_max, nc_max;
     int trans_a, trans_b, direct_a, direct_b, b_reads_nr;
     int a_once; // one MC block, A packed whole (every KC slice) once: gemm_blocks_owned
+    int a_own;  // ... by every thread, into its own copy (GEMM_A_OWN_MAX_TEAM)
     int rows_first;     // short K, C's row stride aliasing in L1: tiles along the rows
     int64_t row_group;  // in gemm_blocks, the panels (a block of B in half of L2) they span
     int solo; // on the calling thread alone, inside another team: no worksharing, no barriers
@@ -342,9 +351,18 @@ static void gemm_blocks_owned(const gemm_plan *pl)
     int64_t lo_full, hi_full;
     team_range(pl, 0, (pl->nc_max + NR - 1) / NR, &lo_full, &hi_full);
     float *bmine = pl->bpack + lo_full * NR * pl->kc_max;
-    if (!pl->direct_a)
+    const float *apack = pl->apack;
+    if (pl->a_own) { // every thread its own copy of all of A: no barrier, no remote reads
+        float *mine = pl->apack + (pl->solo ? 0 : omp_get_thread_num()) * mpad * K;
+        for (int64_t pc = 0; pc < K; pc += pl->kc_max)
+            mimic_gemm_pack_a(pl->transpose, pl->trans_a, (size_t)M,
+                              (size_t)min64(pl->kc_max, K - pc), pl->alpha, pl->A,
+                              (size_t)pl->lda, 0, (size_t)pc, (size_t)MR, mine + mpad * pc);
+        apack = mine;
+    } else if (!pl->direct_a) {
         for (int64_t pc = 0; pc < K; pc += pl->kc_max)
             pack_a_block(pl, 0, M, pc, min64(pl->kc_max, K - pc), m_panels, pl->apack + mpad * pc);
+    }
     for (int64_t jc = 0; jc < N; jc += pl->nc_max) {
         const int64_t nb = min64(pl->nc_max, N - jc);
         const int64_t n_panels = (nb + NR - 1) / NR;
@@ -353,7 +371,7 @@ static void gemm_blocks_owned(const gemm_plan *pl)
         for (int64_t pc = 0; pc < K; pc += pl->kc_max) {
             const int64_t kb = min64(pl->kc_max, K - pc);
             const block_step st = {jc, pc, 0, kb, first_packed, pc == 0 ? pl->beta : 1.0f,
-                                   pl->apack + mpad * pc, bmine, lo};
+                                   apack + mpad * pc, bmine, lo};
             const int64_t plo = max64(lo, first_packed), phi = max64(hi, first_packed);
             pack_b_panels(pl, jc, nb, pc, kb, plo, phi, bmine + (plo - lo) * NR * kb);
             block_tiles(pl, &st, lo, hi, m_panels);
@@ -536,6 +554,9 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
          b_bytes <= l2);
     const int threads = mimic_threads_get();
     const int serial = solo || threads == 1 || (double)M * N * K < GEMM_PARALLEL_MIN_FLOPS;
+    const int a_once = direct_a ? M <= bl.mc : a_once_fits(bl, MR, M, K);
+    const int a_own = a_once && !direct_a && !serial && threads <= GEMM_A_OWN_MAX_TEAM &&
+                      N >= GEMM_A_OWN_MIN_COLS * threads;
     // One KC slice with nothing to pack, on one thread: the tiles straight away.
     if (serial && direct_a && direct_b && K <= bl.kc && (k->gemm->b_reads_nr || N % NR == 0)) {
         gemm_in_place(k->gemm, M, N, K, A, lda, B, ldb, beta, C, ldc, keep_fn, mask, ldm);
@@ -554,7 +575,8 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .trans_b = trans_b,
         .direct_a = direct_a,
         .direct_b = direct_b,
-        .a_once = direct_a ? M <= bl.mc : a_once_fits(bl, MR, M, K),
+        .a_once = a_once,
+        .a_own = a_own,
         .rows_first = rows_first(K, ldc),
         .row_group = max64(1, (int64_t)half_l2 / ((int64_t)sizeof(float) * NR * min64(bl.kc, K))),
         .b_reads_nr = k->gemm->b_reads_nr,
@@ -564,7 +586,7 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .A = A, .B = B, .C = C,
         .keep = keep_fn, .mask = mask, .ldm = ldm,
     };
-    if (reserve_blocked(k, bl, M, N, K, serial ? 1 : threads) != MIMIC_OK)
+    if (reserve_blocked(k, bl, M, N, K, serial || (a_once && !a_own) ? 1 : threads) != MIMIC_OK)
         return MIMIC_ENOMEM;
     pl.apack = mimic_workspace(MIMIC_WS_GEMM_A, 0);
     pl.bpack = mimic_workspace(MIMIC_WS_GEMM_B, 0);
