@@ -423,6 +423,20 @@ static void gemm_blocks(const gemm_plan *pl)
     }
 }
 
+// The tile at (i, j) of gemm_in_place.
+static inline void in_place_tile(const mimic_gemm_ukernel *g, int64_t M, int64_t N, int64_t K,
+                                 const float *A, int64_t lda, const float *B, int64_t ldb,
+                                 float beta, float *C, int64_t ldc, mimic_keep_pos_fn keep,
+                                 const float *mask, int64_t ldm, int64_t i, int64_t j)
+{
+    const size_t mi = (size_t)min64(g->mr, M - i), ni = (size_t)min64(g->nr, N - j);
+    int64_t offs[GEMM_MAX_MR];
+    a_row_offsets(offs, g->mr, i, (int64_t)mi, lda, 0);
+    g->aoff(mi, ni, (size_t)K, A, offs, B + j, (size_t)ldb, C + i * ldc + j, (size_t)ldc, beta);
+    if (keep)
+        post_tile(keep, mask, ldm, C, ldc, i, j, (int64_t)mi, (int64_t)ni);
+}
+
 // A product of one KC slice whose A and B are both read in place (alpha = 1), on one thread:
 // its tiles straight away, without the blocked loops' plan, worksharing and packing
 // bookkeeping (a third of a 32^3 product's time outside the microkernel). MC and NC blocks
@@ -434,19 +448,15 @@ static void gemm_in_place(const mimic_gemm_ukernel *g, int64_t M, int64_t N, int
                           int64_t ldm)
 {
     const int64_t MR = g->mr, NR = g->nr;
-    // Tile t: B's panels outer, or along the rows where C's stride aliases (rows_first).
-    const int along = rows_first(K, ldc);
-    const int64_t tiles_n = (N + NR - 1) / NR, tiles_m = (M + MR - 1) / MR;
-    for (int64_t t = 0; t < tiles_n * tiles_m; t++) {
-        const int64_t j = (along ? t % tiles_n : t / tiles_m) * NR;
-        const int64_t i = (along ? t / tiles_n : t % tiles_m) * MR;
-        const size_t mi = (size_t)min64(MR, M - i), ni = (size_t)min64(NR, N - j);
-        int64_t offs[GEMM_MAX_MR];
-        a_row_offsets(offs, MR, i, (int64_t)mi, lda, 0);
-        g->aoff(mi, ni, (size_t)K, A, offs, B + j, (size_t)ldb, C + i * ldc + j, (size_t)ldc,
-                beta);
-        if (keep)
-            post_tile(keep, mask, ldm, C, ldc, i, j, (int64_t)mi, (int64_t)ni);
+    // B's panels outer, or along the rows where C's stride aliases (rows_first).
+    if (rows_first(K, ldc)) {
+        for (int64_t i = 0; i < M; i += MR)
+            for (int64_t j = 0; j < N; j += NR)
+                in_place_tile(g, M, N, K, A, lda, B, ldb, beta, C, ldc, keep, mask, ldm, i, j);
+    } else {
+        for (int64_t j = 0; j < N; j += NR)
+            for (int64_t i = 0; i < M; i += MR)
+                in_place_tile(g, M, N, K, A, lda, B, ldb, beta, C, ldc, keep, mask, ldm, i, j);
     }
 }
 
@@ -554,14 +564,14 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
          b_bytes <= l2);
     const int threads = mimic_threads_get();
     const int serial = solo || threads == 1 || (double)M * N * K < GEMM_PARALLEL_MIN_FLOPS;
-    const int a_once = direct_a ? M <= bl.mc : a_once_fits(bl, MR, M, K);
-    const int a_own = a_once && !direct_a && !serial && threads <= GEMM_A_OWN_MAX_TEAM &&
-                      N >= GEMM_A_OWN_MIN_COLS * threads;
     // One KC slice with nothing to pack, on one thread: the tiles straight away.
     if (serial && direct_a && direct_b && K <= bl.kc && (k->gemm->b_reads_nr || N % NR == 0)) {
         gemm_in_place(k->gemm, M, N, K, A, lda, B, ldb, beta, C, ldc, keep_fn, mask, ldm);
         return MIMIC_OK;
     }
+    const int a_once = direct_a ? M <= bl.mc : a_once_fits(bl, MR, M, K);
+    const int a_own = a_once && !direct_a && !serial && threads <= GEMM_A_OWN_MAX_TEAM &&
+                      N >= GEMM_A_OWN_MIN_COLS * threads;
     gemm_plan pl = {
         .ukernel = k->gemm->fn,
         .ukernel_aoff = k->gemm->aoff,
