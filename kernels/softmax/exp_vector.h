@@ -6,7 +6,7 @@
 //   e = n + 254 in [104, 382], so the factors' exponent fields are e >> 1 and e - (e >> 1),
 //   two shifts and a subtraction away.
 // and optionally (V_EXP_NORMAL) vf v_mul_pow2_normal(vf p, vf nr): p * 2^n for n in
-// [-126, 127], one normal factor, for v_exp_normal; with V_EXP_NORMAL_EACH also
+// [-126, 127], one normal factor, for exp_normal_any; with V_EXP_NORMAL_EACH also
 // int v_in_range(vf x, float lo, float hi): every lane in [lo, hi], which v_exp and v_exp2
 // check first against their normal ranges (where the clamp and the two factors cost more than
 // the check).
@@ -36,33 +36,8 @@ static inline vf exp_reduced(vf vxc, vf *vnr_out, vf *vn_out)
     return v_add(v_fma(vp, v_mul(vr, vr), vr), v_set1(1.0f));
 }
 
-#ifdef V_EXP_NORMAL
-// v_exp for x in [MIMIC_EXP_NORMAL_LO, MIMIC_EXP_NORMAL_HI] (and NaN, which gives NaN): n is in
-// [-126, 127], so there is nothing to clamp and 2^n is one normal float (v_mul_pow2_normal),
-// whose product with p rounds once as the two factors' does: the same values.
-static inline vf v_exp_normal(vf vx)
-{
-    vf vnr, vn;
-    const vf vp = exp_reduced(vx, &vnr, &vn);
-    return v_mul_pow2_normal(vp, vnr);
-}
-#endif
-
-static inline vf v_exp(vf vx)
-{
-#ifdef V_EXP_NORMAL_EACH
-    // The ISA's short form whenever this vector's lanes all lie in its range.
-    if (v_in_range(vx, MIMIC_EXP_NORMAL_LO, MIMIC_EXP_NORMAL_HI))
-        return v_exp_normal(vx);
-#endif
-    vf vnr, vn;
-    const vf vp = exp_reduced(v_clamp(vx, v_set1(MIMIC_EXP_LO), v_set1(MIMIC_EXP_HI)), &vnr, &vn);
-    return v_mul_pow2(vp, vn, vnr);
-}
-
-
 // 2^t (exp_scalar.h's MIMIC_EXP2_*): n = round(t) and f = t - n (exact) by the same rounding
-// constant as exp_reduced, then the polynomial and v_mul_pow2; 8 multiply-adds against
+// constant as exp_reduced, then the polynomial; with v_mul_pow2, 8 multiply-adds against
 // v_exp's 12, the point of the online pass's log2 units.
 static inline vf exp2_reduced(vf vt, vf *vnr_out, vf *vn_out)
 {
@@ -79,26 +54,46 @@ static inline vf exp2_reduced(vf vt, vf *vnr_out, vf *vn_out)
     return v_fma(vp, vf_, v_set1(1.0f));
 }
 
+// Both functions through one body: base2 = 0 for e^x, 1 for 2^x (a constant after inlining).
+static inline vf exp_reduced_any(vf x, int base2, vf *vnr, vf *vn)
+{
+    return base2 ? exp2_reduced(x, vnr, vn) : exp_reduced(x, vnr, vn);
+}
+
 #ifdef V_EXP_NORMAL
-// v_exp2 for t in [MIMIC_EXP2_NORMAL_LO, MIMIC_EXP2_NORMAL_HI] (and NaN).
-static inline vf v_exp2_normal(vf vt)
+// For x in the function's normal range ([MIMIC_EXP_NORMAL_LO, MIMIC_EXP_NORMAL_HI] or the
+// EXP2 one) and NaN, which gives NaN: n is in [-126, 127], so there is nothing to clamp and 2^n
+// is one normal float (v_mul_pow2_normal), whose product with p rounds once as the two
+// factors' does: the same values.
+static inline vf exp_normal_any(vf x, int base2)
 {
     vf vnr, vn;
-    const vf vp = exp2_reduced(vt, &vnr, &vn);
+    const vf vp = exp_reduced_any(x, base2, &vnr, &vn);
     return v_mul_pow2_normal(vp, vnr);
 }
 #endif
 
-static inline vf v_exp2(vf vt)
+static inline vf exp_any(vf x, int base2)
 {
+    const float lo = base2 ? MIMIC_EXP2_LO : MIMIC_EXP_LO, hi = base2 ? MIMIC_EXP2_HI : MIMIC_EXP_HI;
 #ifdef V_EXP_NORMAL_EACH
-    if (v_in_range(vt, MIMIC_EXP2_NORMAL_LO, MIMIC_EXP2_NORMAL_HI))
-        return v_exp2_normal(vt);
+    // The ISA's short form whenever this vector's lanes all lie in its range.
+    if (v_in_range(x, base2 ? MIMIC_EXP2_NORMAL_LO : MIMIC_EXP_NORMAL_LO,
+                   base2 ? MIMIC_EXP2_NORMAL_HI : MIMIC_EXP_NORMAL_HI))
+        return exp_normal_any(x, base2);
 #endif
     vf vnr, vn;
-    const vf vp =
-        exp2_reduced(v_clamp(vt, v_set1(MIMIC_EXP2_LO), v_set1(MIMIC_EXP2_HI)), &vnr, &vn);
+    const vf vp = exp_reduced_any(v_clamp(x, v_set1(lo), v_set1(hi)), base2, &vnr, &vn);
     return v_mul_pow2(vp, vn, vnr);
+}
+
+static inline vf v_exp(vf x)
+{
+    return exp_any(x, 0);
+}
+static inline vf v_exp2(vf t)
+{
+    return exp_any(t, 1);
 }
 
 #endif

@@ -14,16 +14,17 @@
 //   vf v_keep_pos(vf p, vf v): v where p > 0, else 0
 //   int v_any_gt(vf a, vf limit): some lane of a > limit (NaN lanes are not)
 //   float v_hsum(vf), v_hmax(vf): fixed-order horizontal reductions
-//   vf v_exp(vf): exp_scalar.h's algorithm (exp_vector.h for the SIMD ISAs)
+//   the exps of exp_vector.h (every ISA includes it): vf v_exp(vf) = e^x, vf v_exp2(vf) = 2^t,
+//   vf exp_any(vf, int base2) either one
 // Optionally, for short rows computed VLEN at a time across the lanes (scalar, AVX2, AVX-512;
 // softmax, its losses and KD):
 //   V_ROWS_ACROSS_MAX                       the longest such row
 //   void v_load_cols(const float *x, size_t n, vf c[]): VLEN rows of n floats transposed,
 //   c[j] = column j (lane i = row i) for j < n; void v_store_cols(float *y, size_t n, vf c[]):
 //   the inverse (c may be clobbered); vf v_div(vf, vf)
-// Optionally, for a short form of exp on steps whose arguments all lie in
-// [MIMIC_EXP_NORMAL_LO, MIMIC_EXP_NORMAL_HI] (scalar, AVX2):
-//   V_EXP_NORMAL; vf v_exp_normal(vf): v_exp's values there (and NaN for NaN);
+// Optionally, for a short form of exp on steps whose arguments all lie in the function's
+// normal range ([MIMIC_EXP_NORMAL_LO, MIMIC_EXP_NORMAL_HI] or the EXP2 one; scalar, AVX2):
+//   V_EXP_NORMAL; vf exp_normal_any(vf, int base2): exp_any's values there (and NaN for NaN);
 //   vf v_min(vf, vf); int v_any_lt(vf a, vf limit)
 // Main loops take 4 vectors per step with 4 independent accumulators, then single vectors,
 // then one tail of fewer than VLEN elements (masked, or through a stack buffer on NEON).
@@ -101,14 +102,14 @@ static inline void exp4(const vf vd[4], vf ve[4], int check_hi, int base2)
                         v_set1(base2 ? MIMIC_EXP2_NORMAL_HI : MIMIC_EXP_NORMAL_HI));
     if (!out) {
         for (int u = 0; u < 4; u++)
-            ve[u] = base2 ? v_exp2_normal(vd[u]) : v_exp_normal(vd[u]);
+            ve[u] = exp_normal_any(vd[u], base2);
         return;
     }
 #else
     (void)check_hi;
 #endif
     for (int u = 0; u < 4; u++)
-        ve[u] = base2 ? v_exp2(vd[u]) : v_exp(vd[u]);
+        ve[u] = exp_any(vd[u], base2);
 }
 
 // A row of n <= 4 * VLEN: one read, one exp per element and no reload of y (a masked store
