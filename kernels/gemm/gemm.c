@@ -259,6 +259,14 @@ static void pack_b_block(const gemm_plan *pl, int64_t jc, int64_t nb, int64_t pc
     team_barrier(pl);
 }
 
+// The mb x kb block of op(A) at (ic, pc), packed by the calling thread into dst.
+static void pack_a_rows(const gemm_plan *pl, int64_t ic, int64_t mb, int64_t pc, int64_t kb,
+                        float *dst)
+{
+    mimic_gemm_pack_a(pl->transpose, pl->trans_a, (size_t)mb, (size_t)kb, pl->alpha, pl->A,
+                      (size_t)pl->lda, (size_t)ic, (size_t)pc, (size_t)pl->MR, dst);
+}
+
 // Pack the mb x kb block of op(A) at (ic, pc), split over the team: each thread one contiguous
 // range of panels, so op(A) = A^T is copied row by row of A across them (one run per row).
 static void pack_a_block(const gemm_plan *pl, int64_t ic, int64_t mb, int64_t pc, int64_t kb,
@@ -268,9 +276,8 @@ static void pack_a_block(const gemm_plan *pl, int64_t ic, int64_t mb, int64_t pc
     int64_t lo, hi;
     team_range(pl, 0, m_panels, &lo, &hi);
     if (lo < hi)
-        mimic_gemm_pack_a(pl->transpose, pl->trans_a, (size_t)(min64(mb, hi * MR) - lo * MR),
-                          (size_t)kb, pl->alpha, pl->A, (size_t)pl->lda, (size_t)(ic + lo * MR),
-                          (size_t)pc, (size_t)MR, apack + lo * MR * kb);
+        pack_a_rows(pl, ic + lo * MR, min64(mb, hi * MR) - lo * MR, pc, kb,
+                    apack + lo * MR * kb);
     team_barrier(pl);
 }
 
@@ -355,9 +362,7 @@ static void gemm_blocks_owned(const gemm_plan *pl)
     if (pl->a_own) { // every thread its own copy of all of A: no barrier, no remote reads
         float *mine = pl->apack + (pl->solo ? 0 : omp_get_thread_num()) * mpad * K;
         for (int64_t pc = 0; pc < K; pc += pl->kc_max)
-            mimic_gemm_pack_a(pl->transpose, pl->trans_a, (size_t)M,
-                              (size_t)min64(pl->kc_max, K - pc), pl->alpha, pl->A,
-                              (size_t)pl->lda, 0, (size_t)pc, (size_t)MR, mine + mpad * pc);
+            pack_a_rows(pl, 0, M, pc, min64(pl->kc_max, K - pc), mine + mpad * pc);
         apack = mine;
     } else if (!pl->direct_a) {
         for (int64_t pc = 0; pc < K; pc += pl->kc_max)
@@ -412,9 +417,7 @@ static void gemm_blocks(const gemm_plan *pl)
             for (int64_t ic = row_lo; ic < row_hi; ic += pl->mc_max) {
                 const int64_t mb = min64(pl->mc_max, row_hi - ic);
                 if (!pl->direct_a)
-                    mimic_gemm_pack_a(pl->transpose, pl->trans_a, (size_t)mb, (size_t)kb,
-                                      pl->alpha, pl->A, (size_t)pl->lda, (size_t)ic, (size_t)pc,
-                                      (size_t)MR, amine);
+                    pack_a_rows(pl, ic, mb, pc, kb, amine);
                 const block_step st = {jc, pc, ic, kb, first_packed, beta_k, amine, pl->bpack, 0};
                 block_tiles(pl, &st, 0, n_panels, (mb + MR - 1) / MR);
             }
