@@ -75,7 +75,8 @@ static inline vf exp_normal_any(vf x, int base2)
 
 static inline vf exp_any(vf x, int base2)
 {
-    const float lo = base2 ? MIMIC_EXP2_LO : MIMIC_EXP_LO, hi = base2 ? MIMIC_EXP2_HI : MIMIC_EXP_HI;
+    const float lo = base2 ? MIMIC_EXP2_LO : MIMIC_EXP_LO;
+    const float hi = base2 ? MIMIC_EXP2_HI : MIMIC_EXP_HI;
 #ifdef V_EXP_NORMAL_EACH
     // The ISA's short form whenever this vector's lanes all lie in its range.
     if (v_in_range(x, base2 ? MIMIC_EXP2_NORMAL_LO : MIMIC_EXP_NORMAL_LO,

@@ -81,10 +81,10 @@ static inline void prefetch_ahead(const float *p)
 #endif
 }
 
-// exp((x - m) * inv_t) of one vector.
-static inline vf exp_shifted(vf vx, vf vm, vf vinv_t)
+// exp((x - m) * inv_t) of one vector, or with base2 2^((x - m) * a) for a = inv_t log2(e).
+static inline vf exp_shifted(vf vx, vf vm, vf vscale, int base2)
 {
-    return v_exp(v_mul(v_sub(vx, vm), vinv_t));
+    return exp_any(v_mul(v_sub(vx, vm), vscale), base2);
 }
 
 // exp of the four vectors of a step's arguments. Where the ISA has the short form of exp
@@ -126,11 +126,11 @@ static inline vf short_load(const float *x, size_t n, size_t j)
 static inline vf short_exp(const float *x, size_t n, size_t j, float m, vf vinv_t)
 {
     if (j + VLEN <= n)
-        return exp_shifted(v_load(x + j), v_set1(m), vinv_t);
+        return exp_shifted(v_load(x + j), v_set1(m), vinv_t, 0);
     if (j >= n)
         return v_set1(0.0f);
     const vtail t = v_tail(n - j);
-    return v_add_tail(v_set1(0.0f), t, exp_shifted(v_load_tail(x + j, t, m), v_set1(m), vinv_t));
+    return v_add_tail(v_set1(0.0f), t, exp_shifted(v_load_tail(x + j, t, m), v_set1(m), vinv_t, 0));
 }
 
 static inline void short_store(float *y, size_t n, size_t j, vf v)
@@ -285,14 +285,14 @@ static inline float exp_sum_impl(const float *x, float *y, size_t n, float m, fl
         store_add4(y, j, store, ve, vacc);
     }
     for (; j + VLEN <= n; j += VLEN) {
-        const vf ve = exp_shifted(v_load(x + j), vm, vinv_t);
+        const vf ve = exp_shifted(v_load(x + j), vm, vinv_t, 0);
         if (store)
             v_store(y + j, ve);
         vacc[0] = v_add(vacc[0], ve);
     }
     if (j < n) {
         const vtail t = v_tail(n - j);
-        const vf ve = exp_shifted(v_load_tail(x + j, t, m), vm, vinv_t); // exp(0) past n
+        const vf ve = exp_shifted(v_load_tail(x + j, t, m), vm, vinv_t, 0); // exp(0) past n
         if (store)
             v_store_tail(y + j, t, ve);
         vacc[0] = v_add_tail(vacc[0], t, ve);
@@ -308,9 +308,10 @@ float FN(exp_sum)(const float *x, float *y, size_t n, float m, float inv_t)
 // The online pass: one reference r shared by all lanes (never NaN), the running max per lane,
 // and per-lane sums of exp((x - r) * inv_t), computed as 2^((x - r) * a) with a = inv_t log2(e)
 // rounded once (v_exp2: four multiply-adds fewer per vector than v_exp, which is what bounds
-// this pass; the argument's relative error grows from 2u to 3u). A NaN x leaves r and the max alone and makes its
-// sum NaN; +inf moves r to +inf, where (x - r) = NaN makes the sum NaN too. Storing, it writes
-// each exp as it goes; a rescale leaves the entries before it relative to an older r.
+// this pass; the argument's relative error grows from 2u to 3u). A NaN x leaves r and the max
+// alone and makes its sum NaN; +inf moves r to +inf, where (x - r) = NaN makes the sum NaN too.
+// Storing, it writes each exp as it goes; a rescale leaves the entries before it relative to an
+// older r.
 typedef struct {
     vf va, vlimit, vref, vmax; // a = inv_t log2(e); the limit in log2 units
     size_t from; // where the exps relative to the current vref start
@@ -441,17 +442,16 @@ void FN(exp_scale)(const float *x, float *y, size_t n, float m, float inv_t, flo
     const vf vm = v_set1(m), va = v_set1(inv_t * MIMIC_EXP_LOG2E), vs = v_set1(s);
     size_t j = 0;
     for (; j + 2 * VLEN <= n; j += 2 * VLEN) {
-        const vf ve0 = v_exp2(v_mul(v_sub(v_load(x + j), vm), va));
-        const vf ve1 = v_exp2(v_mul(v_sub(v_load(x + j + VLEN), vm), va));
+        const vf ve0 = exp_shifted(v_load(x + j), vm, va, 1);
+        const vf ve1 = exp_shifted(v_load(x + j + VLEN), vm, va, 1);
         v_store(y + j, v_mul(ve0, vs));
         v_store(y + j + VLEN, v_mul(ve1, vs));
     }
     for (; j + VLEN <= n; j += VLEN)
-        v_store(y + j, v_mul(v_exp2(v_mul(v_sub(v_load(x + j), vm), va)), vs));
+        v_store(y + j, v_mul(exp_shifted(v_load(x + j), vm, va, 1), vs));
     if (j < n) {
         const vtail t = v_tail(n - j);
-        const vf vx = v_load_tail(x + j, t, m);
-        v_store_tail(y + j, t, v_mul(v_exp2(v_mul(v_sub(vx, vm), va)), vs));
+        v_store_tail(y + j, t, v_mul(exp_shifted(v_load_tail(x + j, t, m), vm, va, 1), vs));
     }
 }
 
