@@ -30,6 +30,16 @@ typedef void (*mimic_gemm_aoff_fn)(size_t mr, size_t nr, size_t kc, const float 
                                    const int64_t *a_offs, const float *b, size_t b_stride,
                                    float *c, size_t ldc, float beta);
 
+// The GEMM form again, fetching another matrix's lines into the cache while it computes: at
+// every step p that is a multiple of 2^pf_shift it prefetches the line at
+// pf + (p >> pf_shift) * pf_stride, one line per 2^pf_shift steps of its FMAs, so that the next
+// block of B comes in from memory during this one's products instead of in a burst that stalls
+// them (gemm.c, fetch_next). The same sums as fn, bit for bit; pf is never dereferenced.
+typedef void (*mimic_gemm_pf_fn)(size_t mr, size_t nr, size_t kc, const float *a,
+                                 const float *b, size_t b_stride, float *c, size_t ldc,
+                                 float beta, const float *pf, size_t pf_stride,
+                                 unsigned pf_shift);
+
 // The dot-product tile (kernels/gemm/gemm_dot_template.h): C[i][j] = alpha * sum_p
 // a[i*lda + p] * b[j][p] + beta * C[i][j] for i < mr <= dot_mr, j < nr <= dot_nr, K along
 // the vector lanes and nothing packed (op(A) = A, op(B) = B^T with few columns, its rows
@@ -43,6 +53,7 @@ typedef struct {
     mimic_gemm_ukernel_fn fn;
     mimic_gemm_boff_fn boff;
     mimic_gemm_aoff_fn aoff;
+    mimic_gemm_pf_fn pf;
     int mr, nr;
     const char *name;
     mimic_gemm_dot_fn dot;

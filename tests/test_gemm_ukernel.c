@@ -1,7 +1,8 @@
 // Every GEMM microkernel of gemm_ukernels.inc, called directly: every tile size m x n in
 // 1..MR x 1..NR, several depths, packed and in-place (strided) B, beta 0 / 1 / 2.5, in each
-// of its three forms (packed, B rows at offsets, A rows at offsets); and the dot-product tile
-// of each ISA over every m x n and K around its vector length.
+// of its three forms (packed, B rows at offsets, A rows at offsets), the packed form also
+// through its prefetching entry (bit for bit the same tile); and the dot-product tile of each
+// ISA over every m x n and K around its vector length.
 // Padding rows of A and columns of B hold NaN, which must never reach a stored element, and
 // everything of C outside the m x n tile must keep its sentinel.
 #include <math.h>
@@ -66,6 +67,8 @@ static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, enum form form
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++)
             c[i * ldc + j] = beta == 0.0f ? NAN : tc_rng_float(rng, -1.0f, 1.0f);
+    float *c_in = tc_alloc(MR * ldc + TC_GUARD);
+    memcpy(c_in, c, (MR * ldc + TC_GUARD) * sizeof(float));
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++) {
             double s = 0.0, mag = 0.0;
@@ -91,6 +94,17 @@ static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, enum form form
     for (size_t i = 0; i < MR; i++)
         tc_check_sentinel("C right of the tile", c + i * ldc + n, i < m ? ldc - n : 0);
     tc_check_sentinel("C below the tile", c + m * ldc, (MR - m) * ldc + TC_GUARD);
+    if (form == PACKED) { // the prefetching entry: the same bits everywhere, whatever it fetches
+        const size_t pf_stride = 37;
+        const unsigned pf_shift = (unsigned)((m + n + kc) % 4);
+        float *pf = tc_alloc(kc * pf_stride + 16);
+        tc_ctx("%s (prefetching, shift %u) m=%zu n=%zu kc=%zu b_stride=%zu beta=%g", uk->name,
+               pf_shift, m, n, kc, bs, beta);
+        uk->pf(m, n, kc, a, b, bs, c_in, ldc, beta, pf, pf_stride, pf_shift);
+        assert_memory_equal(c_in, c, (MR * ldc + TC_GUARD) * sizeof(float));
+        free(pf);
+    }
+    free(c_in);
     free(scattered);
     free(offs);
     free(a);

@@ -150,6 +150,29 @@ static int rows_first(int64_t K, int64_t ldc)
     return K <= GEMM_ROWS_FIRST_MAX_K && ldc % GEMM_ALIAS_LDC == 0;
 }
 
+// Up to this many rows of C, with K at least this deep and B at least as large as L2 and not
+// transposed, the tiles of each block of B fetch the next block's rows of B from memory while
+// they compute (the microkernel's pf form: one line every 2^pf_shift k steps, spread over all
+// the block's tiles), so that the pack then copies from cache; the NC block then takes a
+// quarter of L2 (it, the next one's rows and A fit), and K is split into KC slices of equal
+// depth, so that every block fetches the whole of the next. The pack of a skinny product's B
+// waited on memory between two blocks of compute: 40 % of a 32x100352x288 product (perf),
+// 15 % now. 1 thread, AVX-512: 64x25088x576 0.78-0.83x -> 0.84-0.91x oneDNN, the 1x1 ResNet
+// convolution's forward (per image 64x3136x256) 0.81-0.83x -> 0.85-0.87x (2 threads
+// 0.79-0.83x -> 0.87-0.92x), 32x100352x288 within the host's noise (docs/gemm.md). Issued in
+// one burst before each tile instead, the prefetches filled the miss buffers and stalled the
+// tile as long as they saved; at K = 9 (32x100352x9) the tiles are too short to hide them.
+#define GEMM_FETCH_NEXT_MAX_M 64
+#define GEMM_FETCH_NEXT_MIN_K 64
+#define LINE_FLOATS 16
+
+// K split into equal KC slices of at most kc floats (rounded up to 8).
+static int64_t even_kc(int64_t kc, int64_t K)
+{
+    const int64_t slices = (K + kc - 1) / kc;
+    return ((K + slices - 1) / slices + 7) / 8 * 8;
+}
+
 // In gemm_blocks_owned, teams of up to this many threads pack A each for itself (its own copy,
 // at most GEMM_A_ONCE_MAX_FLOATS each) when each thread has at least GEMM_A_OWN_MIN_COLS
 // columns of C to compute against it, instead of packing one copy together: no barrier, and
@@ -166,12 +189,14 @@ static int rows_first(int64_t K, int64_t ldc)
 typedef struct {
     mimic_gemm_ukernel_fn ukernel;
     mimic_gemm_aoff_fn ukernel_aoff;
+    mimic_gemm_pf_fn ukernel_pf;
     mimic_transpose_fn transpose;
     int64_t MR, NR, kc_max, mc_max, nc_max;
     int trans_a, trans_b, direct_a, direct_b, b_reads_nr;
     int a_once; // one MC block, A packed whole (every KC slice) once: gemm_blocks_owned
     int a_own;  // ... by every thread, into its own copy (GEMM_A_OWN_MAX_TEAM)
     int rows_first;     // short K, C's row stride aliasing in L1: tiles along the rows
+    int fetch_next;     // tiles fetch the next block of B (GEMM_FETCH_NEXT_MAX_M)
     int64_t row_group;  // in gemm_blocks, the panels (a block of B in half of L2) they span
     int solo; // on the calling thread alone, inside another team: no worksharing, no barriers
     int64_t M, N, K, lda, ldb, ldc;
@@ -296,7 +321,24 @@ typedef struct {
     float beta;
     const float *apack, *bpack;
     int64_t b0;
+    const float *next; // the rows of B this thread's next pack reads (NULL: none to fetch)
+    int64_t next_cols; // ... their lines across (LINE_FLOATS floats each)
+    unsigned pf_shift; // 2^pf_shift tiles share a column of those lines, a part each
 } block_step;
+
+// The lines tile (jp, ip) fetches of the next block (fetch_next), from the returned address
+// one per 2^pf_shift k steps, ldb floats apart: the next block's lines column by column
+// (LINE_FLOATS floats across, its rows down), each column cut into 2^pf_shift parts, one per
+// tile in the order the tiles run. NULL when the tiles already cover every column.
+static const float *fetch_part(const gemm_plan *pl, const block_step *st, int64_t jp, int64_t ip)
+{
+    const int64_t t = (jp - st->b0) * ((pl->M + pl->MR - 1) / pl->MR) + ip;
+    const int64_t col = t >> st->pf_shift, part = t & ((1 << st->pf_shift) - 1);
+    const int64_t part_rows = (st->kb + (1 << st->pf_shift) - 1) >> st->pf_shift;
+    if (col >= st->next_cols)
+        return NULL;
+    return st->next + col * LINE_FLOATS + part * part_rows * pl->ldb;
+}
 
 // Tile (jp, ip) of the current blocks: the microkernel on B's panel jp (packed, or in place
 // below first_packed) and A's panel ip, then the post-op after the last KC slice.
@@ -314,8 +356,13 @@ static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, in
         a_row_offsets(offs, MR, i, (int64_t)mi, pl->lda, pc);
         pl->ukernel_aoff(mi, ni, (size_t)kb, pl->A, offs, b, bs, c, (size_t)pl->ldc, st->beta);
     } else {
-        pl->ukernel(mi, ni, (size_t)kb, st->apack + ip * MR * kb, b, bs, c, (size_t)pl->ldc,
-                    st->beta);
+        const float *a = st->apack + ip * MR * kb;
+        const float *pf = st->next ? fetch_part(pl, st, jp, ip) : NULL;
+        if (pf)
+            pl->ukernel_pf(mi, ni, (size_t)kb, a, b, bs, c, (size_t)pl->ldc, st->beta, pf,
+                           (size_t)pl->ldb, st->pf_shift);
+        else
+            pl->ukernel(mi, ni, (size_t)kb, a, b, bs, c, (size_t)pl->ldc, st->beta);
     }
     if (pl->keep && pc + kb == pl->K)
         post_tile(pl->keep, pl->mask, pl->ldm, pl->C, pl->ldc, i, j, (int64_t)mi, (int64_t)ni);
@@ -337,6 +384,30 @@ static void block_tiles(const gemm_plan *pl, const block_step *st, int64_t jlo, 
         for (int64_t ip = 0; ip < m_panels; ip++)
             for (int64_t jp = g; jp < min64(jhi, g + pl->row_group); jp++)
                 block_tile(pl, st, jp, ip);
+}
+
+// Where this thread's pack after the block at (jc, pc) reads B (its panels [lo_full, hi_full)
+// of a full block), for fetch_next; and how many tiles of this block share each column of it.
+static void next_block(const gemm_plan *pl, int64_t jc, int64_t pc, int64_t lo_full,
+                       int64_t hi_full, block_step *st)
+{
+    const int64_t NR = pl->NR, m_panels = (pl->M + pl->MR - 1) / pl->MR;
+    if (pc + pl->kc_max < pl->K) {
+        pc += pl->kc_max;
+    } else {
+        jc += pl->nc_max;
+        pc = 0;
+    }
+    const int64_t nb = min64(pl->nc_max, pl->N - jc);
+    const int64_t hi = min64(hi_full, (nb + NR - 1) / NR), lo = min64(lo_full, hi);
+    if (jc >= pl->N || lo >= hi)
+        return;
+    st->next = pl->B + pc * pl->ldb + jc + lo * NR;
+    st->next_cols = (min64(nb, hi * NR) - lo * NR + LINE_FLOATS - 1) / LINE_FLOATS;
+    // A panel's tiles (m_panels) cover its NR / LINE_FLOATS columns of lines.
+    st->pf_shift = 0;
+    while ((2 << st->pf_shift) * NR <= m_panels * LINE_FLOATS)
+        st->pf_shift++;
 }
 
 // The NC / KC loops of a product with one MC block whose A is packed whole, once (every KC
@@ -375,8 +446,10 @@ static void gemm_blocks_owned(const gemm_plan *pl)
         const int64_t hi = min64(hi_full, n_panels), lo = min64(lo_full, hi);
         for (int64_t pc = 0; pc < K; pc += pl->kc_max) {
             const int64_t kb = min64(pl->kc_max, K - pc);
-            const block_step st = {jc, pc, 0, kb, first_packed, pc == 0 ? pl->beta : 1.0f,
-                                   apack + mpad * pc, bmine, lo};
+            block_step st = {jc, pc, 0, kb, first_packed, pc == 0 ? pl->beta : 1.0f,
+                             apack + mpad * pc, bmine, lo, NULL, 0, 0};
+            if (pl->fetch_next)
+                next_block(pl, jc, pc, lo_full, hi_full, &st);
             const int64_t plo = max64(lo, first_packed), phi = max64(hi, first_packed);
             pack_b_panels(pl, jc, nb, pc, kb, plo, phi, bmine + (plo - lo) * NR * kb);
             block_tiles(pl, &st, lo, hi, m_panels);
@@ -418,7 +491,8 @@ static void gemm_blocks(const gemm_plan *pl)
                 const int64_t mb = min64(pl->mc_max, row_hi - ic);
                 if (!pl->direct_a)
                     pack_a_rows(pl, ic, mb, pc, kb, amine);
-                const block_step st = {jc, pc, ic, kb, first_packed, beta_k, amine, pl->bpack, 0};
+                const block_step st = {jc, pc,   ic, kb, first_packed, beta_k, amine, pl->bpack,
+                                       0,  NULL, 0,  0};
                 block_tiles(pl, &st, 0, n_panels, (mb + MR - 1) / MR);
             }
             team_barrier(pl); // the next block of B goes where this one is still read
@@ -465,11 +539,11 @@ static void gemm_in_place(const mimic_gemm_ukernel *g, int64_t M, int64_t N, int
 
 // With a single MC block of A, each packed B panel is used right after it is packed and never
 // again: an NC block sized for L3 only sends the packed copy out of L2 and back. Keep it in
-// half of L2 instead.
-static int64_t nc_in_l2(mimic_gemm_blocking bl, int64_t K, int64_t NR, double half_l2)
+// half of L2 instead (`bytes`), or a quarter where the next block's rows of B come in while it
+// is used (fetch_next: both, and A, then fit).
+static int64_t nc_in_l2(mimic_gemm_blocking bl, int64_t kc, int64_t NR, double bytes)
 {
-    const int64_t kc = min64(bl.kc, K);
-    const int64_t nc = (int64_t)half_l2 / ((int64_t)sizeof(float) * kc) / NR * NR;
+    const int64_t nc = (int64_t)bytes / ((int64_t)sizeof(float) * kc) / NR * NR;
     return nc < NR ? NR : min64(nc, bl.nc);
 }
 
@@ -575,15 +649,21 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
     const int a_once = direct_a ? M <= bl.mc : a_once_fits(bl, MR, M, K);
     const int a_own = a_once && !direct_a && !serial && threads <= GEMM_A_OWN_MAX_TEAM &&
                       N >= GEMM_A_OWN_MIN_COLS * threads;
+    const int fetch_next = k->gemm->pf && a_once && !direct_a && !trans_b && !direct_b &&
+                           M <= GEMM_FETCH_NEXT_MAX_M && K >= GEMM_FETCH_NEXT_MIN_K &&
+                           b_bytes >= l2 && (M + MR - 1) / MR * LINE_FLOATS >= NR;
+    const int64_t kc = fetch_next ? even_kc(bl.kc, K) : min64(bl.kc, K);
     gemm_plan pl = {
         .ukernel = k->gemm->fn,
         .ukernel_aoff = k->gemm->aoff,
+        .ukernel_pf = k->gemm->pf,
         .transpose = k->conv.transpose,
         .MR = k->gemm->mr,
         .NR = k->gemm->nr,
-        .kc_max = min64(bl.kc, K),
+        .kc_max = kc,
         .mc_max = min64(bl.mc, M),
-        .nc_max = min64(M <= bl.mc ? nc_in_l2(bl, K, k->gemm->nr, half_l2) : bl.nc, N),
+        .nc_max =
+            min64(M <= bl.mc ? nc_in_l2(bl, kc, NR, fetch_next ? l2 / 4 : half_l2) : bl.nc, N),
         .trans_a = trans_a,
         .trans_b = trans_b,
         .direct_a = direct_a,
@@ -591,7 +671,8 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .a_once = a_once,
         .a_own = a_own,
         .rows_first = rows_first(K, ldc),
-        .row_group = max64(1, (int64_t)half_l2 / ((int64_t)sizeof(float) * NR * min64(bl.kc, K))),
+        .fetch_next = fetch_next,
+        .row_group = max64(1, (int64_t)half_l2 / ((int64_t)sizeof(float) * NR * kc)),
         .b_reads_nr = k->gemm->b_reads_nr,
         .solo = solo,
         .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,

@@ -1,8 +1,8 @@
 // AVX2+FMA GEMM microkernel, 6x16: 12 ymm accumulators (6 rows x 2 vectors), two B loads and
 // six A broadcasts per k step; with the two B vectors and one broadcast that is 15 of the 16
 // ymm registers. Edges use masked loads and stores (vmaskmovps), never a scalar loop.
-// One body, three entry points (GEMM, and the convolution's B-offset and A-offset forms: see
-// arch/kernels.h); the unused forms fold away at compile time.
+// One body, four entry points (GEMM, GEMM with a prefetch stream, and the convolution's
+// B-offset and A-offset forms: see arch/kernels.h); the unused forms fold away at compile time.
 #include <immintrin.h>
 
 #include "kernels/gemm/gemm_ukernels.h"
@@ -45,8 +45,10 @@ static inline __m256i column_mask(size_t n, size_t first)
 // backward-data 0.71 -> 0.74x (docs/conv.md).
 static inline __attribute__((always_inline)) void
 tile(const int rows, size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs,
-     const float *b, size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta)
+     const float *b, size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta,
+     const float *pf, size_t pf_stride, unsigned pf_shift)
 {
+    const size_t pf_every = ((size_t)1 << pf_shift) - 1;
     // The C tile is read (beta != 0) and written only after the k loop: start fetching it now
     // so those accesses do not stall on memory.
     for (size_t i = 0; i < m; i++)
@@ -75,6 +77,10 @@ tile(const int rows, size_t m, size_t n, size_t kc, const float *a, const int64_
             FMA_ROW(4);
             FMA_ROW(5);
         }
+        if (pf && (p & pf_every) == 0) {
+            _mm_prefetch((const char *)pf, _MM_HINT_T1);
+            pf += pf_stride;
+        }
         if (a_offs) {
             arow0++, arow1++, arow2++, arow3++, arow4++, arow5++;
         } else {
@@ -99,9 +105,21 @@ void mimic_gemm_f32_ukernel_6x16__avx2(size_t m, size_t n, size_t kc, const floa
                                        float beta)
 {
     if (m <= 4)
-        tile(4, m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta);
+        tile(4, m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
     else
-        tile(MR, m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta);
+        tile(MR, m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
+}
+
+void mimic_gemm_f32_ukernel_6x16_pf__avx2(size_t m, size_t n, size_t kc, const float *a,
+                                          const float *b, size_t b_stride, float *c, size_t ldc,
+                                          float beta, const float *pf, size_t pf_stride,
+                                          unsigned pf_shift)
+{
+    MIMIC_UKERNEL_OFFSETS(pf);
+    if (m <= 4)
+        tile(4, m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, pf, pf_stride, pf_shift);
+    else
+        tile(MR, m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, pf, pf_stride, pf_shift);
 }
 
 void mimic_gemm_f32_ukernel_6x16_boff__avx2(size_t m, size_t n, size_t kc, const float *a,
@@ -110,9 +128,9 @@ void mimic_gemm_f32_ukernel_6x16_boff__avx2(size_t m, size_t n, size_t kc, const
 {
     MIMIC_UKERNEL_OFFSETS(b_offs);
     if (m <= 4)
-        tile(4, m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta);
+        tile(4, m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta, NULL, 0, 0);
     else
-        tile(MR, m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta);
+        tile(MR, m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta, NULL, 0, 0);
 }
 
 void mimic_gemm_f32_ukernel_6x16_aoff__avx2(size_t m, size_t n, size_t kc, const float *a,
@@ -121,7 +139,7 @@ void mimic_gemm_f32_ukernel_6x16_aoff__avx2(size_t m, size_t n, size_t kc, const
 {
     MIMIC_UKERNEL_OFFSETS(a_offs);
     if (m <= 4)
-        tile(4, m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
+        tile(4, m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
     else
-        tile(MR, m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
+        tile(MR, m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
 }

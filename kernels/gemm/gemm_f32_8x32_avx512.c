@@ -1,9 +1,9 @@
 // AVX-512 GEMM microkernel, 8x32: 16 zmm accumulators (8 rows x 2 vectors), two B loads and
 // eight A broadcasts per k step. 16 independent FMA chains cover the 4-cycle FMA latency on
 // two pipes with room to spare; edges use masked loads and stores, never a scalar loop.
-// One body, three entry points: packed A and B rows p*b_stride apart (GEMM), B rows at
-// offsets (the convolution's forward: rows of the padded input), and A rows at offsets
-// (backward-weights); the unused forms fold away at compile time.
+// One body, four entry points: packed A and B rows p*b_stride apart (GEMM), the same with a
+// prefetch stream, B rows at offsets (the convolution's forward: rows of the padded input),
+// and A rows at offsets (backward-weights); the unused forms fold away at compile time.
 #include <immintrin.h>
 
 #include "kernels/gemm/gemm_ukernels.h"
@@ -43,8 +43,9 @@
 static inline __attribute__((always_inline)) void
 tile_body(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
           size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta, int masked,
-          int rows)
+          int rows, const float *pf, size_t pf_stride, unsigned pf_shift)
 {
+    const size_t pf_every = ((size_t)1 << pf_shift) - 1;
     // The C tile is read (beta != 0) and written only after the k loop: start fetching it now
     // so those accesses do not stall on memory.
     for (size_t i = 0; i < m; i++) {
@@ -79,6 +80,10 @@ tile_body(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, 
         FMA_ROW(5);
         FMA_ROW(6);
         FMA_ROW(7);
+        if (pf && (p & pf_every) == 0) {
+            _mm_prefetch((const char *)pf, _MM_HINT_T1);
+            pf += pf_stride;
+        }
         if (!a_offs)
             a += MR;
         if (!b_offs)
@@ -97,33 +102,50 @@ tile_body(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, 
 
 static inline __attribute__((always_inline)) void
 tile_rows(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
-          size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta, int rows)
+          size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta, int rows,
+          const float *pf, size_t pf_stride, unsigned pf_shift)
 {
     if (n < 32)
-        tile_body(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 1, rows);
+        tile_body(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 1, rows, pf, pf_stride,
+                  pf_shift);
     else
-        tile_body(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 0, rows);
+        tile_body(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 0, rows, pf, pf_stride,
+                  pf_shift);
 }
 
 static inline __attribute__((always_inline)) void
 tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
-     size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta)
+     size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta, const float *pf,
+     size_t pf_stride, unsigned pf_shift)
 {
     if (m > 4)
-        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 8);
+        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 8, pf, pf_stride,
+                  pf_shift);
     else if (m > 2)
-        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 4);
+        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 4, pf, pf_stride,
+                  pf_shift);
     else if (m > 1)
-        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 2);
+        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 2, pf, pf_stride,
+                  pf_shift);
     else
-        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 1);
+        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 1, pf, pf_stride,
+                  pf_shift);
 }
 
 void mimic_gemm_f32_ukernel_8x32__avx512(size_t m, size_t n, size_t kc, const float *a,
                                          const float *b, size_t b_stride, float *c, size_t ldc,
                                          float beta)
 {
-    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta);
+    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
+}
+
+void mimic_gemm_f32_ukernel_8x32_pf__avx512(size_t m, size_t n, size_t kc, const float *a,
+                                            const float *b, size_t b_stride, float *c, size_t ldc,
+                                            float beta, const float *pf, size_t pf_stride,
+                                            unsigned pf_shift)
+{
+    MIMIC_UKERNEL_OFFSETS(pf);
+    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, pf, pf_stride, pf_shift);
 }
 
 void mimic_gemm_f32_ukernel_8x32_boff__avx512(size_t m, size_t n, size_t kc, const float *a,
@@ -131,7 +153,7 @@ void mimic_gemm_f32_ukernel_8x32_boff__avx512(size_t m, size_t n, size_t kc, con
                                               size_t ldc, float beta)
 {
     MIMIC_UKERNEL_OFFSETS(b_offs);
-    tile(m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta);
+    tile(m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta, NULL, 0, 0);
 }
 
 void mimic_gemm_f32_ukernel_8x32_aoff__avx512(size_t m, size_t n, size_t kc, const float *a,
@@ -139,5 +161,5 @@ void mimic_gemm_f32_ukernel_8x32_aoff__avx512(size_t m, size_t n, size_t kc, con
                                               size_t b_stride, float *c, size_t ldc, float beta)
 {
     MIMIC_UKERNEL_OFFSETS(a_offs);
-    tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
+    tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
 }

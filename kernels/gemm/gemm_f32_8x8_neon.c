@@ -2,9 +2,9 @@
 // B loads, two A loads, and 16 FMAs that take their A value by lane (vfmaq_laneq_f32), so no
 // broadcasts are needed. AArch64 has 32 q registers: 16 + 2 + 2 leaves room for the pipeline.
 // Edge columns go through a small stack tile (NEON has no masked store).
-// One body, three entry points (GEMM, and the convolution's B-offset and A-offset forms: see
-// arch/kernels.h); the unused forms fold away at compile time. The A-offset form gathers
-// its eight A values lane by lane (rows are apart in memory).
+// One body, four entry points (GEMM, GEMM with a prefetch stream, and the convolution's
+// B-offset and A-offset forms: see arch/kernels.h); the unused forms fold away at compile time.
+// The A-offset form gathers its eight A values lane by lane (rows are apart in memory).
 #include <arm_neon.h>
 #include <string.h>
 
@@ -43,8 +43,10 @@ static inline void store_row(float *ci, size_t n, float32x4_t v0, float32x4_t v1
 
 static inline __attribute__((always_inline)) void
 tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
-     size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta)
+     size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta, const float *pf,
+     size_t pf_stride, unsigned pf_shift)
 {
+    const size_t pf_every = ((size_t)1 << pf_shift) - 1;
     // Start fetching the C tile, which is read and written only after the k loop.
     for (size_t i = 0; i < m; i++)
         __builtin_prefetch(c + i * ldc);
@@ -85,6 +87,10 @@ tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const
         FMA_ROW(5, va1, 1);
         FMA_ROW(6, va1, 2);
         FMA_ROW(7, va1, 3);
+        if (pf && (p & pf_every) == 0) {
+            __builtin_prefetch(pf, 0, 2);
+            pf += pf_stride;
+        }
         if (!a_offs)
             a += MR;
         if (!b_offs)
@@ -103,19 +109,27 @@ tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const
 void mimic_gemm_f32_ukernel_8x8__neon(size_t m, size_t n, size_t kc, const float *a, const float *b,
                                       size_t b_stride, float *c, size_t ldc, float beta)
 {
-    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta);
+    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
+}
+
+void mimic_gemm_f32_ukernel_8x8_pf__neon(size_t m, size_t n, size_t kc, const float *a,
+                                         const float *b, size_t b_stride, float *c, size_t ldc,
+                                         float beta, const float *pf, size_t pf_stride,
+                                         unsigned pf_shift)
+{
+    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, pf, pf_stride, pf_shift);
 }
 
 void mimic_gemm_f32_ukernel_8x8_boff__neon(size_t m, size_t n, size_t kc, const float *a,
                                            const float *b, const int64_t *b_offs, float *c,
                                            size_t ldc, float beta)
 {
-    tile(m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta);
+    tile(m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta, NULL, 0, 0);
 }
 
 void mimic_gemm_f32_ukernel_8x8_aoff__neon(size_t m, size_t n, size_t kc, const float *a,
                                            const int64_t *a_offs, const float *b, size_t b_stride,
                                            float *c, size_t ldc, float beta)
 {
-    tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta);
+    tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
 }
