@@ -322,6 +322,7 @@ typedef struct {
     const float *apack, *bpack;
     int64_t b0;
     const float *next; // the rows of B this thread's next pack reads (NULL: none to fetch)
+    int64_t next_rows; // ... how many
     int64_t next_cols; // ... their lines across (LINE_FLOATS floats each)
     unsigned pf_shift; // 2^pf_shift tiles share a column of those lines, a part each
 } block_step;
@@ -329,15 +330,17 @@ typedef struct {
 // The lines tile (jp, ip) fetches of the next block (fetch_next), from the returned address
 // one per 2^pf_shift k steps, ldb floats apart: the next block's lines column by column
 // (LINE_FLOATS floats across, its rows down), each column cut into 2^pf_shift parts, one per
-// tile in the order the tiles run. NULL when the tiles already cover every column.
+// tile in the order the tiles run (a last part that would run past the next block's rows
+// starts early enough to end on them, so no address outside B is formed). NULL when the tiles
+// already cover every column, or the next block is too shallow for a tile's part.
 static const float *fetch_part(const gemm_plan *pl, const block_step *st, int64_t jp, int64_t ip)
 {
     const int64_t t = (jp - st->b0) * ((pl->M + pl->MR - 1) / pl->MR) + ip;
     const int64_t col = t >> st->pf_shift, part = t & ((1 << st->pf_shift) - 1);
-    const int64_t part_rows = (st->kb + (1 << st->pf_shift) - 1) >> st->pf_shift;
-    if (col >= st->next_cols)
+    const int64_t count = (st->kb + (1 << st->pf_shift) - 1) >> st->pf_shift; // lines it fetches
+    if (col >= st->next_cols || count > st->next_rows)
         return NULL;
-    return st->next + col * LINE_FLOATS + part * part_rows * pl->ldb;
+    return st->next + col * LINE_FLOATS + min64(part * count, st->next_rows - count) * pl->ldb;
 }
 
 // Tile (jp, ip) of the current blocks: the microkernel on B's panel jp (packed, or in place
@@ -403,6 +406,7 @@ static void next_block(const gemm_plan *pl, int64_t jc, int64_t pc, int64_t lo_f
     if (jc >= pl->N || lo >= hi)
         return;
     st->next = pl->B + pc * pl->ldb + jc + lo * NR;
+    st->next_rows = min64(pl->kc_max, pl->K - pc);
     st->next_cols = (min64(nb, hi * NR) - lo * NR + LINE_FLOATS - 1) / LINE_FLOATS;
     // A panel's tiles (m_panels) cover its NR / LINE_FLOATS columns of lines.
     st->pf_shift = 0;
@@ -447,7 +451,7 @@ static void gemm_blocks_owned(const gemm_plan *pl)
         for (int64_t pc = 0; pc < K; pc += pl->kc_max) {
             const int64_t kb = min64(pl->kc_max, K - pc);
             block_step st = {jc, pc, 0, kb, first_packed, pc == 0 ? pl->beta : 1.0f,
-                             apack + mpad * pc, bmine, lo, NULL, 0, 0};
+                             apack + mpad * pc, bmine, lo, NULL, 0, 0, 0};
             if (pl->fetch_next)
                 next_block(pl, jc, pc, lo_full, hi_full, &st);
             const int64_t plo = max64(lo, first_packed), phi = max64(hi, first_packed);
@@ -491,8 +495,8 @@ static void gemm_blocks(const gemm_plan *pl)
                 const int64_t mb = min64(pl->mc_max, row_hi - ic);
                 if (!pl->direct_a)
                     pack_a_rows(pl, ic, mb, pc, kb, amine);
-                const block_step st = {jc, pc,   ic, kb, first_packed, beta_k, amine, pl->bpack,
-                                       0,  NULL, 0,  0};
+                const block_step st = {jc,    pc,        ic, kb,   first_packed, beta_k,
+                                       amine, pl->bpack, 0,  NULL, 0,            0, 0};
                 block_tiles(pl, &st, 0, n_panels, (mb + MR - 1) / MR);
             }
             team_barrier(pl); // the next block of B goes where this one is still read
