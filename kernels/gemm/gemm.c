@@ -544,11 +544,15 @@ static void gemm_in_place(const mimic_gemm_ukernel *g, int64_t M, int64_t N, int
 // With a single MC block of A, each packed B panel is used right after it is packed and never
 // again: an NC block sized for L3 only sends the packed copy out of L2 and back. Keep it in
 // half of L2 instead (`bytes`), or a quarter where the next block's rows of B come in while it
-// is used (fetch_next: both, and A, then fit).
-static int64_t nc_in_l2(mimic_gemm_blocking bl, int64_t kc, int64_t NR, double bytes)
+// is used (fetch_next: both, and A, then fit). The team splits each block's panels, so their
+// number is a multiple of the team's size: 7 panels (fetch_next's 32x100352x288) left one of
+// two threads idle an eighth of the time (2 threads, 6 panels instead: 32x100352x288 14.8-15.1
+// -> 12.9-13.8 ms, 64x25088x576 9.0-9.9 -> 7.7-8.8 ms; docs/gemm.md).
+static int64_t nc_in_l2(mimic_gemm_blocking bl, int64_t kc, int64_t NR, double bytes,
+                        int64_t team)
 {
-    const int64_t nc = (int64_t)bytes / ((int64_t)sizeof(float) * kc) / NR * NR;
-    return nc < NR ? NR : min64(nc, bl.nc);
+    const int64_t panels = min64((int64_t)bytes / ((int64_t)sizeof(float) * kc), bl.nc) / NR;
+    return max64(team, panels / team * team) * NR;
 }
 
 // op(A) = A and op(B) = B^T with at most this many columns of C and K at least this long go
@@ -667,7 +671,10 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .kc_max = kc,
         .mc_max = min64(bl.mc, M),
         .nc_max =
-            min64(M <= bl.mc ? nc_in_l2(bl, kc, NR, fetch_next ? l2 / 4 : half_l2) : bl.nc, N),
+            min64(M <= bl.mc
+                      ? nc_in_l2(bl, kc, NR, fetch_next ? l2 / 4 : half_l2, serial ? 1 : threads)
+                      : bl.nc,
+                  N),
         .trans_a = trans_a,
         .trans_b = trans_b,
         .direct_a = direct_a,
