@@ -196,7 +196,8 @@ typedef struct {
     int a_once; // one MC block, A packed whole (every KC slice) once: gemm_blocks_owned
     int a_own;  // ... by every thread, into its own copy (GEMM_A_OWN_MAX_TEAM)
     int rows_first;     // short K, C's row stride aliasing in L1: tiles along the rows
-    int fetch_next;     // tiles fetch the next block of B (GEMM_FETCH_NEXT_MAX_M)
+    int fetch_next;     // tiles fetch the next block of B (GEMM_FETCH_NEXT_MAX_M) ...
+    unsigned pf_shift;  // ... 2^pf_shift of them sharing a column of its lines, a part each
     int64_t row_group;  // in gemm_blocks, the panels (a block of B in half of L2) they span
     int solo; // on the calling thread alone, inside another team: no worksharing, no barriers
     int64_t M, N, K, lda, ldb, ldc;
@@ -324,7 +325,6 @@ typedef struct {
     const float *next; // the rows of B this thread's next pack reads (NULL: none to fetch)
     int64_t next_rows; // ... how many
     int64_t next_cols; // ... their lines across (LINE_FLOATS floats each)
-    unsigned pf_shift; // 2^pf_shift tiles share a column of those lines, a part each
 } block_step;
 
 // The lines tile (jp, ip) fetches of the next block (fetch_next), from the returned address
@@ -336,8 +336,8 @@ typedef struct {
 static const float *fetch_part(const gemm_plan *pl, const block_step *st, int64_t jp, int64_t ip)
 {
     const int64_t t = (jp - st->b0) * ((pl->M + pl->MR - 1) / pl->MR) + ip;
-    const int64_t col = t >> st->pf_shift, part = t & ((1 << st->pf_shift) - 1);
-    const int64_t count = (st->kb + (1 << st->pf_shift) - 1) >> st->pf_shift; // lines it fetches
+    const int64_t col = t >> pl->pf_shift, part = t & ((1 << pl->pf_shift) - 1);
+    const int64_t count = (st->kb + (1 << pl->pf_shift) - 1) >> pl->pf_shift; // lines it fetches
     if (col >= st->next_cols || count > st->next_rows)
         return NULL;
     return st->next + col * LINE_FLOATS + min64(part * count, st->next_rows - count) * pl->ldb;
@@ -363,7 +363,7 @@ static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, in
         const float *pf = st->next ? fetch_part(pl, st, jp, ip) : NULL;
         if (pf)
             pl->ukernel_pf(mi, ni, (size_t)kb, a, b, bs, c, (size_t)pl->ldc, st->beta, pf,
-                           (size_t)pl->ldb, st->pf_shift);
+                           (size_t)pl->ldb, pl->pf_shift);
         else
             pl->ukernel(mi, ni, (size_t)kb, a, b, bs, c, (size_t)pl->ldc, st->beta);
     }
@@ -389,12 +389,22 @@ static void block_tiles(const gemm_plan *pl, const block_step *st, int64_t jlo, 
                 block_tile(pl, st, jp, ip);
 }
 
+// The pf_shift of fetch_next: a panel's m_panels tiles cover its NR / LINE_FLOATS columns of
+// the next block's lines, 2^pf_shift tiles to a column.
+static unsigned fetch_shift(int64_t M, int64_t MR, int64_t NR)
+{
+    unsigned shift = 0;
+    while ((2 << shift) * NR <= (M + MR - 1) / MR * LINE_FLOATS)
+        shift++;
+    return shift;
+}
+
 // Where this thread's pack after the block at (jc, pc) reads B (its panels [lo_full, hi_full)
-// of a full block), for fetch_next; and how many tiles of this block share each column of it.
+// of a full block), for fetch_next.
 static void next_block(const gemm_plan *pl, int64_t jc, int64_t pc, int64_t lo_full,
                        int64_t hi_full, block_step *st)
 {
-    const int64_t NR = pl->NR, m_panels = (pl->M + pl->MR - 1) / pl->MR;
+    const int64_t NR = pl->NR;
     if (pc + pl->kc_max < pl->K) {
         pc += pl->kc_max;
     } else {
@@ -408,10 +418,6 @@ static void next_block(const gemm_plan *pl, int64_t jc, int64_t pc, int64_t lo_f
     st->next = pl->B + pc * pl->ldb + jc + lo * NR;
     st->next_rows = min64(pl->kc_max, pl->K - pc);
     st->next_cols = (min64(nb, hi * NR) - lo * NR + LINE_FLOATS - 1) / LINE_FLOATS;
-    // A panel's tiles (m_panels) cover its NR / LINE_FLOATS columns of lines.
-    st->pf_shift = 0;
-    while ((2 << st->pf_shift) * NR <= m_panels * LINE_FLOATS)
-        st->pf_shift++;
 }
 
 // The NC / KC loops of a product with one MC block whose A is packed whole, once (every KC
@@ -451,7 +457,7 @@ static void gemm_blocks_owned(const gemm_plan *pl)
         for (int64_t pc = 0; pc < K; pc += pl->kc_max) {
             const int64_t kb = min64(pl->kc_max, K - pc);
             block_step st = {jc, pc, 0, kb, first_packed, pc == 0 ? pl->beta : 1.0f,
-                             apack + mpad * pc, bmine, lo, NULL, 0, 0, 0};
+                             apack + mpad * pc, bmine, lo, NULL, 0, 0};
             if (pl->fetch_next)
                 next_block(pl, jc, pc, lo_full, hi_full, &st);
             const int64_t plo = max64(lo, first_packed), phi = max64(hi, first_packed);
@@ -496,7 +502,7 @@ static void gemm_blocks(const gemm_plan *pl)
                 if (!pl->direct_a)
                     pack_a_rows(pl, ic, mb, pc, kb, amine);
                 const block_step st = {jc,    pc,        ic, kb,   first_packed, beta_k,
-                                       amine, pl->bpack, 0,  NULL, 0,            0, 0};
+                                       amine, pl->bpack, 0,  NULL, 0,            0};
                 block_tiles(pl, &st, 0, n_panels, (mb + MR - 1) / MR);
             }
             team_barrier(pl); // the next block of B goes where this one is still read
@@ -546,8 +552,8 @@ static void gemm_in_place(const mimic_gemm_ukernel *g, int64_t M, int64_t N, int
 // half of L2 instead (`bytes`), or a quarter where the next block's rows of B come in while it
 // is used (fetch_next: both, and A, then fit). The team splits each block's panels, so their
 // number is a multiple of the team's size: 7 panels (fetch_next's 32x100352x288) left one of
-// two threads idle an eighth of the time (2 threads, 6 panels instead: 32x100352x288 14.8-15.1
-// -> 12.9-13.8 ms, 64x25088x576 9.0-9.9 -> 7.7-8.8 ms; docs/gemm.md).
+// two threads idle an eighth of the time (2 threads, 6 panels instead: 32x100352x288 14.1-15.7
+// -> 11.9-14.2 ms, 64x25088x576 9.7-9.8 -> 8.6-9.6 ms; docs/gemm.md).
 static int64_t nc_in_l2(mimic_gemm_blocking bl, int64_t kc, int64_t NR, double bytes,
                         int64_t team)
 {
@@ -683,6 +689,7 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .a_own = a_own,
         .rows_first = rows_first(K, ldc),
         .fetch_next = fetch_next,
+        .pf_shift = fetch_next ? fetch_shift(M, MR, NR) : 0,
         .row_group = max64(1, (int64_t)half_l2 / ((int64_t)sizeof(float) * NR * kc)),
         .b_reads_nr = k->gemm->b_reads_nr,
         .solo = solo,
