@@ -7,7 +7,9 @@
 #include <mimic/mimic.h>
 
 // --- GEMM microkernel contract ---
-// C[0:mr, 0:nr] = A_panel * B_panel + beta * C[0:mr, 0:nr], with 1 <= mr <= MR, 1 <= nr <= NR.
+// C[0:mr, 0:nr] = A_panel * B_panel + beta * C[0:mr, 0:nr], with 1 <= mr <= mr_max (MR, or
+// more where the tile has the registers: rows MR.. then come from the next packed panel, at
+// a + MR*kc, the same sums as that panel's own tile), 1 <= nr <= NR.
 // a: kc columns of MR packed floats (a[p*MR + i]), zero-padded past mr, 64-byte aligned.
 // b: kc rows of NR floats, row p at b + p*b_stride: either a packed panel (b_stride = NR,
 // zero-padded past nr) or, for a full-width panel, B itself (b_stride = ldb), so small-M
@@ -54,7 +56,7 @@ typedef struct {
     mimic_gemm_boff_fn boff;
     mimic_gemm_aoff_fn aoff;
     mimic_gemm_pf_fn pf;
-    int mr, nr;
+    int mr, mr_max, nr; // mr_max: the rows fn and pf take (boff and aoff: mr)
     const char *name;
     mimic_gemm_dot_fn dot;
     int dot_mr, dot_nr;

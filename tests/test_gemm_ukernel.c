@@ -1,8 +1,9 @@
 // Every GEMM microkernel of gemm_ukernels.inc, called directly: every tile size m x n in
-// 1..MR x 1..NR, several depths, packed and in-place (strided) B, beta 0 / 1 / 2.5, in each
-// of its three forms (packed, B rows at offsets, A rows at offsets), the packed form also
-// through its prefetching entry (bit for bit the same tile); and the dot-product tile of each
-// ISA over every m x n and K around its vector length.
+// 1..mr_max x 1..NR (rows past MR: the packed form only, from the next panel), several depths,
+// packed and in-place (strided) B, beta 0 / 1 / 2.5, in each of its three forms (packed, B rows
+// at offsets, A rows at offsets), the packed form also through its prefetching entry (bit for
+// bit the same tile); and the dot-product tile of each ISA over every m x n and K around its
+// vector length.
 // Padding rows of A and columns of B hold NaN, which must never reach a stored element, and
 // everything of C outside the m x n tile must keep its sentinel.
 #include <math.h>
@@ -32,16 +33,25 @@ static float *scatter_rows(tc_rng *rng, size_t rows, size_t len, int64_t *offs, 
     return buf;
 }
 
+// Element (i, p) of a packed A of two panels: rows from MR on (a tile of up to mr_max rows,
+// the packed form only) lie in the next panel, MR * kc floats on.
+static float *a_at(float *a, size_t MR, size_t kc, size_t i, size_t p)
+{
+    return i < MR ? a + p * MR + i : a + MR * kc + p * MR + (i - MR);
+}
+
 // One call of `uk` on an m x n tile of depth kc with B row stride bs, checked element-wise.
 static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, enum form form, size_t m,
                        size_t n, size_t kc, size_t bs, float beta)
 {
     const size_t MR = (size_t)uk->mr, NR = (size_t)uk->nr, ldc = NR + 3;
-    float *a = tc_alloc(kc * MR), *b = tc_alloc(kc * bs), *c = tc_alloc(MR * ldc + TC_GUARD);
+    const size_t rows = (size_t)uk->mr_max; // C's rows in the buffer
+    float *a = tc_alloc(2 * kc * MR), *b = tc_alloc(kc * bs);
+    float *c = tc_alloc(rows * ldc + TC_GUARD);
     double *want = tc_dalloc(m * n), *tol = tc_dalloc(m * n);
     for (size_t p = 0; p < kc; p++) {
-        for (size_t i = 0; i < MR; i++)
-            a[p * MR + i] = i < m ? tc_rng_float(rng, -1.0f, 1.0f) : NAN;
+        for (size_t i = 0; i < 2 * MR; i++)
+            *a_at(a, MR, kc, i, p) = i < m ? tc_rng_float(rng, -1.0f, 1.0f) : NAN;
         for (size_t j = 0; j < bs; j++)
             b[p * bs + j] = j < n ? tc_rng_float(rng, -1.0f, 1.0f) : NAN;
     }
@@ -63,18 +73,18 @@ static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, enum form form
             for (size_t i = 0; i < m; i++)
                 a[p * MR + i] = scattered[offs[i] + (int64_t)p];
     }
-    tc_fill_sentinel(c, MR * ldc + TC_GUARD);
+    tc_fill_sentinel(c, rows * ldc + TC_GUARD);
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++)
             c[i * ldc + j] = beta == 0.0f ? NAN : tc_rng_float(rng, -1.0f, 1.0f);
-    float *c_in = tc_alloc(MR * ldc + TC_GUARD);
-    memcpy(c_in, c, (MR * ldc + TC_GUARD) * sizeof(float));
+    float *c_in = tc_alloc(rows * ldc + TC_GUARD);
+    memcpy(c_in, c, (rows * ldc + TC_GUARD) * sizeof(float));
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++) {
             double s = 0.0, mag = 0.0;
             for (size_t p = 0; p < kc; p++) {
-                s += (double)a[p * MR + i] * b[p * bs + j];
-                mag += fabs((double)a[p * MR + i] * b[p * bs + j]);
+                s += (double)*a_at(a, MR, kc, i, p) * b[p * bs + j];
+                mag += fabs((double)*a_at(a, MR, kc, i, p) * b[p * bs + j]);
             }
             const double c0 = beta == 0.0f ? 0.0 : (double)beta * c[i * ldc + j];
             want[i * n + j] = s + c0;
@@ -91,18 +101,31 @@ static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, enum form form
         uk->aoff(m, n, kc, scattered, offs, b, bs, c, ldc, beta);
     tc_check_near("C tile", c, ldc, want, m, n, (tc_tol){.tol = tol});
     // Outside the tile: the sentinel, untouched.
-    for (size_t i = 0; i < MR; i++)
+    for (size_t i = 0; i < rows; i++)
         tc_check_sentinel("C right of the tile", c + i * ldc + n, i < m ? ldc - n : 0);
-    tc_check_sentinel("C below the tile", c + m * ldc, (MR - m) * ldc + TC_GUARD);
+    tc_check_sentinel("C below the tile", c + m * ldc, (rows - m) * ldc + TC_GUARD);
     if (form == PACKED) { // the prefetching entry: the same bits everywhere, whatever it fetches
         const size_t pf_stride = 37;
         const unsigned pf_shift = (unsigned)((m + n + kc) % 4);
         float *pf = tc_alloc(kc * pf_stride + 16);
         tc_ctx("%s (prefetching, shift %u) m=%zu n=%zu kc=%zu b_stride=%zu beta=%g", uk->name,
                pf_shift, m, n, kc, bs, beta);
-        uk->pf(m, n, kc, a, b, bs, c_in, ldc, beta, pf, pf_stride, pf_shift);
-        assert_memory_equal(c_in, c, (MR * ldc + TC_GUARD) * sizeof(float));
+        float *c_pf = tc_alloc(rows * ldc + TC_GUARD);
+        memcpy(c_pf, c_in, (rows * ldc + TC_GUARD) * sizeof(float));
+        uk->pf(m, n, kc, a, b, bs, c_pf, ldc, beta, pf, pf_stride, pf_shift);
+        assert_memory_equal(c_pf, c, (rows * ldc + TC_GUARD) * sizeof(float));
+        free(c_pf);
         free(pf);
+    }
+    if (form == PACKED && m > MR) { // the same bits as the two panels' own tiles
+        float *c_split = tc_alloc(rows * ldc + TC_GUARD);
+        memcpy(c_split, c_in, (rows * ldc + TC_GUARD) * sizeof(float));
+        tc_ctx("%s (rows %zu as %zu + %zu) n=%zu kc=%zu beta=%g", uk->name, m, MR, m - MR, n, kc,
+               beta);
+        uk->fn(MR, n, kc, a, b, bs, c_split, ldc, beta);
+        uk->fn(m - MR, n, kc, a + MR * kc, b, bs, c_split + MR * ldc, ldc, beta);
+        assert_memory_equal(c_split, c, (rows * ldc + TC_GUARD) * sizeof(float));
+        free(c_split);
     }
     free(c_in);
     free(scattered);
@@ -216,16 +239,20 @@ static void test_ukernels(void **state)
         if (!uk->fn || !mimic_isa_supported((mimic_isa)isa))
             continue;
         print_message("gemm ukernel %s\n", uk->name);
-        for (size_t m = 1; m <= (size_t)uk->mr; m++)
+        // Up to mr_max rows in the packed form (its rows past MR from the next panel); the
+        // offset forms take at most MR.
+        for (size_t m = 1; m <= (size_t)uk->mr_max; m++)
             for (size_t n = 1; n <= (size_t)uk->nr; n++)
                 for (size_t d = 0; d < sizeof depths / sizeof depths[0]; d++) {
                     const size_t kc = depths[d];
                     const float beta = betas[(m + n + d) % 3];
-                    for (int f = PACKED; f <= A_OFFSETS; f++)
+                    const int last = m <= (size_t)uk->mr ? A_OFFSETS : PACKED;
+                    for (int f = PACKED; f <= last; f++)
                         check_tile(uk, &rng, (enum form)f, m, n, kc, (size_t)uk->nr, beta);
                     if ((m + n) % 4 == 0) { // B in place: a wider row stride
                         check_tile(uk, &rng, PACKED, m, n, kc, (size_t)uk->nr + 7, beta);
-                        check_tile(uk, &rng, A_OFFSETS, m, n, kc, (size_t)uk->nr + 7, beta);
+                        if (m <= (size_t)uk->mr)
+                            check_tile(uk, &rng, A_OFFSETS, m, n, kc, (size_t)uk->nr + 7, beta);
                     }
                 }
     }

@@ -192,6 +192,7 @@ typedef struct {
     mimic_gemm_pf_fn ukernel_pf;
     mimic_transpose_fn transpose;
     int64_t MR, NR, kc_max, mc_max, nc_max;
+    int64_t mr_max; // rows one packed-A tile can take (its panel and the next: merged_tail)
     int trans_a, trans_b, direct_a, direct_b, b_reads_nr;
     int a_once; // one MC block, A packed whole (every KC slice) once: gemm_blocks_owned
     int a_own;  // ... by every thread, into its own copy (GEMM_A_OWN_MAX_TEAM)
@@ -345,14 +346,15 @@ static const float *fetch_part(const gemm_plan *pl, const block_step *st, int64_
 
 // Tile (jp, ip) of the current blocks: the microkernel on B's panel jp (packed, or in place
 // below first_packed) and A's panel ip, then the post-op after the last KC slice.
-static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, int64_t ip)
+static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, int64_t ip,
+                       int64_t rows)
 {
     const int64_t MR = pl->MR, NR = pl->NR, kb = st->kb, pc = st->pc;
     const int64_t i = st->ic + ip * MR, j = st->jc + jp * NR;
     const int packed = jp >= st->first_packed;
     const float *b = packed ? st->bpack + (jp - st->b0) * NR * kb : pl->B + pc * pl->ldb + j;
     const size_t bs = (size_t)(packed ? NR : pl->ldb);
-    const size_t mi = (size_t)min64(MR, pl->M - i), ni = (size_t)min64(NR, pl->N - j);
+    const size_t mi = (size_t)min64(rows, pl->M - i), ni = (size_t)min64(NR, pl->N - j);
     float *c = pl->C + i * pl->ldc + j;
     if (pl->direct_a) {
         int64_t offs[GEMM_MAX_MR];
@@ -371,22 +373,38 @@ static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, in
         post_tile(pl->keep, pl->mask, pl->ldm, pl->C, pl->ldc, i, j, (int64_t)mi, (int64_t)ni);
 }
 
+// 1 if the block's last row panel, partial, is computed by the tile before it: a tile of up to
+// mr_max rows reads rows MR.. from the next packed panel of A (AVX-512: 8 + 4), so a classifier's
+// 10 rows take one pass over each panel of B with 20 FMA chains instead of an 8-row pass and a
+// 2-row one whose 4 chains wait on the FMA latency (TN 10x5541x128: docs/gemm.md). The same
+// microkernel sums, the same bits. Not with A read in place (its row offsets hold MR rows) nor
+// when the tiles fetch the next block (fetch_next deals its lines out over every panel).
+static int merged_tail(const gemm_plan *pl, const block_step *st, int64_t m_panels)
+{
+    return !pl->direct_a && !st->next && m_panels >= 2 &&
+           pl->M - (st->ic + (m_panels - 2) * pl->MR) <= pl->mr_max;
+}
+
 // Tiles [jlo, jhi) x [0, m_panels) of the current blocks: B's panels outer (each in L1 for its
 // column of tiles), or with rows_first, groups of row_group panels (a block of B in half of L2)
 // each row by row.
 static void block_tiles(const gemm_plan *pl, const block_step *st, int64_t jlo, int64_t jhi,
                         int64_t m_panels)
 {
+    const int merged = merged_tail(pl, st, m_panels);
+    const int64_t m_tiles = m_panels - merged, MR = pl->MR;
+#define ROWS(ip) ((ip) == m_tiles - 1 && merged ? pl->mr_max : MR)
     if (!pl->rows_first) {
         for (int64_t jp = jlo; jp < jhi; jp++)
-            for (int64_t ip = 0; ip < m_panels; ip++)
-                block_tile(pl, st, jp, ip);
+            for (int64_t ip = 0; ip < m_tiles; ip++)
+                block_tile(pl, st, jp, ip, ROWS(ip));
         return;
     }
     for (int64_t g = jlo; g < jhi; g += pl->row_group)
-        for (int64_t ip = 0; ip < m_panels; ip++)
+        for (int64_t ip = 0; ip < m_tiles; ip++)
             for (int64_t jp = g; jp < min64(jhi, g + pl->row_group); jp++)
-                block_tile(pl, st, jp, ip);
+                block_tile(pl, st, jp, ip, ROWS(ip));
+#undef ROWS
 }
 
 // The pf_shift of fetch_next: a panel's m_panels tiles cover its NR / LINE_FLOATS columns of
@@ -674,6 +692,7 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .transpose = k->conv.transpose,
         .MR = k->gemm->mr,
         .NR = k->gemm->nr,
+        .mr_max = k->gemm->mr_max,
         .kc_max = kc,
         .mc_max = min64(bl.mc, M),
         .nc_max =

@@ -7,7 +7,7 @@
 
 #include "arch/kernels.h"
 
-#define MIMIC_UKERNEL(isa, fn, boff, aoff, pf, mr, nr, dot, dmr, dnr, b_reads_nr)              \
+#define MIMIC_UKERNEL(isa, fn, boff, aoff, pf, mr, mr_max, nr, dot, dmr, dnr, b_reads_nr)              \
     void fn(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t b_stride,   \
             float *c, size_t ldc, float beta);                                                 \
     void boff(size_t m, size_t n, size_t kc, const float *a, const float *b,                  \
