@@ -425,9 +425,10 @@ static void test_conv_threads_bitwise(void **state) {
         {5, 6, 11, 9, 5, 3, 3, 2, 2, 1, 1},
         {4, 5, 6, 7, 3, 1, 1, 1, 1, 0, 0},
         {6, 2, 10, 9, 7, 3, 3, 1, 1, 1, 1}, // the forward with few taps (C*R*S = 18)
+        {5, 2, 10, 9, 7, 3, 3, 1, 1, 1, 1}, // ... on an odd batch
     };
     const int saved = mimic_threads_get();
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         tc_rng rng = tc_rng_seed(800 + (uint64_t)i);
         mimic_conv2d s = to_shape(&cases[i]);
         int64_t P, Q;
