@@ -322,8 +322,8 @@ static void test_gemm_skinny(void **state) {
 // A small C (M <= 128, N <= 256, K >= 64): A and B read in place (op(B) = B^T: A only), over
 // one or several KC slices, with alpha = 1 (the in-place path) and not (packed), padded
 // leading dimensions (NaN in the padding) and unaligned pointers. Then B in place under at most
-// 128 rows of C when it fits in L2 (row strides off the 512-byte multiples), and a C of a few
-// rows.
+// 128 rows of C when it fits in L2 or, in one KC slice, a few L2s (row strides off the 512-byte
+// multiples; 100 x 3000 x 130: 1.6 MB), and a C of a few rows.
 static void test_gemm_small_c(void **state) {
     (void)state;
     static const int64_t dims[][3] = {{128, 256, 1024}, {37, 70, 1500}, {1, 5, 1100},

@@ -102,6 +102,11 @@ mimic_status mimic_gemm_reserve(const mimic_kernels *k, int64_t M, int64_t N, in
 // 0.79x -> 0.90x, TN 128x784x128 0.82x -> 0.91x (docs/gemm.md).
 #define GEMM_DIRECT_B_L2_MAX_M 128
 #define GEMM_L1_ALIAS_FLOATS 128
+// ... and, in one KC slice (each panel walked by all the row tiles back to back), B of up to
+// this many L2s: a 1 MiB L2 kept the conv student's 1.6 MB bottleneck operands packed, 11 % of
+// the product in the pack (Zen 5, 1 thread: NN and TN 128x3136x128 0.87x -> 0.95-1.01x oneDNN
+// in place; 128x6272x128 2 % faster, 128x12544x128 (6.4 MB) 3-7 % slower: docs/gemm.md).
+#define GEMM_DIRECT_B_ONE_SLICE_L2S 4
 
 // Up to this many rows of C (a classifier's weight gradient, 10 x H x batch), B is read in place
 // at any K as long as its rows are at most 32 KiB: each B panel serves one or two A panels, so
@@ -670,7 +675,7 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         small_c || (!trans_b && M <= GEMM_DIRECT_B_TINY_M && N <= GEMM_DIRECT_B_TINY_MAX_N) ||
         (!trans_b && M <= GEMM_DIRECT_B_MAX_M && b_bytes <= half_l2) ||
         (!trans_b && M <= GEMM_DIRECT_B_L2_MAX_M && ldb % GEMM_L1_ALIAS_FLOATS != 0 &&
-         b_bytes <= l2);
+         (b_bytes <= l2 || (K <= bl.kc && b_bytes <= GEMM_DIRECT_B_ONE_SLICE_L2S * l2)));
     const int threads = mimic_threads_get();
     const int serial = solo || threads == 1 || (double)M * N * K < GEMM_PARALLEL_MIN_FLOPS;
     // One KC slice with nothing to pack, on one thread: the tiles straight away.
