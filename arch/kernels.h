@@ -10,14 +10,17 @@
 // C[0:mr, 0:nr] = A_panel * B_panel + beta * C[0:mr, 0:nr], with 1 <= mr <= mr_max (MR, or
 // more where the tile has the registers: rows MR.. then come from the next packed panel, at
 // a + MR*kc, the same sums as that panel's own tile), 1 <= nr <= NR.
-// a: kc columns of MR packed floats (a[p*MR + i]), zero-padded past mr, 64-byte aligned.
+// a: kc columns of MR floats, column p at a + p*a_stride: a packed panel (a_stride = MR,
+// a[p*MR + i], zero-padded past mr, 64-byte aligned) or, for op(A) = A^T, A itself
+// (a_stride = lda, mr = MR: the tile reads all MR floats of every column; never with rows
+// past MR).
 // b: kc rows of NR floats, row p at b + p*b_stride: either a packed panel (b_stride = NR,
 // zero-padded past nr) or, for a full-width panel, B itself (b_stride = ldb), so small-M
 // problems need not copy B. beta == 0 never reads C.
 // Edges are handled inside the kernel (masked or partial stores), never by the caller.
 typedef void (*mimic_gemm_ukernel_fn)(size_t mr, size_t nr, size_t kc, const float *a,
-                                      const float *b, size_t b_stride, float *c, size_t ldc,
-                                      float beta);
+                                      size_t a_stride, const float *b, size_t b_stride, float *c,
+                                      size_t ldc, float beta);
 
 // The convolution's forms of the same tile (the indirect GEMM of XNNPACK, by offsets instead
 // of pointers): boff reads B row p at b + b_offs[p] (rows of the padded input: the forward
@@ -38,8 +41,8 @@ typedef void (*mimic_gemm_aoff_fn)(size_t mr, size_t nr, size_t kc, const float 
 // block of B comes in from memory during this one's products instead of in a burst that stalls
 // them (gemm.c, fetch_next). The same sums as fn, bit for bit; pf is never dereferenced.
 typedef void (*mimic_gemm_pf_fn)(size_t mr, size_t nr, size_t kc, const float *a,
-                                 const float *b, size_t b_stride, float *c, size_t ldc,
-                                 float beta, const float *pf, size_t pf_stride,
+                                 size_t a_stride, const float *b, size_t b_stride, float *c,
+                                 size_t ldc, float beta, const float *pf, size_t pf_stride,
                                  unsigned pf_shift);
 
 // The dot-product tile (kernels/gemm/gemm_dot_template.h): C[i][j] = alpha * sum_p

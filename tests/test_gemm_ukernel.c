@@ -1,9 +1,9 @@
 // Every GEMM microkernel of gemm_ukernels.inc, called directly: every tile size m x n in
 // 1..mr_max x 1..NR (rows past MR: the packed form only, from the next panel), several depths,
 // packed and in-place (strided) B, beta 0 / 1 / 2.5, in each of its three forms (packed, B rows
-// at offsets, A rows at offsets), the packed form also through its prefetching entry (bit for
-// bit the same tile); and the dot-product tile of each ISA over every m x n and K around its
-// vector length.
+// at offsets, A rows at offsets), the packed form also through its prefetching entry and, for
+// full panels, on A^T in place (columns a_stride apart): bit for bit the same tile; and the
+// dot-product tile of each ISA over every m x n and K around its vector length.
 // Padding rows of A and columns of B hold NaN, which must never reach a stored element, and
 // everything of C outside the m x n tile must keep its sentinel.
 #include <math.h>
@@ -94,7 +94,7 @@ static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, enum form form
     tc_ctx("%s (%s) m=%zu n=%zu kc=%zu b_stride=%zu beta=%g", uk->name, form_names[form], m, n, kc,
            bs, beta);
     if (form == PACKED)
-        uk->fn(m, n, kc, a, b, bs, c, ldc, beta);
+        uk->fn(m, n, kc, a, MR, b, bs, c, ldc, beta);
     else if (form == B_OFFSETS)
         uk->boff(m, n, kc, a, scattered, offs, c, ldc, beta);
     else
@@ -112,18 +112,31 @@ static void check_tile(const mimic_gemm_ukernel *uk, tc_rng *rng, enum form form
                pf_shift, m, n, kc, bs, beta);
         float *c_pf = tc_alloc(rows * ldc + TC_GUARD);
         memcpy(c_pf, c_in, (rows * ldc + TC_GUARD) * sizeof(float));
-        uk->pf(m, n, kc, a, b, bs, c_pf, ldc, beta, pf, pf_stride, pf_shift);
+        uk->pf(m, n, kc, a, MR, b, bs, c_pf, ldc, beta, pf, pf_stride, pf_shift);
         assert_memory_equal(c_pf, c, (rows * ldc + TC_GUARD) * sizeof(float));
         free(c_pf);
         free(pf);
+    }
+    if (form == PACKED && m == MR) { // A^T read in place: columns a_stride apart, NaN between
+        const size_t as = MR + 5;
+        float *a_t = tc_alloc(kc * as), *c_t = tc_alloc(rows * ldc + TC_GUARD);
+        for (size_t p = 0; p < kc; p++)
+            for (size_t i = 0; i < as; i++)
+                a_t[p * as + i] = i < MR ? a[p * MR + i] : NAN;
+        memcpy(c_t, c_in, (rows * ldc + TC_GUARD) * sizeof(float));
+        tc_ctx("%s (A in place, stride %zu) n=%zu kc=%zu beta=%g", uk->name, as, n, kc, beta);
+        uk->fn(m, n, kc, a_t, as, b, bs, c_t, ldc, beta);
+        assert_memory_equal(c_t, c, (rows * ldc + TC_GUARD) * sizeof(float));
+        free(a_t);
+        free(c_t);
     }
     if (form == PACKED && m > MR) { // the same bits as the two panels' own tiles
         float *c_split = tc_alloc(rows * ldc + TC_GUARD);
         memcpy(c_split, c_in, (rows * ldc + TC_GUARD) * sizeof(float));
         tc_ctx("%s (rows %zu as %zu + %zu) n=%zu kc=%zu beta=%g", uk->name, m, MR, m - MR, n, kc,
                beta);
-        uk->fn(MR, n, kc, a, b, bs, c_split, ldc, beta);
-        uk->fn(m - MR, n, kc, a + MR * kc, b, bs, c_split + MR * ldc, ldc, beta);
+        uk->fn(MR, n, kc, a, MR, b, bs, c_split, ldc, beta);
+        uk->fn(m - MR, n, kc, a + MR * kc, MR, b, bs, c_split + MR * ldc, ldc, beta);
         assert_memory_equal(c_split, c, (rows * ldc + TC_GUARD) * sizeof(float));
         free(c_split);
     }

@@ -200,6 +200,7 @@ typedef struct {
     int64_t mr_max; // rows one packed-A tile can take (its panel and the next: merged_tail)
     int trans_a, trans_b, direct_a, direct_b, b_reads_nr;
     int a_once; // one MC block, A packed whole (every KC slice) once: gemm_blocks_owned
+    int a_in_lda; // op(A) = A^T read in place by the tiles of full panels (A_T_IN_PLACE)
     int a_own;  // ... by every thread, into its own copy (GEMM_A_OWN_MAX_TEAM)
     int rows_first;     // short K, C's row stride aliasing in L1: tiles along the rows
     int fetch_next;     // tiles fetch the next block of B (GEMM_FETCH_NEXT_MAX_M) ...
@@ -366,13 +367,15 @@ static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, in
         a_row_offsets(offs, MR, i, (int64_t)mi, pl->lda, pc);
         pl->ukernel_aoff(mi, ni, (size_t)kb, pl->A, offs, b, bs, c, (size_t)pl->ldc, st->beta);
     } else {
-        const float *a = st->apack + ip * MR * kb;
+        const int in_place = pl->a_in_lda && (int64_t)mi == MR;
+        const float *a = in_place ? pl->A + pc * pl->lda + i : st->apack + ip * MR * kb;
+        const size_t as = (size_t)(in_place ? pl->lda : MR);
         const float *pf = st->next ? fetch_part(pl, st, jp, ip) : NULL;
         if (pf)
-            pl->ukernel_pf(mi, ni, (size_t)kb, a, b, bs, c, (size_t)pl->ldc, st->beta, pf,
+            pl->ukernel_pf(mi, ni, (size_t)kb, a, as, b, bs, c, (size_t)pl->ldc, st->beta, pf,
                            (size_t)pl->ldb, pl->pf_shift);
         else
-            pl->ukernel(mi, ni, (size_t)kb, a, b, bs, c, (size_t)pl->ldc, st->beta);
+            pl->ukernel(mi, ni, (size_t)kb, a, as, b, bs, c, (size_t)pl->ldc, st->beta);
     }
     if (pl->keep && pc + kb == pl->K)
         post_tile(pl->keep, pl->mask, pl->ldm, pl->C, pl->ldc, i, j, (int64_t)mi, (int64_t)ni);
@@ -386,7 +389,7 @@ static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, in
 // when the tiles fetch the next block (fetch_next deals its lines out over every panel).
 static int merged_tail(const gemm_plan *pl, const block_step *st, int64_t m_panels)
 {
-    return !pl->direct_a && !st->next && m_panels >= 2 &&
+    return !pl->direct_a && !pl->a_in_lda && !st->next && m_panels >= 2 &&
            pl->M - (st->ic + (m_panels - 2) * pl->MR) <= pl->mr_max;
 }
 
@@ -522,7 +525,9 @@ static void gemm_blocks(const gemm_plan *pl)
             pack_b_block(pl, jc, nb, pc, kb, first_packed, n_panels);
             for (int64_t ic = row_lo; ic < row_hi; ic += pl->mc_max) {
                 const int64_t mb = min64(pl->mc_max, row_hi - ic);
-                if (!pl->direct_a)
+                if (pl->a_in_lda && mb % MR != 0) // only a partial last panel is packed
+                    pack_a_rows(pl, ic + mb / MR * MR, mb % MR, pc, kb, amine + mb / MR * MR * kb);
+                else if (!pl->direct_a && !pl->a_in_lda)
                     pack_a_rows(pl, ic, mb, pc, kb, amine);
                 const block_step st = {jc,    pc,        ic, kb,   first_packed, beta_k,
                                        amine, pl->bpack, 0,  NULL, 0,            0};
@@ -710,6 +715,7 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .direct_a = direct_a,
         .direct_b = direct_b,
         .a_once = a_once,
+        .a_in_lda = !a_once && trans_a && alpha == 1.0f && lda % GEMM_L1_ALIAS_FLOATS != 0,
         .a_own = a_own,
         .rows_first = rows_first(K, ldc),
         .fetch_next = fetch_next,

@@ -44,9 +44,9 @@ static inline __m256i column_mask(size_t n, size_t first)
 // tile's 6: AVX2 layer 2 forward and backward-data 0.79-0.80x -> 0.82-0.84x oneDNN, layer 3
 // backward-data 0.71 -> 0.74x (docs/conv.md).
 static inline __attribute__((always_inline)) void
-tile(const int rows, size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs,
-     const float *b, size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta,
-     const float *pf, size_t pf_stride, unsigned pf_shift)
+tile(const int rows, size_t m, size_t n, size_t kc, const float *a, size_t a_stride,
+     const int64_t *a_offs, const float *b, size_t b_stride, const int64_t *b_offs, float *c,
+     size_t ldc, float beta, const float *pf, size_t pf_stride, unsigned pf_shift)
 {
     const size_t pf_every = ((size_t)1 << pf_shift) - 1;
     // The C tile is read (beta != 0) and written only after the k loop: start fetching it now
@@ -84,7 +84,7 @@ tile(const int rows, size_t m, size_t n, size_t kc, const float *a, const int64_
         if (a_offs) {
             arow0++, arow1++, arow2++, arow3++, arow4++, arow5++;
         } else {
-            a += MR;
+            a += a_stride;
         }
         if (!b_offs)
             b += b_stride;
@@ -101,25 +101,27 @@ tile(const int rows, size_t m, size_t n, size_t kc, const float *a, const int64_
 }
 
 void mimic_gemm_f32_ukernel_6x16__avx2(size_t m, size_t n, size_t kc, const float *a,
-                                       const float *b, size_t b_stride, float *c, size_t ldc,
-                                       float beta)
+                                       size_t a_stride, const float *b, size_t b_stride, float *c,
+                                       size_t ldc, float beta)
 {
     if (m <= 4)
-        tile(4, m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
+        tile(4, m, n, kc, a, a_stride, NULL, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
     else
-        tile(MR, m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
+        tile(MR, m, n, kc, a, a_stride, NULL, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
 }
 
 void mimic_gemm_f32_ukernel_6x16_pf__avx2(size_t m, size_t n, size_t kc, const float *a,
-                                          const float *b, size_t b_stride, float *c, size_t ldc,
-                                          float beta, const float *pf, size_t pf_stride,
-                                          unsigned pf_shift)
+                                          size_t a_stride, const float *b, size_t b_stride,
+                                          float *c, size_t ldc, float beta, const float *pf,
+                                          size_t pf_stride, unsigned pf_shift)
 {
     MIMIC_UKERNEL_OFFSETS(pf);
     if (m <= 4)
-        tile(4, m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, pf, pf_stride, pf_shift);
+        tile(4, m, n, kc, a, a_stride, NULL, b, b_stride, NULL, c, ldc, beta, pf, pf_stride,
+             pf_shift);
     else
-        tile(MR, m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, pf, pf_stride, pf_shift);
+        tile(MR, m, n, kc, a, a_stride, NULL, b, b_stride, NULL, c, ldc, beta, pf, pf_stride,
+             pf_shift);
 }
 
 void mimic_gemm_f32_ukernel_6x16_boff__avx2(size_t m, size_t n, size_t kc, const float *a,
@@ -128,9 +130,9 @@ void mimic_gemm_f32_ukernel_6x16_boff__avx2(size_t m, size_t n, size_t kc, const
 {
     MIMIC_UKERNEL_OFFSETS(b_offs);
     if (m <= 4)
-        tile(4, m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta, NULL, 0, 0);
+        tile(4, m, n, kc, a, MR, NULL, b, 0, b_offs, c, ldc, beta, NULL, 0, 0);
     else
-        tile(MR, m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta, NULL, 0, 0);
+        tile(MR, m, n, kc, a, MR, NULL, b, 0, b_offs, c, ldc, beta, NULL, 0, 0);
 }
 
 void mimic_gemm_f32_ukernel_6x16_aoff__avx2(size_t m, size_t n, size_t kc, const float *a,
@@ -139,7 +141,7 @@ void mimic_gemm_f32_ukernel_6x16_aoff__avx2(size_t m, size_t n, size_t kc, const
 {
     MIMIC_UKERNEL_OFFSETS(a_offs);
     if (m <= 4)
-        tile(4, m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
+        tile(4, m, n, kc, a, 0, a_offs, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
     else
-        tile(MR, m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
+        tile(MR, m, n, kc, a, 0, a_offs, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
 }

@@ -45,9 +45,9 @@
 // that a partial panel of a few rows does not pay for all eight. Rows from MR on (packed A
 // only) are read from a2, the next panel: the same FMAs per element as its own tile's.
 static inline __attribute__((always_inline)) void
-tile_body(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
-          size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta, int masked,
-          int rows, const float *pf, size_t pf_stride, unsigned pf_shift)
+tile_body(size_t m, size_t n, size_t kc, const float *a, size_t a_stride, const int64_t *a_offs,
+          const float *b, size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta,
+          int masked, int rows, const float *pf, size_t pf_stride, unsigned pf_shift)
 {
     const size_t pf_every = ((size_t)1 << pf_shift) - 1;
     // The C tile is read (beta != 0) and written only after the k loop: start fetching it now
@@ -98,7 +98,7 @@ tile_body(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, 
             pf += pf_stride;
         }
         if (!a_offs)
-            a += MR, a2 += MR;
+            a += a_stride, a2 += MR;
         if (!b_offs)
             b += b_stride;
     }
@@ -118,57 +118,55 @@ tile_body(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, 
 }
 
 static inline __attribute__((always_inline)) void
-tile_rows(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
-          size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta, int rows,
-          const float *pf, size_t pf_stride, unsigned pf_shift)
+tile_rows(size_t m, size_t n, size_t kc, const float *a, size_t a_stride, const int64_t *a_offs,
+          const float *b, size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta,
+          int rows, const float *pf, size_t pf_stride, unsigned pf_shift)
 {
     if (n < 32)
-        tile_body(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 1, rows, pf, pf_stride,
-                  pf_shift);
+        tile_body(m, n, kc, a, a_stride, a_offs, b, b_stride, b_offs, c, ldc, beta, 1, rows, pf,
+                  pf_stride, pf_shift);
     else
-        tile_body(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 0, rows, pf, pf_stride,
-                  pf_shift);
+        tile_body(m, n, kc, a, a_stride, a_offs, b, b_stride, b_offs, c, ldc, beta, 0, rows, pf,
+                  pf_stride, pf_shift);
 }
 
 static inline __attribute__((always_inline)) void
-tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
-     size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta, const float *pf,
-     size_t pf_stride, unsigned pf_shift)
+tile(size_t m, size_t n, size_t kc, const float *a, size_t a_stride, const int64_t *a_offs,
+     const float *b, size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta,
+     const float *pf, size_t pf_stride, unsigned pf_shift)
 {
+#define TILE_ROWS(rows)                                                                            \
+    tile_rows(m, n, kc, a, a_stride, a_offs, b, b_stride, b_offs, c, ldc, beta, rows, pf,         \
+              pf_stride, pf_shift)
     if (!a_offs && m > 10)
-        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 12, pf, pf_stride,
-                  pf_shift);
+        TILE_ROWS(12);
     else if (!a_offs && m > 8)
-        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 10, pf, pf_stride,
-                  pf_shift);
+        TILE_ROWS(10);
     else if (m > 4)
-        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 8, pf, pf_stride,
-                  pf_shift);
+        TILE_ROWS(8);
     else if (m > 2)
-        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 4, pf, pf_stride,
-                  pf_shift);
+        TILE_ROWS(4);
     else if (m > 1)
-        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 2, pf, pf_stride,
-                  pf_shift);
+        TILE_ROWS(2);
     else
-        tile_rows(m, n, kc, a, a_offs, b, b_stride, b_offs, c, ldc, beta, 1, pf, pf_stride,
-                  pf_shift);
+        TILE_ROWS(1);
+#undef TILE_ROWS
 }
 
 void mimic_gemm_f32_ukernel_8x32__avx512(size_t m, size_t n, size_t kc, const float *a,
-                                         const float *b, size_t b_stride, float *c, size_t ldc,
-                                         float beta)
+                                         size_t a_stride, const float *b, size_t b_stride,
+                                         float *c, size_t ldc, float beta)
 {
-    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
+    tile(m, n, kc, a, a_stride, NULL, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
 }
 
 void mimic_gemm_f32_ukernel_8x32_pf__avx512(size_t m, size_t n, size_t kc, const float *a,
-                                            const float *b, size_t b_stride, float *c, size_t ldc,
-                                            float beta, const float *pf, size_t pf_stride,
-                                            unsigned pf_shift)
+                                            size_t a_stride, const float *b, size_t b_stride,
+                                            float *c, size_t ldc, float beta, const float *pf,
+                                            size_t pf_stride, unsigned pf_shift)
 {
     MIMIC_UKERNEL_OFFSETS(pf);
-    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, pf, pf_stride, pf_shift);
+    tile(m, n, kc, a, a_stride, NULL, b, b_stride, NULL, c, ldc, beta, pf, pf_stride, pf_shift);
 }
 
 void mimic_gemm_f32_ukernel_8x32_boff__avx512(size_t m, size_t n, size_t kc, const float *a,
@@ -176,7 +174,7 @@ void mimic_gemm_f32_ukernel_8x32_boff__avx512(size_t m, size_t n, size_t kc, con
                                               size_t ldc, float beta)
 {
     MIMIC_UKERNEL_OFFSETS(b_offs);
-    tile(m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta, NULL, 0, 0);
+    tile(m, n, kc, a, MR, NULL, b, 0, b_offs, c, ldc, beta, NULL, 0, 0);
 }
 
 void mimic_gemm_f32_ukernel_8x32_aoff__avx512(size_t m, size_t n, size_t kc, const float *a,
@@ -184,5 +182,5 @@ void mimic_gemm_f32_ukernel_8x32_aoff__avx512(size_t m, size_t n, size_t kc, con
                                               size_t b_stride, float *c, size_t ldc, float beta)
 {
     MIMIC_UKERNEL_OFFSETS(a_offs);
-    tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
+    tile(m, n, kc, a, 0, a_offs, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
 }

@@ -42,9 +42,9 @@ static inline void store_row(float *ci, size_t n, float32x4_t v0, float32x4_t v1
     } while (0)
 
 static inline __attribute__((always_inline)) void
-tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const float *b,
-     size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta, const float *pf,
-     size_t pf_stride, unsigned pf_shift)
+tile(size_t m, size_t n, size_t kc, const float *a, size_t a_stride, const int64_t *a_offs,
+     const float *b, size_t b_stride, const int64_t *b_offs, float *c, size_t ldc, float beta,
+     const float *pf, size_t pf_stride, unsigned pf_shift)
 {
     const size_t pf_every = ((size_t)1 << pf_shift) - 1;
     // Start fetching the C tile, which is read and written only after the k loop.
@@ -92,7 +92,7 @@ tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const
             pf += pf_stride;
         }
         if (!a_offs)
-            a += MR;
+            a += a_stride;
         if (!b_offs)
             b += b_stride;
     }
@@ -106,30 +106,31 @@ tile(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs, const
     STORE_ROW(7);
 }
 
-void mimic_gemm_f32_ukernel_8x8__neon(size_t m, size_t n, size_t kc, const float *a, const float *b,
-                                      size_t b_stride, float *c, size_t ldc, float beta)
+void mimic_gemm_f32_ukernel_8x8__neon(size_t m, size_t n, size_t kc, const float *a,
+                                      size_t a_stride, const float *b, size_t b_stride, float *c,
+                                      size_t ldc, float beta)
 {
-    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
+    tile(m, n, kc, a, a_stride, NULL, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
 }
 
 void mimic_gemm_f32_ukernel_8x8_pf__neon(size_t m, size_t n, size_t kc, const float *a,
-                                         const float *b, size_t b_stride, float *c, size_t ldc,
-                                         float beta, const float *pf, size_t pf_stride,
-                                         unsigned pf_shift)
+                                         size_t a_stride, const float *b, size_t b_stride,
+                                         float *c, size_t ldc, float beta, const float *pf,
+                                         size_t pf_stride, unsigned pf_shift)
 {
-    tile(m, n, kc, a, NULL, b, b_stride, NULL, c, ldc, beta, pf, pf_stride, pf_shift);
+    tile(m, n, kc, a, a_stride, NULL, b, b_stride, NULL, c, ldc, beta, pf, pf_stride, pf_shift);
 }
 
 void mimic_gemm_f32_ukernel_8x8_boff__neon(size_t m, size_t n, size_t kc, const float *a,
                                            const float *b, const int64_t *b_offs, float *c,
                                            size_t ldc, float beta)
 {
-    tile(m, n, kc, a, NULL, b, 0, b_offs, c, ldc, beta, NULL, 0, 0);
+    tile(m, n, kc, a, MR, NULL, b, 0, b_offs, c, ldc, beta, NULL, 0, 0);
 }
 
 void mimic_gemm_f32_ukernel_8x8_aoff__neon(size_t m, size_t n, size_t kc, const float *a,
                                            const int64_t *a_offs, const float *b, size_t b_stride,
                                            float *c, size_t ldc, float beta)
 {
-    tile(m, n, kc, a, a_offs, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
+    tile(m, n, kc, a, 0, a_offs, b, b_stride, NULL, c, ldc, beta, NULL, 0, 0);
 }
