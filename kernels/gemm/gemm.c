@@ -190,6 +190,15 @@ static int64_t even_kc(int64_t kc, int64_t K)
 // on 2 threads ran at 39 GFLOP/s against 84 on one; 128x1024x10 at 52 against 79).
 #define GEMM_PARALLEL_MIN_FLOPS (128 * 128 * 128)
 
+// Up to this many NR-wide panels of C, op(A) = A^T is read in place by the tiles of its full
+// panels (alpha = 1, several MC blocks, A's rows off the 512-byte multiples) instead of packed:
+// each panel of A serves at most this many tiles, and packing it was 16-28 % of the students'
+// hidden-layer weight gradients (TN 5541x128x128, 3363x128x128). The tile reads its MR columns
+// a row of A apart, each column's floats in one line or two; a partial last panel is packed.
+// 1 thread, Zen 5: TN 5541x128x128 1,022-1,090 -> 920-936 us, 3363x128x128 624-626 -> 557-559,
+// but 784x1024x128 (32 tiles per panel) 1-2 % slower in place (docs/gemm.md).
+#define GEMM_A_T_IN_PLACE_MAX_PANELS 8
+
 // One GEMM call, planned: the validated arguments plus blocking and buffers.
 typedef struct {
     mimic_gemm_ukernel_fn ukernel;
@@ -200,7 +209,7 @@ typedef struct {
     int64_t mr_max; // rows one packed-A tile can take (its panel and the next: merged_tail)
     int trans_a, trans_b, direct_a, direct_b, b_reads_nr;
     int a_once; // one MC block, A packed whole (every KC slice) once: gemm_blocks_owned
-    int a_in_lda; // op(A) = A^T read in place by the tiles of full panels (A_T_IN_PLACE)
+    int a_in_lda; // op(A) = A^T read in place by the tiles of full panels (A_T_IN_PLACE_...)
     int a_own;  // ... by every thread, into its own copy (GEMM_A_OWN_MAX_TEAM)
     int rows_first;     // short K, C's row stride aliasing in L1: tiles along the rows
     int fetch_next;     // tiles fetch the next block of B (GEMM_FETCH_NEXT_MAX_M) ...
@@ -715,7 +724,8 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .direct_a = direct_a,
         .direct_b = direct_b,
         .a_once = a_once,
-        .a_in_lda = !a_once && trans_a && alpha == 1.0f && lda % GEMM_L1_ALIAS_FLOATS != 0,
+        .a_in_lda = !a_once && trans_a && alpha == 1.0f && N <= GEMM_A_T_IN_PLACE_MAX_PANELS * NR &&
+                    lda % GEMM_L1_ALIAS_FLOATS != 0,
         .a_own = a_own,
         .rows_first = rows_first(K, ldc),
         .fetch_next = fetch_next,
