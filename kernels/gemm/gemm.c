@@ -209,8 +209,8 @@ typedef struct {
     int64_t mr_max; // rows one packed-A tile can take (its panel and the next: merged_tail)
     int trans_a, trans_b, direct_a, direct_b, b_reads_nr;
     int a_once; // one MC block, A packed whole (every KC slice) once: gemm_blocks_owned
-    int a_in_lda; // op(A) = A^T read in place by the tiles of full panels (A_T_IN_PLACE_...)
     int a_own;  // ... by every thread, into its own copy (GEMM_A_OWN_MAX_TEAM)
+    int a_in_lda; // op(A) = A^T read in place by the tiles of full panels (A_T_IN_PLACE_...)
     int rows_first;     // short K, C's row stride aliasing in L1: tiles along the rows
     int fetch_next;     // tiles fetch the next block of B (GEMM_FETCH_NEXT_MAX_M) ...
     unsigned pf_shift;  // ... 2^pf_shift of them sharing a column of its lines, a part each
@@ -394,8 +394,9 @@ static void block_tile(const gemm_plan *pl, const block_step *st, int64_t jp, in
 // mr_max rows reads rows MR.. from the next packed panel of A (AVX-512: 8 + 4), so a classifier's
 // 10 rows take one pass over each panel of B with 20 FMA chains instead of an 8-row pass and a
 // 2-row one whose 4 chains wait on the FMA latency (TN 10x5541x128: docs/gemm.md). The same
-// microkernel sums, the same bits. Not with A read in place (its row offsets hold MR rows) nor
-// when the tiles fetch the next block (fetch_next deals its lines out over every panel).
+// microkernel sums, the same bits. Not with A read in place (its row offsets hold MR rows; A^T
+// in place has no packed panel after the one before the last) nor when the tiles fetch the
+// next block (fetch_next deals its lines out over every panel).
 static int merged_tail(const gemm_plan *pl, const block_step *st, int64_t m_panels)
 {
     return !pl->direct_a && !pl->a_in_lda && !st->next && m_panels >= 2 &&
@@ -535,7 +536,8 @@ static void gemm_blocks(const gemm_plan *pl)
             for (int64_t ic = row_lo; ic < row_hi; ic += pl->mc_max) {
                 const int64_t mb = min64(pl->mc_max, row_hi - ic);
                 if (pl->a_in_lda && mb % MR != 0) // only a partial last panel is packed
-                    pack_a_rows(pl, ic + mb / MR * MR, mb % MR, pc, kb, amine + mb / MR * MR * kb);
+                    pack_a_rows(pl, ic + mb / MR * MR, mb % MR, pc, kb,
+                                amine + mb / MR * MR * kb);
                 else if (!pl->direct_a && !pl->a_in_lda)
                     pack_a_rows(pl, ic, mb, pc, kb, amine);
                 const block_step st = {jc,    pc,        ic, kb,   first_packed, beta_k,
@@ -724,9 +726,9 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .direct_a = direct_a,
         .direct_b = direct_b,
         .a_once = a_once,
-        .a_in_lda = !a_once && trans_a && alpha == 1.0f && N <= GEMM_A_T_IN_PLACE_MAX_PANELS * NR &&
-                    lda % GEMM_L1_ALIAS_FLOATS != 0,
         .a_own = a_own,
+        .a_in_lda = !a_once && trans_a && alpha == 1.0f &&
+                    N <= GEMM_A_T_IN_PLACE_MAX_PANELS * NR && lda % GEMM_L1_ALIAS_FLOATS != 0,
         .rows_first = rows_first(K, ldc),
         .fetch_next = fetch_next,
         .pf_shift = fetch_next ? fetch_shift(M, MR, NR) : 0,

@@ -18,7 +18,7 @@
     do {                                                                                           \
         if (rows <= i)                                                                             \
             break;                                                                                 \
-        const __m512 va = _mm512_set1_ps(a_offs ? arow[i][p] : i < MR ? a[i] : a2[i - MR]);         \
+        const __m512 va = _mm512_set1_ps(a_offs ? arow[i][p] : i < MR ? a[i] : a2[i - MR]);        \
         vacc##i##x0 = _mm512_fmadd_ps(va, vb0, vacc##i##x0);                                       \
         vacc##i##x1 = _mm512_fmadd_ps(va, vb1, vacc##i##x1);                                       \
     } while (0)

@@ -7,19 +7,18 @@
 
 #include "arch/kernels.h"
 
-#define MIMIC_UKERNEL(isa, fn, boff, aoff, pf, mr, mr_max, nr, dot, dmr, dnr, b_reads_nr)              \
-    void fn(size_t m, size_t n, size_t kc, const float *a, size_t a_stride, const float *b,   \
-            size_t b_stride, float *c, size_t ldc, float beta);                                \
-    void boff(size_t m, size_t n, size_t kc, const float *a, const float *b,                  \
-              const int64_t *b_offs, float *c, size_t ldc, float beta);                        \
-    void aoff(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs,           \
-              const float *b, size_t b_stride, float *c, size_t ldc, float beta);              \
-    void pf(size_t m, size_t n, size_t kc, const float *a, size_t a_stride, const float *b,   \
-            size_t b_stride, float *c, size_t ldc, float beta, const float *pf_,               \
-            size_t pf_stride, unsigned pf_shift);                                              \
-    void dot(size_t m, size_t n, size_t k, const float *a, size_t lda,                        \
-             const float *const *b, float *c, size_t ldc, float alpha, float beta,              \
-             const float *pf);
+#define MIMIC_UKERNEL(isa, fn, boff, aoff, pf, mr, mr_max, nr, dot, dmr, dnr, b_reads_nr)          \
+    void fn(size_t m, size_t n, size_t kc, const float *a, size_t a_stride, const float *b,        \
+            size_t b_stride, float *c, size_t ldc, float beta);                                    \
+    void boff(size_t m, size_t n, size_t kc, const float *a, const float *b,                       \
+              const int64_t *b_offs, float *c, size_t ldc, float beta);                            \
+    void aoff(size_t m, size_t n, size_t kc, const float *a, const int64_t *a_offs,                \
+              const float *b, size_t b_stride, float *c, size_t ldc, float beta);                  \
+    void pf(size_t m, size_t n, size_t kc, const float *a, size_t a_stride, const float *b,        \
+            size_t b_stride, float *c, size_t ldc, float beta, const float *pf_, size_t pf_stride, \
+            unsigned pf_shift);                                                                    \
+    void dot(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *const *b,      \
+             float *c, size_t ldc, float alpha, float beta, const float *pf);
 #include "kernels/gemm/gemm_ukernels.inc"
 #undef MIMIC_UKERNEL
 
