@@ -45,6 +45,14 @@ typedef void (*mimic_gemm_pf_fn)(size_t mr, size_t nr, size_t kc, const float *a
                                  size_t ldc, float beta, const float *pf, size_t pf_stride,
                                  unsigned pf_shift);
 
+// The wide tile for a C of at most 4 rows (matrix-vector products), where present: C[0:mr,
+// 0:nr] as fn computes it, bit for bit, for mr <= 4 and nr <= 256 / R (R = mr rounded up to 1,
+// 2 or 4), B's rows read in place (only nr columns of each), a as in fn. NULL where the ISA has
+// none (the MR x NR tile then takes such products).
+typedef void (*mimic_gemm_wide_fn)(size_t mr, size_t nr, size_t kc, const float *a,
+                                   size_t a_stride, const float *b, size_t b_stride, float *c,
+                                   size_t ldc, float beta);
+
 // The dot-product tile (kernels/gemm/gemm_dot_template.h): C[i][j] = alpha * sum_p
 // a[i*lda + p] * b[j][p] + beta * C[i][j] for i < mr <= dot_mr, j < nr <= dot_nr, K along
 // the vector lanes and nothing packed (op(A) = A, op(B) = B^T with few columns, its rows
@@ -66,6 +74,7 @@ typedef struct {
     // fn, boff and aoff read only the first nr columns of each B row (masked loads), so a
     // last, partial panel of B can be read in place instead of copied into a padded one.
     int b_reads_nr;
+    mimic_gemm_wide_fn wide; // NULL: none
 } mimic_gemm_ukernel;
 
 // --- im2col / col2im contract (output rows [p0, p1) of one image) ---

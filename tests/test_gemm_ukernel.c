@@ -271,8 +271,56 @@ static void test_ukernels(void **state)
     }
 }
 
+// The wide tile (where the ISA has one) against the MR x NR tile over the same columns, panel
+// by panel: the same bits for every row count, strip width, depth and beta, B in place (a row
+// stride wider than the strip, NaN past it: nothing beyond n columns may be read into C).
+static void test_wide(void **state)
+{
+    (void)state;
+    static const size_t widths[] = {1, 15, 16, 17, 33, 64, 65, 100, 127, 128, 129, 200, 255, 256};
+    tc_rng rng = tc_rng_seed(44);
+    for (int isa = 0; isa < MIMIC_ISA_COUNT; isa++) {
+        const mimic_gemm_ukernel *uk = &mimic_gemm_ukernels[isa];
+        if (!uk->wide || !mimic_isa_supported((mimic_isa)isa))
+            continue;
+        const size_t MR = (size_t)uk->mr, NR = (size_t)uk->nr, bs = 256 + 9, ldc = 256 + 5;
+        for (size_t m = 1; m <= 4; m++)
+            for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++)
+                for (size_t d = 0; d < sizeof depths / sizeof depths[0]; d++) {
+                    const size_t n = widths[w], kc = depths[d], r = m > 2 ? 4 : m;
+                    const float beta = betas[(m + w + d) % 3];
+                    if (n > 256 / r)
+                        continue;
+                    float *a = tc_alloc(kc * MR), *b = tc_alloc(kc * bs);
+                    float *c = tc_alloc(4 * ldc + TC_GUARD), *want = tc_alloc(4 * ldc + TC_GUARD);
+                    for (size_t p = 0; p < kc; p++) {
+                        for (size_t i = 0; i < MR; i++)
+                            a[p * MR + i] = i < m ? tc_rng_float(&rng, -1.0f, 1.0f) : 0.0f;
+                        for (size_t j = 0; j < bs; j++)
+                            b[p * bs + j] = j < n ? tc_rng_float(&rng, -1.0f, 1.0f) : NAN;
+                    }
+                    tc_fill_sentinel(c, 4 * ldc + TC_GUARD);
+                    for (size_t i = 0; i < m; i++)
+                        for (size_t j = 0; j < n; j++)
+                            c[i * ldc + j] = tc_rng_float(&rng, -1.0f, 1.0f);
+                    memcpy(want, c, (4 * ldc + TC_GUARD) * sizeof(float));
+                    for (size_t j = 0; j < n; j += NR)
+                        uk->fn(m, n - j < NR ? n - j : NR, kc, a, MR, b + j, bs, want + j, ldc,
+                               beta);
+                    tc_ctx("%s wide tile m=%zu n=%zu kc=%zu beta=%g", uk->name, m, n, kc, beta);
+                    uk->wide(m, n, kc, a, MR, b, bs, c, ldc, beta);
+                    assert_memory_equal(c, want, (4 * ldc + TC_GUARD) * sizeof(float));
+                    free(a);
+                    free(b);
+                    free(c);
+                    free(want);
+                }
+    }
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_ukernels), cmocka_unit_test(test_dot)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_ukernels), cmocka_unit_test(test_dot),
+                                       cmocka_unit_test(test_wide)};
     return cmocka_run_group_tests_name("gemm_ukernel", tests, tc_group_setup, tc_group_teardown);
 }

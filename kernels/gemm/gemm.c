@@ -199,11 +199,17 @@ static int64_t even_kc(int64_t kc, int64_t K)
 // but 784x1024x128 (32 tiles per panel) 1-2 % slower in place (docs/gemm.md).
 #define GEMM_A_T_IN_PLACE_MAX_PANELS 8
 
+// Up to this many rows of C with B read in place, the ISA's wide tile (arch/kernels.h) takes
+// the product where it has one: a matrix-vector product NN 1x1024x1024 ran at 6.6 GFLOP/s on the
+// 8x32 tile's one-row form against oneDNN's 34 (Zen 5, 1 thread; docs/gemm.md).
+#define GEMM_WIDE_MAX_M 4
+
 // One GEMM call, planned: the validated arguments plus blocking and buffers.
 typedef struct {
     mimic_gemm_ukernel_fn ukernel;
     mimic_gemm_aoff_fn ukernel_aoff;
     mimic_gemm_pf_fn ukernel_pf;
+    mimic_gemm_wide_fn wide; // C of at most 4 rows, B in place: the wide tile (NULL: none)
     mimic_transpose_fn transpose;
     int64_t MR, NR, kc_max, mc_max, nc_max;
     int64_t mr_max; // rows one packed-A tile can take (its panel and the next: merged_tail)
@@ -403,12 +409,33 @@ static int merged_tail(const gemm_plan *pl, const block_step *st, int64_t m_pane
            pl->M - (st->ic + (m_panels - 2) * pl->MR) <= pl->mr_max;
 }
 
+// Panels [jlo, jhi) of the current blocks under a C of at most 4 rows, B in place: the wide
+// tile over strips of 256 / R columns (R = the rows rounded up to 1, 2 or 4).
+static void wide_tiles(const gemm_plan *pl, const block_step *st, int64_t jlo, int64_t jhi)
+{
+    const int64_t NR = pl->NR, M = pl->M, kb = st->kb, pc = st->pc;
+    const int64_t R = M > 2 ? 4 : M, cols = 256 / R;
+    const int64_t j1 = min64(pl->N, st->jc + jhi * NR);
+    for (int64_t j = st->jc + jlo * NR; j < j1; j += cols) {
+        const int64_t nj = min64(cols, j1 - j);
+        float *c = pl->C + j;
+        pl->wide((size_t)M, (size_t)nj, (size_t)kb, st->apack, (size_t)pl->MR,
+                 pl->B + pc * pl->ldb + j, (size_t)pl->ldb, c, (size_t)pl->ldc, st->beta);
+        if (pl->keep && pc + kb == pl->K)
+            post_tile(pl->keep, pl->mask, pl->ldm, pl->C, pl->ldc, 0, j, M, nj);
+    }
+}
+
 // Tiles [jlo, jhi) x [0, m_panels) of the current blocks: B's panels outer (each in L1 for its
 // column of tiles), or with rows_first, groups of row_group panels (a block of B in half of L2)
 // each row by row.
 static void block_tiles(const gemm_plan *pl, const block_step *st, int64_t jlo, int64_t jhi,
                         int64_t m_panels)
 {
+    if (pl->wide) {
+        wide_tiles(pl, st, jlo, jhi);
+        return;
+    }
     const int merged = merged_tail(pl, st, m_panels);
     const int64_t m_tiles = m_panels - merged, MR = pl->MR;
 #define ROWS(ip) ((ip) == m_tiles - 1 && merged ? pl->mr_max : MR)
@@ -710,6 +737,9 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .ukernel = k->gemm->fn,
         .ukernel_aoff = k->gemm->aoff,
         .ukernel_pf = k->gemm->pf,
+        .wide = M <= GEMM_WIDE_MAX_M && direct_b && !trans_b && !direct_a && k->gemm->b_reads_nr
+                    ? k->gemm->wide
+                    : NULL,
         .transpose = k->conv.transpose,
         .MR = k->gemm->mr,
         .NR = k->gemm->nr,

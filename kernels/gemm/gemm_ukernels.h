@@ -7,7 +7,7 @@
 
 #include "arch/kernels.h"
 
-#define MIMIC_UKERNEL(isa, fn, boff, aoff, pf, mr, mr_max, nr, dot, dmr, dnr, b_reads_nr)          \
+#define MIMIC_UKERNEL(isa, fn, boff, aoff, pf, mr, mr_max, nr, dot, dmr, dnr, b_reads_nr, wide)    \
     void fn(size_t m, size_t n, size_t kc, const float *a, size_t a_stride, const float *b,        \
             size_t b_stride, float *c, size_t ldc, float beta);                                    \
     void boff(size_t m, size_t n, size_t kc, const float *a, const float *b,                       \
@@ -21,6 +21,11 @@
              float *c, size_t ldc, float alpha, float beta, const float *pf);
 #include "kernels/gemm/gemm_ukernels.inc"
 #undef MIMIC_UKERNEL
+
+// The wide tiles (arch/kernels.h), outside the table's macro since most ISAs have none.
+void mimic_gemm_f32_wide__avx512(size_t m, size_t n, size_t kc, const float *a, size_t a_stride,
+                                 const float *b, size_t b_stride, float *c, size_t ldc,
+                                 float beta);
 
 // In the offset forms' entry points: the offsets are never NULL (the contract, arch/kernels.h),
 // which lets the compiler drop the packed form's loop from the shared body instead of testing
