@@ -353,6 +353,13 @@ static void test_gemm_small_c(void **state) {
                        (size_t)t, 0};
         check_gemm(&g, 7100 + (uint64_t)t);
     }
+    // One to four rows of C (matrix-vector products: the wide tile where the ISA has one) over
+    // strips of 256 / R columns and a partial last one, two KC slices, B in place.
+    for (int m = 1; m <= 4; m++) {
+        gemm_case g = {m % 2 ? 'T' : 'N', 'N', m, 1000, 600, m == 3 ? -0.5f : 1.0f,
+                       m % 2 ? 2.5f : 0.0f, m % 2, m / 2, 1, (size_t)(m % 2), m == 2};
+        check_gemm(&g, 7300 + (uint64_t)m);
+    }
 }
 
 // Short K with C's rows a multiple of 4 KiB apart: the tiles go along the rows (rows_first in
@@ -386,13 +393,14 @@ static void test_gemm_threads(void **state) {
     // shorter last one, several KC slices: each thread packs its own panels, and a thread ahead
     // must not pack over panels another still reads; 3 threads cut the panels unevenly).
     // {300, 1024, 10, 0} and {128, 2048, 16, 0}: tiles along C's rows (4 KiB apart, short K).
+    // {3, 3000, 600, 0}: the wide tile (B in place, strips split between the threads).
     const int64_t shapes[][4] = {{M, N, K, 0},       {97, 83, 300, 0},   {5, 1000, 7, 0},
                                  {1000, 5, 33, 0},   {sm, sn, sk, 0},    {128, 256, 1300, 0},
                                  {301, 10, 1024, 1}, {1000, 3, 700, 1},  {120, 3000, 100, 0},
                                  {128, 200, 300, 1}, {40, 2000, 1100, 1}, {64, 1500, 700, 0},
-                                 {300, 1024, 10, 0}, {128, 2048, 16, 0}};
+                                 {300, 1024, 10, 0}, {128, 2048, 16, 0}, {3, 3000, 600, 0}};
     tc_rng r = tc_rng_seed(99);
-    for (int s = 0; s < 14; s++) {
+    for (int s = 0; s < 15; s++) {
         int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
         const char tb = shapes[s][3] ? 'T' : 'N';
         const int64_t ldb = shapes[s][3] ? k : n;
@@ -472,7 +480,8 @@ static void test_gemm_inside_team(void **state) {
 
 // mimic_sgemm_post = mimic_sgemm, then the ReLU (or the mask) as a pass of its own, to the bit,
 // on every path of the driver: the dot tiles (B^T, few columns), the in-place tiles on one
-// thread, the blocked loops over one and several KC slices (the post-op only after the last),
+// thread, the blocked loops over one and several KC slices (the post-op only after the last;
+// 3 x 700 x 600: the wide tile's strips),
 // alpha = 0 and K = 0; 1 and 2 threads; a mask with negatives, zeros, -0, NaN and a padded
 // row stride (NaN in the padding, never read); the mask as C itself. C's padding untouched.
 static void test_gemm_post(void **state) {
@@ -480,9 +489,10 @@ static void test_gemm_post(void **state) {
     // M, N, K, op(B) transposed, alpha; K = 1300 spans several KC slices (KC <= 512).
     const int64_t shapes[][5] = {{37, 10, 300, 1, 1},     {20, 33, 17, 0, 1}, {128, 300, 128, 0, 1},
                                  {128, 256, 1300, 0, 1},  {9, 70, 40, 1, 2},  {5, 7, 0, 0, 1},
-                                 {6, 40, 20, 0, 0},       {128, 5541, 10, 0, 1}};
+                                 {6, 40, 20, 0, 0},       {128, 5541, 10, 0, 1},
+                                 {3, 700, 600, 0, 1}};
     tc_rng r = tc_rng_seed(4242);
-    for (int s = 0; s < 8; s++) {
+    for (int s = 0; s < 9; s++) {
         const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         const char tb = shapes[s][3] ? 'T' : 'N';
         const float alpha = shapes[s][4] == 2 ? -0.5f : (float)shapes[s][4];
