@@ -76,6 +76,10 @@ static const gemm_shape shapes[] = {
     // The conv-form student's bottleneck (3136 -> 128): forward (W^T), backward-data and the
     // weight gradient.
     {'N', 'T', 128, 128, 3136},    {'N', 'N', 128, 3136, 128},    {'T', 'N', 128, 3136, 128},
+    // The 784-form student's hidden layer (128 -> 5541): its weight gradient dY^T Z.
+    {'T', 'N', 5541, 128, 128},
+    // A matrix-vector product: a batch of one through a 1024 -> 4096 dense layer.
+    {'N', 'N', 1, 4096, 1024},
 };
 
 typedef struct {

@@ -733,13 +733,15 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
                            M <= GEMM_FETCH_NEXT_MAX_M && K >= GEMM_FETCH_NEXT_MIN_K &&
                            b_bytes >= l2 && (M + MR - 1) / MR * LINE_FLOATS >= NR;
     const int64_t kc = fetch_next ? even_kc(bl.kc, K) : min64(bl.kc, K);
+    const mimic_gemm_wide_fn wide =
+        M <= GEMM_WIDE_MAX_M && direct_b && !trans_b && !direct_a && k->gemm->b_reads_nr
+            ? k->gemm->wide
+            : NULL;
     gemm_plan pl = {
         .ukernel = k->gemm->fn,
         .ukernel_aoff = k->gemm->aoff,
         .ukernel_pf = k->gemm->pf,
-        .wide = M <= GEMM_WIDE_MAX_M && direct_b && !trans_b && !direct_a && k->gemm->b_reads_nr
-                    ? k->gemm->wide
-                    : NULL,
+        .wide = wide,
         .transpose = k->conv.transpose,
         .MR = k->gemm->mr,
         .NR = k->gemm->nr,
@@ -747,7 +749,8 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .kc_max = kc,
         .mc_max = min64(bl.mc, M),
         .nc_max =
-            min64(M <= bl.mc
+            min64(wide ? N // B in place, nothing packed: one block, each thread a run of strips
+                  : M <= bl.mc
                       ? nc_in_l2(bl, kc, NR, fetch_next ? l2 / 4 : half_l2, serial ? 1 : threads)
                       : bl.nc,
                   N),
