@@ -11,8 +11,10 @@
 #include "kernels/softmax/softmax_kernels.h"
 
 // The GEMM microkernels, filled from the single list in gemm_ukernels.inc.
-#define MIMIC_UKERNEL(isa, fn, boff, aoff, pf, mr, mr_max, nr, dot, dmr, dnr, b_reads_nr, wide)    \
-    [MIMIC_ISA_##isa] = {fn, boff, aoff, pf, mr, mr_max, nr, #fn, dot, dmr, dnr, b_reads_nr, wide},
+#define MIMIC_UKERNEL(isa, fn, boff, aoff, pf, mr, mr_max, nr, dot, dmr, dnr, b_reads_nr, wide,    \
+                      wide_nr)                                                                     \
+    [MIMIC_ISA_##isa] = {fn,  boff, aoff, pf,  mr,         mr_max, nr,                             \
+                         #fn, dot,  dmr,  dnr, b_reads_nr, wide,   wide_nr},
 const mimic_gemm_ukernel mimic_gemm_ukernels[MIMIC_ISA_COUNT] = {
 #include "kernels/gemm/gemm_ukernels.inc"
 };

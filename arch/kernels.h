@@ -46,9 +46,9 @@ typedef void (*mimic_gemm_pf_fn)(size_t mr, size_t nr, size_t kc, const float *a
                                  unsigned pf_shift);
 
 // The wide tile for a C of at most 4 rows (matrix-vector products), where present: C[0:mr,
-// 0:nr] as fn computes it, bit for bit, for mr <= 4 and nr <= 256 / R (R = mr rounded up to 1,
-// 2 or 4), B's rows read in place (only nr columns of each), a as in fn. NULL where the ISA has
-// none (the MR x NR tile then takes such products).
+// 0:nr] as fn computes it, bit for bit, for mr <= 4 and nr <= wide_nr / R (R = mr rounded up
+// to 1, 2 or 4), B's rows read in place (only nr columns of each), a as in fn. NULL where the
+// ISA has none (the MR x NR tile then takes such products).
 typedef void (*mimic_gemm_wide_fn)(size_t mr, size_t nr, size_t kc, const float *a,
                                    size_t a_stride, const float *b, size_t b_stride, float *c,
                                    size_t ldc, float beta);
@@ -75,6 +75,7 @@ typedef struct {
     // last, partial panel of B can be read in place instead of copied into a padded one.
     int b_reads_nr;
     mimic_gemm_wide_fn wide; // NULL: none
+    int wide_nr;             // its columns for one row of C
 } mimic_gemm_ukernel;
 
 // --- im2col / col2im contract (output rows [p0, p1) of one image) ---

@@ -272,12 +272,14 @@ static void test_ukernels(void **state)
 }
 
 // The wide tile (where the ISA has one) against the MR x NR tile over the same columns, panel
-// by panel: the same bits for every row count, strip width, depth and beta, B in place (a row
-// stride wider than the strip, NaN past it: nothing beyond n columns may be read into C).
+// by panel: the same bits for every row count, strip width (up to wide_nr / rows), depth and
+// beta, B in place (a row stride wider than the strip, NaN past it: nothing beyond n columns
+// may be read into C).
 static void test_wide(void **state)
 {
     (void)state;
-    static const size_t widths[] = {1, 15, 16, 17, 33, 64, 65, 100, 127, 128, 129, 200, 255, 256};
+    static const size_t widths[] = {1,  7,  8,   9,   15,  16,  17,  23,  24,  33,  47,
+                                    48, 64, 65,  95,  96,  100, 127, 128, 129, 200, 255, 256};
     tc_rng rng = tc_rng_seed(44);
     for (int isa = 0; isa < MIMIC_ISA_COUNT; isa++) {
         const mimic_gemm_ukernel *uk = &mimic_gemm_ukernels[isa];
@@ -289,7 +291,7 @@ static void test_wide(void **state)
                 for (size_t d = 0; d < sizeof depths / sizeof depths[0]; d++) {
                     const size_t n = widths[w], kc = depths[d], r = m > 2 ? 4 : m;
                     const float beta = betas[(m + w + d) % 3];
-                    if (n > 256 / r)
+                    if (n > (size_t)uk->wide_nr / r)
                         continue;
                     float *a = tc_alloc(kc * MR), *b = tc_alloc(kc * bs);
                     float *c = tc_alloc(4 * ldc + TC_GUARD), *want = tc_alloc(4 * ldc + TC_GUARD);

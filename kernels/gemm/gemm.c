@@ -209,7 +209,8 @@ typedef struct {
     mimic_gemm_ukernel_fn ukernel;
     mimic_gemm_aoff_fn ukernel_aoff;
     mimic_gemm_pf_fn ukernel_pf;
-    mimic_gemm_wide_fn wide; // C of at most 4 rows, B in place: the wide tile (NULL: none)
+    mimic_gemm_wide_fn wide; // C of at most 4 rows, B in place: the wide tile (NULL: none) ...
+    int64_t wide_nr;         // ... and its columns for one row
     mimic_transpose_fn transpose;
     int64_t MR, NR, kc_max, mc_max, nc_max;
     int64_t mr_max; // rows one packed-A tile can take (its panel and the next: merged_tail)
@@ -330,11 +331,11 @@ static void pack_a_block(const gemm_plan *pl, int64_t ic, int64_t mb, int64_t pc
 }
 
 // The first packed panel of an NC block nb columns wide (n_panels panels): with B in place,
-// its full panels, and its partial last one if the tile reads only nr columns, are read from B
-// itself; the rest is packed.
+// its full panels, and its partial last one if the tile (or the wide tile) reads only nr
+// columns, are read from B itself; the rest is packed.
 static int64_t first_packed_panel(const gemm_plan *pl, int64_t nb, int64_t n_panels)
 {
-    return !pl->direct_b ? 0 : pl->b_reads_nr ? n_panels : nb / pl->NR;
+    return !pl->direct_b ? 0 : pl->b_reads_nr || pl->wide ? n_panels : nb / pl->NR;
 }
 
 // Where gemm_blocks is: the NC block at jc, the KC slice at pc (kb deep), the MC block at ic,
@@ -410,11 +411,11 @@ static int merged_tail(const gemm_plan *pl, const block_step *st, int64_t m_pane
 }
 
 // Panels [jlo, jhi) of the current blocks under a C of at most 4 rows, B in place: the wide
-// tile over strips of 256 / R columns (R = the rows rounded up to 1, 2 or 4).
+// tile over strips of wide_nr / R columns (R = the rows rounded up to 1, 2 or 4).
 static void wide_tiles(const gemm_plan *pl, const block_step *st, int64_t jlo, int64_t jhi)
 {
     const int64_t NR = pl->NR, M = pl->M, kb = st->kb, pc = st->pc;
-    const int64_t R = M > 2 ? 4 : M, cols = 256 / R;
+    const int64_t R = M > 2 ? 4 : M, cols = pl->wide_nr / R;
     const int64_t j1 = min64(pl->N, st->jc + jhi * NR);
     for (int64_t j = st->jc + jlo * NR; j < j1; j += cols) {
         const int64_t nj = min64(cols, j1 - j);
@@ -734,14 +735,13 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
                            b_bytes >= l2 && (M + MR - 1) / MR * LINE_FLOATS >= NR;
     const int64_t kc = fetch_next ? even_kc(bl.kc, K) : min64(bl.kc, K);
     const mimic_gemm_wide_fn wide =
-        M <= GEMM_WIDE_MAX_M && direct_b && !trans_b && !direct_a && k->gemm->b_reads_nr
-            ? k->gemm->wide
-            : NULL;
+        M <= GEMM_WIDE_MAX_M && direct_b && !trans_b && !direct_a ? k->gemm->wide : NULL;
     gemm_plan pl = {
         .ukernel = k->gemm->fn,
         .ukernel_aoff = k->gemm->aoff,
         .ukernel_pf = k->gemm->pf,
         .wide = wide,
+        .wide_nr = k->gemm->wide_nr,
         .transpose = k->conv.transpose,
         .MR = k->gemm->mr,
         .NR = k->gemm->nr,

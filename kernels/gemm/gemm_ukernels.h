@@ -7,7 +7,8 @@
 
 #include "arch/kernels.h"
 
-#define MIMIC_UKERNEL(isa, fn, boff, aoff, pf, mr, mr_max, nr, dot, dmr, dnr, b_reads_nr, wide)    \
+#define MIMIC_UKERNEL(isa, fn, boff, aoff, pf, mr, mr_max, nr, dot, dmr, dnr, b_reads_nr, wide,    \
+                      wide_nr)                                                                     \
     void fn(size_t m, size_t n, size_t kc, const float *a, size_t a_stride, const float *b,        \
             size_t b_stride, float *c, size_t ldc, float beta);                                    \
     void boff(size_t m, size_t n, size_t kc, const float *a, const float *b,                       \
@@ -23,6 +24,8 @@
 #undef MIMIC_UKERNEL
 
 // The wide tiles (arch/kernels.h), outside the table's macro since most ISAs have none.
+void mimic_gemm_f32_wide__avx2(size_t m, size_t n, size_t kc, const float *a, size_t a_stride,
+                               const float *b, size_t b_stride, float *c, size_t ldc, float beta);
 void mimic_gemm_f32_wide__avx512(size_t m, size_t n, size_t kc, const float *a, size_t a_stride,
                                  const float *b, size_t b_stride, float *c, size_t ldc,
                                  float beta);
