@@ -735,7 +735,7 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
                            b_bytes >= l2 && (M + MR - 1) / MR * LINE_FLOATS >= NR;
     const int64_t kc = fetch_next ? even_kc(bl.kc, K) : min64(bl.kc, K);
     const mimic_gemm_wide_fn wide =
-        M <= GEMM_WIDE_MAX_M && direct_b && !trans_b && !direct_a ? k->gemm->wide : NULL;
+        M <= GEMM_WIDE_MAX_M && direct_b && !direct_a ? k->gemm->wide : NULL;
     gemm_plan pl = {
         .ukernel = k->gemm->fn,
         .ukernel_aoff = k->gemm->aoff,
@@ -749,7 +749,7 @@ mimic_status mimic_gemm_run_post(const mimic_kernels *k, int trans_a, int trans_
         .kc_max = kc,
         .mc_max = min64(bl.mc, M),
         .nc_max =
-            min64(wide ? N // B in place, nothing packed: one block, each thread a run of strips
+            min64(wide ? bl.nc // B in place, nothing packed: each thread a run of strips
                   : M <= bl.mc
                       ? nc_in_l2(bl, kc, NR, fetch_next ? l2 / 4 : half_l2, serial ? 1 : threads)
                       : bl.nc,
